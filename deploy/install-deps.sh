@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs anchord's build and test dependencies from Debian packages.
+# Idempotent: installs only what is missing; does nothing when all are present.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libboost-dev libboost-system-dev
+  libzmq3-dev cppzmq-dev
+  libopencv-dev
+  libeigen3-dev
+  libnanoflann-dev
+  libspdlog-dev libfmt-dev
+  libprotobuf-dev protobuf-compiler
+  doctest-dev
+  libbenchmark-dev
+  libtomlplusplus-dev
+  nlohmann-json3-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+
+#include "anchord/util/frame.h"
+#include "anchord/util/status.h"
+#include <opencv2/core.hpp>
+
+namespace anchord {
+
+// A 2-D image read from a file, as float32, with the reason when it failed.
+struct ReadImageResult {
+  Status status;  // kInvalidInput with a message naming what is wrong
+  cv::Mat1f image;
+};
+
+// Reads a NumPy .npy file holding a 2-D float32 or float64 array (either
+// byte order, C or Fortran order). Never reads past the file; a malformed
+// or truncated file gives kInvalidInput.
+ReadImageResult ReadNpy(const std::string& path);
+// Parses .npy bytes already in memory (same contract as ReadNpy).
+ReadImageResult ParseNpy(const std::string& bytes);
+
+// Writes a 2-D float32 array as .npy (little-endian, C order).
+Status WriteNpy(const std::string& path, const cv::Mat1f& image);
+
+// Reads a .tif/.tiff (float32, 8- or 16-bit grey) or .png (8/16-bit grey;
+// colour is converted to grey) into float32.
+ReadImageResult ReadRasterImage(const std::string& path);
+
+// Reads any supported input by extension: .npy, .tif, .tiff, .png. The
+// frame's pixel size is left 0; the caller sets it.
+ReadImageResult ReadImageFile(const std::string& path);
+
+// Writes a float32 frame as a 32-bit float TIFF (NaN preserved).
+Status WriteFloatTiff(const std::string& path, const cv::Mat1f& image);
+
+}  // namespace anchord

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <vector>
+
+#include "anchord/detect/corner_hole_detector.h"
+#include "anchord/util/geometry.h"
+#include "anchord/util/status.h"
+
+namespace anchord {
+
+// Options of the lattice estimate and of the vote filter (DESIGN §5 steps
+// 3–4; seed 000, Fig. 1b).
+struct LatticeOptions {
+  // Accepted ratio of an estimated lattice vector length to the prior.
+  // Defaults 0.6 and 1.6: scanners are off by tens of percent.
+  double min_scale_ratio = 0.6;
+  double max_scale_ratio = 1.6;
+  // Two neighbour vectors belong to one cluster when they differ by less
+  // than this fraction of their length. Default 0.12; in (0, 0.5).
+  double cluster_tolerance = 0.12;
+  // Minimum share of the strongest candidates whose neighbour vectors
+  // support each lattice direction. Default 0.25; in (0, 1].
+  double min_support_fraction = 0.25;
+  // Vote tolerance: a neighbour scores +1 when it lies within this
+  // fraction of a lattice vector's length of that vector (the paper's
+  // [0.9 L, 1.1 L] is 0.1), −1 otherwise. Default 0.12; in (0, 0.5).
+  double vote_tolerance = 0.12;
+
+  Status Validate() const;
+};
+
+// The two lattice vectors in raw pixels. Convention: b1, b2 are the images
+// of a1, a2 with Cross(b1, b2) < 0 (a2 counter-clockwise from a1 on screen,
+// whose y axis points down).
+struct LatticeEstimate {
+  Status status;
+  Vec2 b1_px = Vec2::Zero();
+  Vec2 b2_px = Vec2::Zero();
+  int support = 0;  // neighbour vectors that agree with the estimate
+};
+
+// Estimates the lattice vectors from the candidates' nearest-neighbour
+// vectors. `cell_px` is the prior lattice vector length in pixels.
+LatticeEstimate EstimateLattice(const std::vector<Candidate>& candidates,
+                                double cell_px,
+                                const LatticeOptions& options);
+
+// The paper's vote filter: every candidate scores +1 per neighbour at a
+// lattice-consistent offset (±b1, ±b2, ±(b2 − b1) within the tolerance)
+// and −1 per other neighbour within the first shell; candidates with a
+// negative score are dropped. Returns the kept candidates in input order.
+std::vector<Candidate> VoteFilter(const std::vector<Candidate>& candidates,
+                                  const LatticeEstimate& lattice,
+                                  const LatticeOptions& options);
+
+}  // namespace anchord

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "anchord/correct/warp.h"
+#include "anchord/detect/corner_hole_detector.h"
+#include "anchord/lattice/lattice_estimate.h"
+#include "anchord/model/lattice_model.h"
+#include "anchord/preprocess/level.h"
+#include "anchord/register/lattice_registration.h"
+#include "anchord/sites/adatom_sites.h"
+#include "anchord/util/frame.h"
+#include "anchord/util/status.h"
+
+namespace anchord {
+
+// Every stage's options for one frame.
+struct PipelineOptions {
+  LevelOptions level;
+  DetectOptions detect;
+  LatticeOptions lattice;
+  RegisterOptions registration;
+  SitesOptions sites;
+  CorrectOptions correct;
+  // Produce the corrected frame (the warp costs about a frame copy).
+  // Default true.
+  bool make_corrected = true;
+  // Frames whose prior cell length is below this many pixels cannot show
+  // a 7×7 lattice and end as no_lattice at once. Default 6; >= 3.
+  double min_cell_px = 6.0;
+  // Frames with a larger share of non-finite pixels are invalid input.
+  // Default 0.5; in [0, 1].
+  double max_nonfinite_fraction = 0.5;
+
+  Status Validate() const;
+};
+
+// Everything one frame yields (DESIGN §5). On a status other than kOk the
+// geometry fields are empty and `status.message()` says why.
+struct FrameResult {
+  Status status;
+  int width = 0, height = 0;
+  Mat3 image_from_model = Mat3::Identity();
+  LatticeEstimate lattice;
+  // Candidates before and after the vote filter.
+  int candidates = 0, voted_candidates = 0;
+  RegisterResult registration;
+  SitesResult sites;
+  CorrectedFrame corrected;
+  cv::Mat1f levelled;
+  // Wall time per stage in pipeline order, then "total", ms.
+  std::vector<std::pair<std::string, double>> timing_ms;
+};
+
+// Runs level → detect → lattice → vote → register → sites → correct on one
+// frame. Never throws: OpenCV failures become kInternal results.
+FrameResult RegisterFrame(const Frame& frame,
+                          const LatticeModel& model,
+                          const PipelineOptions& options);
+
+}  // namespace anchord

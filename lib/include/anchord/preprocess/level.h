@@ -1,0 +1,45 @@
+#pragma once
+
+#include <vector>
+
+#include "anchord/util/frame.h"
+#include "anchord/util/status.h"
+
+namespace anchord {
+
+// Options of the levelling stage (DESIGN §5 step 1).
+struct LevelOptions {
+  // Subtract a least-squares plane fitted to the pixels between these
+  // quantiles (robust to holes, adsorbates and spikes). Default true.
+  bool remove_plane = true;
+  // Subtract each row's median after the plane (removes per-line offsets
+  // of the fast scan). Default true.
+  bool level_lines = true;
+  // A row is a glitch when its median absolute deviation from the rows
+  // above and below exceeds this many times the frame's typical value.
+  // Default 4; > 1.
+  double glitch_threshold = 4.0;
+  // Mask glitch rows and rows with non-finite pixels; masked rows are
+  // filled from the nearest good rows. Default true.
+  bool mask_glitches = true;
+  // Maximum share of masked rows before the frame is rejected. Default 0.5.
+  double max_masked_row_fraction = 0.5;
+
+  Status Validate() const;
+};
+
+// Levelled frame: the image scaled to unit robust spread (so thresholds
+// downstream are scale-free) with a per-row validity mask.
+struct LevelResult {
+  Status status;
+  cv::Mat1f image;             // levelled, finite everywhere
+  std::vector<bool> row_ok;    // false for masked rows
+  int masked_rows = 0;
+  double scale = 1.0;          // raw units per levelled unit
+};
+
+// Plane removal, per-line levelling and glitch masking. Never throws; a
+// frame of NaN or a constant frame gives kInvalidInput.
+LevelResult Level(const cv::Mat1f& raw, const LevelOptions& options);
+
+}  // namespace anchord

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <vector>
+
+#include "anchord/correct/displacement_field.h"
+#include "anchord/model/lattice_model.h"
+#include "anchord/register/lattice_registration.h"
+#include "anchord/util/geometry.h"
+#include "anchord/util/status.h"
+
+namespace anchord {
+
+struct SitesOptions {
+  // Sites closer than this to the frame border (px) are not reported; their
+  // neighbourhood is cut. Default 0 (every site inside the frame).
+  double border_px = 0.0;
+  // Radius of the sub-pixel peak search around the predicted adatom
+  // position, as a fraction of the adatom spacing (0.768 nm). Default 0.3.
+  double refine_radius_fraction = 0.3;
+  // A site is occupied when its contrast exceeds this fraction of the
+  // median contrast of occupied sites of the same kind and half.
+  // Default 0.5; in (0, 1).
+  double vacancy_threshold = 0.5;
+  // Turn the model by 180° when needed so that T1 is the faulted (brighter)
+  // half (DESIGN §4). Default true.
+  bool canonical_faulted_t1 = true;
+
+  Status Validate() const;
+};
+
+struct CornerHoleSite {
+  Vec2 p_px;
+  Vec2 model_nm;
+  int i = 0, j = 0;
+  bool detected = false;  // paired with a detected candidate
+};
+
+struct AdatomSite {
+  Vec2 p_px;
+  Vec2 model_nm;
+  int i = 0, j = 0;
+  Half half = Half::kT1;
+  SiteKind kind = SiteKind::kCorner;
+  int code_index = 0;
+  bool faulted = false;
+  bool occupied = true;
+  double confidence = 0;  // in [0.5, 1]: how clearly the contrast decides
+  double contrast = 0;    // site contrast, levelled units
+};
+
+struct SitesResult {
+  Status status;
+  // H after the optional 180° turn; the caller publishes this one.
+  Mat3 image_from_model = Mat3::Identity();
+  std::vector<CornerHoleSite> corner_holes;
+  std::vector<AdatomSite> adatoms;
+  // (faulted − unfaulted) / unfaulted median adatom contrast.
+  double faulted_contrast = 0;
+  int vacancies = 0;
+};
+
+// Adatom and corner-hole positions from H, the residual field and the
+// model, refined and classified present / vacancy (DESIGN §5 step 8).
+SitesResult LocateSites(const cv::Mat1f& levelled,
+                        const LatticeModel& model,
+                        const RegisterResult& registration,
+                        const SitesOptions& options);
+
+}  // namespace anchord

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "anchord/model/lattice_model.h"
+#include "anchord/util/frame.h"
+#include "anchord/util/geometry.h"
+#include "anchord/util/status.h"
+
+namespace anchord {
+
+// Parameters of one synthetic Si(111)-7×7 scan. Heights are in units of
+// the unfaulted adatom height (1.0). The image is rendered through the true
+// distortion: scale, rotation, shear, perspective, then slow-axis creep.
+struct SyntheticScanOptions {
+  int width_px = 512;             // frame width, px; >= 16
+  int height_px = 512;            // frame height, px; >= 16
+  double field_of_view_nm = 30;   // nominal width of the frame, nm; the
+                                  // nominal pixel size is this / width_px
+                                  // along both axes
+  double rotation_deg = 0;        // lattice rotation in the image, degrees
+  double scale_error_x = 0;       // true/nominal − 1 along image x; [-0.5, 1]
+  double scale_error_y = 0;       // true/nominal − 1 along image y; [-0.5, 1]
+  double shear = 0;               // x += shear · y in the image; [-0.5, 0.5]
+  double perspective = 0;         // relative change of the projective
+                                  // divisor across the frame; [0, 0.1]
+  double perspective_angle_deg = 0;  // direction of that change
+  Vec2 offset_nm = Vec2::Zero();  // sample point under the frame centre
+  double creep_px = 0;            // slow-axis creep at row 0, px; decays
+                                  // as exp(−row / creep_tau_rows)
+  double creep_angle_deg = 0;     // direction of the creep displacement
+  double creep_tau_rows = 40;     // creep decay constant, rows; > 0
+  double noise = 0.05;            // white noise std
+  double line_noise = 0.0;        // std of a per-row offset
+  double tilt = 0.0;              // plane height difference across the frame
+  int glitch_lines = 0;           // rows replaced by spikes / offsets
+  double blur_nm = 0.05;          // tip blur, Gaussian std, nm; >= 0
+  double vacancy_fraction = 0.0;  // probability that an adatom is missing
+  int adsorbates = 0;             // bright off-lattice blobs
+  Half faulted_half = Half::kT1;  // the half that images brighter
+  double faulted_contrast = 0.15;  // extra height of faulted-half adatoms
+  double adatom_sigma_nm = 0.17;  // Gaussian std of an adatom, nm
+  double hole_sigma_nm = 0.30;    // Gaussian std of a corner hole, nm
+  double hole_depth = 1.6;        // depth of a corner hole
+  double hole_size_jitter = 0.0;  // relative std of each hole's size/depth
+  uint64_t seed = 1;              // RNG seed for everything random
+
+  Status Validate() const;
+};
+
+// Ground truth of one adatom site whose true position lies in the frame.
+struct TruthAdatom {
+  Vec2 p_px;          // true pixel position (DESIGN §3 convention)
+  Vec2 model_nm;      // position in the generator's model frame
+  int i = 0, j = 0;   // cell
+  Half half = Half::kT1;
+  SiteKind kind = SiteKind::kCorner;
+  bool faulted = false;
+  bool occupied = true;
+};
+
+// Ground truth of one corner hole whose true position lies in the frame.
+struct TruthCornerHole {
+  Vec2 p_px;
+  Vec2 model_nm;
+  int i = 0, j = 0;
+};
+
+// A synthetic frame with its ground truth.
+struct SyntheticScan {
+  Frame frame;
+  std::vector<TruthAdatom> adatoms;
+  std::vector<TruthCornerHole> corner_holes;
+  std::vector<Vec2> adsorbates_px;
+  std::vector<int> glitch_rows;
+  // The projective part of the true mapping (no creep): model nm → px.
+  Mat3 image_from_model = Mat3::Identity();
+  // The full true mapping model nm → px, creep included.
+  Vec2 TruePixel(const Vec2& model_nm) const;
+  double creep_px = 0, creep_tau_rows = 1;
+  Vec2 creep_dir = Vec2::UnitX();
+};
+
+// Renders a synthetic scan. Deterministic for a given options.seed.
+// Requires options.Validate().ok() (checked).
+SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& options);
+
+// Random options spanning the foundation issue's acceptance ranges: any
+// rotation, scale error up to ±25 %, shear up to ±0.25, creep up to 6 px,
+// white noise up to 0.25, line noise, tilt, glitch lines, 3–8 % vacancies,
+// adsorbates, 256–1024 px frames of 20–60 nm.
+SyntheticScanOptions RandomSyntheticScanOptions(uint64_t seed);
+
+}  // namespace anchord

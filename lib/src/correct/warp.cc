@@ -1,0 +1,64 @@
+#include "anchord/correct/warp.h"
+
+#include <cmath>
+#include <limits>
+#include <opencv2/imgproc.hpp>
+
+#include "anchord/util/validation.h"
+
+namespace anchord {
+
+Status CorrectOptions::Validate() const {
+  Violations v("correct");
+  ANCHORD_OPTION_GE(v, output_pixel_nm, 0.0);
+  ANCHORD_OPTION_GE(v, max_output_px, 16);
+  return v.ToStatus();
+}
+
+CorrectedFrame WarpToModel(const cv::Mat1f& raw,
+                           const Mat3& image_from_model,
+                           double raw_pixel_nm,
+                           const CorrectOptions& o) {
+  CorrectedFrame out;
+  out.pixel_nm = o.output_pixel_nm > 0 ? o.output_pixel_nm : raw_pixel_nm;
+  // The frame's footprint in the model plane.
+  const Mat3 model_from_image = image_from_model.inverse();
+  Vec2 lo(1e300, 1e300), hi(-1e300, -1e300);
+  const double w = raw.cols - 1, h = raw.rows - 1;
+  for (const Vec2& c : {Vec2(0, 0), Vec2(w, 0), Vec2(0, h), Vec2(w, h)}) {
+    const Vec2 m = Apply(model_from_image, c);
+    lo = lo.cwiseMin(m);
+    hi = hi.cwiseMax(m);
+  }
+  const double cols = std::floor((hi.x() - lo.x()) / out.pixel_nm) + 1;
+  const double rows = std::floor((hi.y() - lo.y()) / out.pixel_nm) + 1;
+  if (!(cols >= 1 && rows >= 1 && cols <= o.max_output_px &&
+        rows <= o.max_output_px)) {
+    out.status = Status::InvalidInput(
+        "correct: output of " + std::to_string(cols) + " × " +
+        std::to_string(rows) + " px exceeds correct.max_output_px");
+    return out;
+  }
+  out.x0_nm = lo.x();
+  out.y0_nm = hi.y();
+  // model(u, v) = (x0 + u s, y0 − v s): row 0 at the top, model y up.
+  Mat3 model_from_output = Mat3::Identity();
+  model_from_output(0, 0) = out.pixel_nm;
+  model_from_output(1, 1) = -out.pixel_nm;
+  model_from_output(0, 2) = out.x0_nm;
+  model_from_output(1, 2) = out.y0_nm;
+  const Mat3 image_from_output = image_from_model * model_from_output;
+  cv::Mat map(3, 3, CV_64F);
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) map.at<double>(r, c) = image_from_output(r, c);
+  }
+  cv::warpPerspective(raw, out.image,
+                      map, cv::Size(static_cast<int>(cols),
+                                    static_cast<int>(rows)),
+                      cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
+                      cv::BORDER_CONSTANT,
+                      cv::Scalar(std::numeric_limits<float>::quiet_NaN()));
+  return out;
+}
+
+}  // namespace anchord

@@ -1,0 +1,55 @@
+#include "anchord/model/lattice_model.h"
+
+#include <cmath>
+
+#include "anchord/util/check.h"
+
+namespace anchord {
+
+const char* HalfName(Half half) { return half == Half::kT1 ? "T1" : "T2"; }
+
+const char* SiteKindName(SiteKind k) {
+  return k == SiteKind::kCorner ? "corner" : "center";
+}
+
+Vec2 LatticeModel::LatticeFromModel(const Vec2& m) const {
+  Mat2 basis;
+  basis.col(0) = a1_nm;
+  basis.col(1) = a2_nm;
+  ANCHORD_CHECK(std::abs(basis.determinant()) > 1e-12) << "degenerate basis";
+  return basis.inverse() * m;
+}
+
+LatticeModel MakeSi7x7Model() {
+  LatticeModel m;
+  m.name = "Si(111)-7x7";
+  const double a = kSi7x7LatticeNm;
+  m.a1_nm = Vec2(a, 0.0);
+  m.a2_nm = Vec2(0.5 * a, 0.5 * std::sqrt(3.0) * a);
+  // Fractional positions ×7. Order within a half: corner adatoms
+  // counter-clockwise, then centre adatoms counter-clockwise. T2 is the
+  // point reflection of T1 through the cell centre, (u, v) → (7−u, 7−v),
+  // which keeps the counter-clockwise order.
+  struct Entry {
+    int u, v;
+    SiteKind kind;
+  };
+  const Entry t1[6] = {{1, 1, SiteKind::kCorner}, {5, 1, SiteKind::kCorner},
+                       {1, 5, SiteKind::kCorner}, {3, 1, SiteKind::kCenter},
+                       {3, 3, SiteKind::kCenter}, {1, 3, SiteKind::kCenter}};
+  for (int half = 0; half < 2; ++half) {
+    for (int k = 0; k < 6; ++k) {
+      BasisSite s;
+      const int u = half == 0 ? t1[k].u : 7 - t1[k].u;
+      const int v = half == 0 ? t1[k].v : 7 - t1[k].v;
+      s.frac = Vec2(u / 7.0, v / 7.0);
+      s.half = half == 0 ? Half::kT1 : Half::kT2;
+      s.kind = t1[k].kind;
+      s.code_index = k;
+      m.sites.push_back(s);
+    }
+  }
+  return m;
+}
+
+}  // namespace anchord

@@ -1,0 +1,138 @@
+#include "anchord/pipeline/register_frame.h"
+
+#include <cmath>
+#include <exception>
+#include <sstream>
+
+#include "anchord/util/stopwatch.h"
+#include "anchord/util/validation.h"
+
+namespace anchord {
+namespace {
+
+Status ValidateFrame(const Frame& f, const PipelineOptions& o) {
+  if (f.image.empty()) return Status::InvalidInput("frame: empty image");
+  if (f.image.cols < 16 || f.image.rows < 16) {
+    return Status::InvalidInput("frame: " + std::to_string(f.image.cols) +
+                                " × " + std::to_string(f.image.rows) +
+                                " px is below the 16 × 16 minimum");
+  }
+  for (double s : {f.pixel_size_x_nm, f.pixel_size_y_nm}) {
+    if (!std::isfinite(s) || s <= 0 || s > 1e4) {
+      std::ostringstream m;
+      m << "frame: pixel size " << s << " nm is not in (0, 1e4]";
+      return Status::InvalidInput(m.str());
+    }
+  }
+  const int total = f.image.rows * f.image.cols;
+  int bad = 0;
+  for (int y = 0; y < f.image.rows; ++y) {
+    const float* row = f.image[y];
+    for (int x = 0; x < f.image.cols; ++x) bad += !std::isfinite(row[x]);
+  }
+  if (bad > o.max_nonfinite_fraction * total) {
+    std::ostringstream m;
+    m << "frame: " << bad << " of " << total
+      << " pixels are NaN or infinite (limit "
+      << o.max_nonfinite_fraction * 100 << " %)";
+    return Status::InvalidInput(m.str());
+  }
+  return Status::Ok();
+}
+
+void RunStages(const Frame& frame,
+               const LatticeModel& model,
+               const PipelineOptions& o,
+               FrameResult& r) {
+  Stopwatch watch;
+  const auto lap = [&](const char* stage) {
+    r.timing_ms.emplace_back(stage, watch.Lap());
+  };
+  const double px_nm =
+      std::sqrt(frame.pixel_size_x_nm * frame.pixel_size_y_nm);
+  const double cell_px = model.lattice_constant_nm() / px_nm;
+  if (cell_px < o.min_cell_px) {
+    std::ostringstream m;
+    m << "a " << model.name << " cell spans " << cell_px
+      << " px at this pixel size; at least " << o.min_cell_px
+      << " px are needed to resolve it";
+    r.status = Status::NoLattice(m.str());
+    return;
+  }
+  LevelResult level = Level(frame.image, o.level);
+  lap("level");
+  if (!level.status.ok()) {
+    r.status = level.status;
+    return;
+  }
+  r.levelled = level.image;
+  const DetectResult det = DetectCornerHoles(level.image, cell_px, o.detect);
+  r.candidates = static_cast<int>(det.candidates.size());
+  lap("detect");
+  if (!det.status.ok()) {
+    r.status = det.status;
+    return;
+  }
+  r.lattice = EstimateLattice(det.candidates, cell_px, o.lattice);
+  lap("lattice");
+  if (!r.lattice.status.ok()) {
+    r.status = r.lattice.status;
+    return;
+  }
+  const std::vector<Candidate> voted =
+      VoteFilter(det.candidates, r.lattice, o.lattice);
+  r.voted_candidates = static_cast<int>(voted.size());
+  lap("vote");
+  r.registration = RegisterLattice(voted, r.lattice, model,
+                                   level.image.size(), o.registration);
+  lap("register");
+  if (!r.registration.status.ok()) {
+    r.status = r.registration.status;
+    return;
+  }
+  r.sites = LocateSites(level.image, model, r.registration, o.sites);
+  r.image_from_model = r.sites.image_from_model;
+  lap("sites");
+  if (o.make_corrected) {
+    // The levelled frame in the channel's physical unit.
+    r.corrected = WarpToModel(level.image * level.scale, r.image_from_model,
+                              px_nm, o.correct);
+    lap("correct");
+  }
+}
+
+}  // namespace
+
+Status PipelineOptions::Validate() const {
+  Violations v("pipeline");
+  v.Merge(level.Validate());
+  v.Merge(detect.Validate());
+  v.Merge(lattice.Validate());
+  v.Merge(registration.Validate());
+  v.Merge(sites.Validate());
+  v.Merge(correct.Validate());
+  ANCHORD_OPTION_GE(v, min_cell_px, 3.0);
+  ANCHORD_OPTION_IN_CLOSED(v, max_nonfinite_fraction, 0.0, 1.0);
+  return v.ToStatus();
+}
+
+FrameResult RegisterFrame(const Frame& frame,
+                          const LatticeModel& model,
+                          const PipelineOptions& options) {
+  FrameResult r;
+  Stopwatch total;
+  r.width = frame.image.cols;
+  r.height = frame.image.rows;
+  r.status = ValidateFrame(frame, options);
+  if (r.status.ok()) {
+    try {
+      RunStages(frame, model, options, r);
+    } catch (const std::exception& e) {
+      r.status = Status::Internal(std::string("internal error: ") + e.what());
+    }
+  }
+  r.timing_ms.emplace_back("total", total.Lap());
+  return r;
+}
+
+}  // namespace anchord

@@ -1,0 +1,237 @@
+#include "anchord/sites/adatom_sites.h"
+
+#include <algorithm>
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+
+#include "anchord/util/validation.h"
+#include "util/robust.h"
+
+namespace anchord {
+namespace {
+
+// Adatom–adatom spacing within a half: 2 × 0.384 nm (DESIGN §4).
+constexpr double kAdatomSpacingNm = 0.768;
+
+double Bilinear(const cv::Mat1f& img, const Vec2& p) {
+  const double x = std::clamp(p.x(), 0.0, img.cols - 1.001);
+  const double y = std::clamp(p.y(), 0.0, img.rows - 1.001);
+  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
+  const double fx = x - x0, fy = y - y0;
+  return (1 - fy) * ((1 - fx) * img(y0, x0) + fx * img(y0, x0 + 1)) +
+         fy * ((1 - fx) * img(y0 + 1, x0) + fx * img(y0 + 1, x0 + 1));
+}
+
+// Site contrast: smoothed height at the site minus the mean of six points
+// half an adatom spacing away (the saddles towards its neighbours), in the
+// model plane mapped through the local Jacobian. ~0 for a vacancy.
+double Contrast(const cv::Mat1f& smooth,
+                const Vec2& p,
+                const Mat2& jacobian) {
+  double ring = 0;
+  for (int k = 0; k < 6; ++k) {
+    const double a = k * 3.14159265358979323846 / 3.0 + 0.5236;
+    const Vec2 d = 0.5 * kAdatomSpacingNm * Vec2(std::cos(a), std::sin(a));
+    ring += Bilinear(smooth, p + jacobian * d);
+  }
+  return Bilinear(smooth, p) - ring / 6.0;
+}
+
+struct Site {
+  Vec2 model_nm;
+  int i, j;
+  const BasisSite* basis;
+};
+
+// Every basis site of every cell whose lattice box can reach the frame.
+std::vector<Site> EnumerateSites(const LatticeModel& model,
+                                 const Mat3& image_from_model,
+                                 cv::Size size) {
+  const Mat3 model_from_image = image_from_model.inverse();
+  double i0 = 1e18, i1 = -1e18, j0 = 1e18, j1 = -1e18;
+  for (const Vec2& c : {Vec2(0, 0), Vec2(size.width, 0), Vec2(0, size.height),
+                        Vec2(size.width, size.height)}) {
+    const Vec2 f = model.LatticeFromModel(Apply(model_from_image, c));
+    i0 = std::min(i0, f.x());
+    i1 = std::max(i1, f.x());
+    j0 = std::min(j0, f.y());
+    j1 = std::max(j1, f.y());
+  }
+  std::vector<Site> sites;
+  for (int i = static_cast<int>(std::floor(i0)) - 1; i <= i1 + 1; ++i) {
+    for (int j = static_cast<int>(std::floor(j0)) - 1; j <= j1 + 1; ++j) {
+      const Vec2 origin = model.ModelFromLattice(i, j);
+      for (const BasisSite& b : model.sites) {
+        sites.push_back(
+            {origin + model.ModelFromLattice(b.frac.x(), b.frac.y()), i, j,
+             &b});
+      }
+    }
+  }
+  return sites;
+}
+
+// Turns the registration by 180° about the centre of cell (0, 0)'s long
+// diagonal: model point m → (a1 + a2) − m; lattice (i, j) → (1 − i, 1 − j).
+// T1 and T2 swap; the code order within a half is kept (DESIGN §4).
+RegisterResult TurnHalf(const RegisterResult& reg, const LatticeModel& model) {
+  RegisterResult out = reg;
+  const Vec2 t = model.a1_nm + model.a2_nm;
+  Mat3 m = Mat3::Identity();
+  m(0, 0) = -1;
+  m(1, 1) = -1;
+  m(0, 2) = t.x();
+  m(1, 2) = t.y();
+  out.image_from_model = reg.image_from_model * m;
+  out.image_from_model /= out.image_from_model(2, 2);
+  for (HolePair& p : out.pairs) {
+    p.i = 1 - p.i;
+    p.j = 1 - p.j;
+    p.model_nm = t - p.model_nm;
+  }
+  return out;
+}
+
+bool Inside(const Vec2& p, cv::Size size, double border) {
+  return p.x() >= border && p.y() >= border &&
+         p.x() <= size.width - 1 - border && p.y() <= size.height - 1 - border;
+}
+
+}  // namespace
+
+Status SitesOptions::Validate() const {
+  Violations v("sites");
+  ANCHORD_OPTION_GE(v, border_px, 0.0);
+  ANCHORD_OPTION_IN_OPEN(v, refine_radius_fraction, 0.0, 1.0);
+  ANCHORD_OPTION_IN_OPEN(v, vacancy_threshold, 0.0, 1.0);
+  return v.ToStatus();
+}
+
+SitesResult LocateSites(const cv::Mat1f& levelled,
+                        const LatticeModel& model,
+                        const RegisterResult& registration,
+                        const SitesOptions& o) {
+  SitesResult res;
+  const cv::Size size = levelled.size();
+  const Vec2 centre(0.5 * (size.width - 1), 0.5 * (size.height - 1));
+  const Mat3& h0 = registration.image_from_model;
+  const Mat2 jac = Jacobian(h0, Apply(h0.inverse(), centre));
+  const double px_per_nm = std::sqrt(std::abs(jac.determinant()));
+  const double sigma = 0.2 * kAdatomSpacingNm * px_per_nm;
+  cv::Mat1f smooth;
+  cv::GaussianBlur(levelled, smooth, cv::Size(0, 0), std::max(0.5, sigma));
+
+  // Contrast of every site under the registration as given; the brighter
+  // half is the faulted one (DESIGN §4).
+  auto measure = [&](const RegisterResult& reg, std::vector<Site>& sites,
+                     std::vector<Vec2>& pos, std::vector<double>& contrast) {
+    const DisplacementField field(model, reg.image_from_model, reg.pairs);
+    sites = EnumerateSites(model, reg.image_from_model, size);
+    pos.clear();
+    contrast.clear();
+    std::vector<Site> kept;
+    for (const Site& s : sites) {
+      const Vec2 p = field.ImageFromModel(s.model_nm);
+      if (!Inside(p, size, o.border_px)) continue;
+      kept.push_back(s);
+      pos.push_back(p);
+      contrast.push_back(Contrast(smooth, p, Jacobian(reg.image_from_model,
+                                                      s.model_nm)));
+    }
+    sites = std::move(kept);
+  };
+  std::vector<Site> sites;
+  std::vector<Vec2> pos;
+  std::vector<double> contrast;
+  measure(registration, sites, pos, contrast);
+  std::vector<double> c_half[2];
+  for (size_t k = 0; k < sites.size(); ++k) {
+    c_half[static_cast<int>(sites[k].basis->half)].push_back(contrast[k]);
+  }
+  const double m1 = internal::Median(c_half[0]);
+  const double m2 = internal::Median(c_half[1]);
+  const bool turn = o.canonical_faulted_t1 && m2 > m1;
+  const RegisterResult reg =
+      turn ? TurnHalf(registration, model) : registration;
+  if (turn) measure(reg, sites, pos, contrast);
+  const Half faulted = (m2 > m1) != turn ? Half::kT2 : Half::kT1;
+  const double unfaulted_level = std::max(std::min(m1, m2), 1e-9);
+  res.faulted_contrast = (std::max(m1, m2) - std::min(m1, m2)) /
+                         unfaulted_level;
+  res.image_from_model = reg.image_from_model;
+
+  // Vacancy threshold per (half, kind) group: a fraction of the group's
+  // median contrast (most sites are occupied).
+  double median[2][2], spread[2][2];
+  for (int hf = 0; hf < 2; ++hf) {
+    for (int kd = 0; kd < 2; ++kd) {
+      std::vector<double> g;
+      for (size_t k = 0; k < sites.size(); ++k) {
+        if (static_cast<int>(sites[k].basis->half) == hf &&
+            static_cast<int>(sites[k].basis->kind) == kd) {
+          g.push_back(contrast[k]);
+        }
+      }
+      median[hf][kd] = internal::Median(g);
+      std::vector<double> occ;
+      for (double c : g) {
+        if (c > o.vacancy_threshold * median[hf][kd]) occ.push_back(c);
+      }
+      spread[hf][kd] = std::max(internal::RobustSigma(occ), 1e-6);
+    }
+  }
+  for (size_t k = 0; k < sites.size(); ++k) {
+    const Site& s = sites[k];
+    const int hf = static_cast<int>(s.basis->half);
+    const int kd = static_cast<int>(s.basis->kind);
+    const double thr = o.vacancy_threshold * median[hf][kd];
+    AdatomSite a;
+    a.p_px = pos[k];
+    a.model_nm = s.model_nm;
+    a.i = s.i;
+    a.j = s.j;
+    a.half = s.basis->half;
+    a.kind = s.basis->kind;
+    a.code_index = s.basis->code_index;
+    a.faulted = a.half == faulted;
+    a.contrast = contrast[k];
+    a.occupied = contrast[k] > thr;
+    a.confidence =
+        1.0 / (1.0 + std::exp(-2.0 * std::abs(contrast[k] - thr) /
+                              spread[hf][kd]));
+    res.vacancies += !a.occupied;
+    res.adatoms.push_back(a);
+  }
+
+  const DisplacementField field(model, reg.image_from_model, reg.pairs);
+  std::vector<std::pair<int, int>> detected;
+  for (const HolePair& p : reg.pairs) detected.emplace_back(p.i, p.j);
+  std::sort(detected.begin(), detected.end());
+  std::vector<std::pair<int, int>> cells;
+  for (const Site& s : sites) cells.emplace_back(s.i, s.j);
+  std::sort(cells.begin(), cells.end());
+  cells.erase(std::unique(cells.begin(), cells.end()), cells.end());
+  // Corner holes: cells' origins plus the neighbours that close the border.
+  std::vector<std::pair<int, int>> holes;
+  for (const auto& [i, j] : cells) {
+    for (int di = 0; di <= 1; ++di) {
+      for (int dj = 0; dj <= 1; ++dj) holes.emplace_back(i + di, j + dj);
+    }
+  }
+  std::sort(holes.begin(), holes.end());
+  holes.erase(std::unique(holes.begin(), holes.end()), holes.end());
+  for (const auto& [i, j] : holes) {
+    CornerHoleSite c;
+    c.i = i;
+    c.j = j;
+    c.model_nm = model.ModelFromLattice(i, j);
+    c.p_px = field.ImageFromModel(c.model_nm);
+    if (!Inside(c.p_px, size, o.border_px)) continue;
+    c.detected = std::binary_search(detected.begin(), detected.end(),
+                                    std::make_pair(i, j));
+    res.corner_holes.push_back(c);
+  }
+  return res;
+}
+
+}  // namespace anchord

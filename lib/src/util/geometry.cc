@@ -1,0 +1,35 @@
+#include "anchord/util/geometry.h"
+
+#include <cmath>
+
+#include "anchord/util/check.h"
+
+namespace anchord {
+
+Vec2 Apply(const Mat3& h, const Vec2& p) {
+  const Eigen::Vector3d q = h * Eigen::Vector3d(p.x(), p.y(), 1.0);
+  ANCHORD_CHECK(std::abs(q.z()) > 1e-12) << "point on the line at infinity";
+  return q.head<2>() / q.z();
+}
+
+Mat2 Jacobian(const Mat3& h, const Vec2& p) {
+  const Eigen::Vector3d q = h * Eigen::Vector3d(p.x(), p.y(), 1.0);
+  const double w = q.z();
+  ANCHORD_CHECK(std::abs(w) > 1e-12) << "point on the line at infinity";
+  Mat2 j;
+  for (int r = 0; r < 2; ++r) {
+    for (int c = 0; c < 2; ++c) {
+      j(r, c) = (h(r, c) * w - q(r) * h(2, c)) / (w * w);
+    }
+  }
+  return j;
+}
+
+Mat3 AffineTransform(const Mat2& linear, const Vec2& t) {
+  Mat3 m = Mat3::Identity();
+  m.topLeftCorner<2, 2>() = linear;
+  m.topRightCorner<2, 1>() = t;
+  return m;
+}
+
+}  // namespace anchord
