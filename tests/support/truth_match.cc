@@ -73,6 +73,7 @@ void TruthScore::Add(const TruthScore& o) {
   true_vacancies += o.true_vacancies;
   reported_vacancies += o.reported_vacancies;
   vacancy_hits += o.vacancy_hits;
+  reported_vacancy_hits += o.reported_vacancy_hits;
   truth_holes += o.truth_holes;
   matched_holes += o.matched_holes;
   faulted_agree += o.faulted_agree;
@@ -133,6 +134,7 @@ TruthScore ScoreAgainstTruth(const FrameResult& result,
     const int k = truth_grid.Nearest(a.p_px, d_px);
     if (k >= 0 && DistanceNm(scan, a.p_px, truth[k] - a.p_px) <= match_nm) {
       ++s.reported_matched;
+      s.reported_vacancy_hits += !a.occupied && !scan.adatoms[k].occupied;
     }
   }
   std::vector<Vec2> holes;

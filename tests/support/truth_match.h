@@ -18,6 +18,7 @@ struct TruthScore {
   int occupied_matched = 0;
   double sum_sq_error_nm = 0;   // occupied matched sites
   int true_vacancies = 0, reported_vacancies = 0, vacancy_hits = 0;
+  int reported_vacancy_hits = 0;  // reported vacancies that are true
   int truth_holes = 0, matched_holes = 0;
   int faulted_agree = 0;
 
@@ -29,7 +30,7 @@ struct TruthScore {
   }
   double vacancy_recall() const { return Ratio(vacancy_hits, true_vacancies); }
   double vacancy_precision() const {
-    return Ratio(vacancy_hits, reported_vacancies);
+    return Ratio(reported_vacancy_hits, reported_vacancies);
   }
   double hole_recall() const { return Ratio(matched_holes, truth_holes); }
   double faulted_accuracy() const {

@@ -126,13 +126,17 @@ DetectResult DetectSift(const cv::Mat1f& levelled,
   DetectResult result;
   const Working w = MakeWorking(levelled, cell_px, 2.0 * o.working_cell_px);
   const double cell_w = cell_px * w.scale;
-  cv::Mat1f smooth;
-  cv::GaussianBlur(w.image, smooth, cv::Size(0, 0), 1.0);
+  // SIFT sees an 8-bit copy; depth (the keep / rank criterion) is read at
+  // the corner-hole scale.
+  cv::Mat1f light, smooth;
+  cv::GaussianBlur(w.image, light, cv::Size(0, 0), 1.0);
+  const double sigma = o.hole_sigma_fraction * cell_w;
+  cv::GaussianBlur(w.image, smooth, cv::Size(0, 0), sigma, sigma);
   double lo = 0, hi = 0;
-  cv::minMaxLoc(smooth, &lo, &hi);
+  cv::minMaxLoc(light, &lo, &hi);
   cv::Mat img8;
-  smooth.convertTo(img8, CV_8U, 255.0 / std::max(hi - lo, 1e-9),
-                   -lo * 255.0 / std::max(hi - lo, 1e-9));
+  light.convertTo(img8, CV_8U, 255.0 / std::max(hi - lo, 1e-9),
+                  -lo * 255.0 / std::max(hi - lo, 1e-9));
   const double mean = cv::mean(smooth)[0];
   std::vector<cv::KeyPoint> keypoints;
   cv::SIFT::create()->detect(img8, keypoints);
@@ -145,8 +149,9 @@ DetectResult DetectSift(const cv::Mat1f& levelled,
     const int y = std::clamp(static_cast<int>(std::lround(k.pt.y)), 0,
                              smooth.rows - 1);
     if (smooth(y, x) >= mean) continue;
-    // Keypoint diameters far from the corner-hole scale are other blobs.
-    if (k.size < 0.1 * cell_w || k.size > 0.9 * cell_w) continue;
+    // Corner holes give keypoint diameters of ~0.2 cell; the dark gaps
+    // between adatoms ~0.12 cell.
+    if (k.size < 0.15 * cell_w || k.size > 0.5 * cell_w) continue;
     Candidate c;
     c.p_px = RawFromWorking(Vec2(k.pt.x, k.pt.y), sx, sy);
     c.response = mean - smooth(y, x);

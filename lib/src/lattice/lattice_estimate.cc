@@ -110,6 +110,27 @@ int RefineBasis(const std::vector<Vec2>& vectors,
   return used;
 }
 
+// The candidates most likely to be corner holes: the strongest, about 1.5
+// per cell expected in the candidates' bounding box (candidates come
+// strongest first).
+std::vector<Vec2> StrongestPoints(const std::vector<Candidate>& candidates,
+                                  double cell_px) {
+  if (candidates.empty()) return {};
+  Vec2 lo = candidates[0].p_px, hi = lo;
+  for (const Candidate& c : candidates) {
+    lo = lo.cwiseMin(c.p_px);
+    hi = hi.cwiseMax(c.p_px);
+  }
+  const Vec2 extent = hi - lo + Vec2::Constant(cell_px);
+  const double cells =
+      extent.x() * extent.y() / (cell_px * cell_px * std::sqrt(3.0) / 2.0);
+  const size_t n = std::min(candidates.size(),
+                            static_cast<size_t>(1.5 * cells) + 8);
+  std::vector<Vec2> pts;
+  for (size_t k = 0; k < n; ++k) pts.push_back(candidates[k].p_px);
+  return pts;
+}
+
 double AngleDeg(const Vec2& a, const Vec2& b) {
   return std::acos(std::clamp(a.dot(b) / (a.norm() * b.norm()), -1.0, 1.0)) *
          180.0 / 3.14159265358979323846;
@@ -134,10 +155,9 @@ LatticeEstimate EstimateLattice(const std::vector<Candidate>& candidates,
   LatticeEstimate est;
   // The strongest candidates are mostly corner holes; their neighbour
   // vectors sample the first shell of the lattice.
-  std::vector<Vec2> pts;
-  for (const Candidate& c : candidates) pts.push_back(c.p_px);
+  const std::vector<Vec2> pts = StrongestPoints(candidates, cell_px);
   const internal::PointIndex index(pts);
-  const double lo = 0.6 * o.min_scale_ratio * cell_px;
+  const double lo = o.min_scale_ratio * cell_px;
   const double hi = o.max_scale_ratio * cell_px;
   std::vector<Vec2> vectors;
   for (const Vec2& p : pts) {
@@ -235,6 +255,32 @@ std::vector<Candidate> VoteFilter(const std::vector<Candidate>& candidates,
     if (score >= 0) kept.push_back(candidates[i]);
   }
   return kept;
+}
+
+bool DetectRootThreeSublattice(const std::vector<int>& i,
+                               const std::vector<int>& j,
+                               const std::vector<double>& response,
+                               const LatticeEstimate& lattice,
+                               LatticeEstimate& corrected) {
+  double sum[3] = {0, 0, 0};
+  int count[3] = {0, 0, 0};
+  for (size_t k = 0; k < i.size(); ++k) {
+    const int coset = (((i[k] - j[k]) % 3) + 3) % 3;
+    sum[coset] += response[k];
+    ++count[coset];
+  }
+  if (std::min({count[0], count[1], count[2]}) < 3) return false;
+  double mean[3];
+  for (int c = 0; c < 3; ++c) mean[c] = sum[c] / count[c];
+  const int best = static_cast<int>(std::max_element(mean, mean + 3) - mean);
+  for (int c = 0; c < 3; ++c) {
+    if (c != best && mean[best] < 1.5 * std::max(mean[c], 1e-12)) return false;
+  }
+  corrected = lattice;
+  corrected.b1_px = lattice.b1_px + lattice.b2_px;
+  corrected.b2_px = 2.0 * lattice.b2_px - lattice.b1_px;
+  Canonicalise(corrected.b1_px, corrected.b2_px);
+  return true;
 }
 
 }  // namespace anchord

@@ -40,6 +40,22 @@ Status ValidateFrame(const Frame& f, const PipelineOptions& o) {
   return Status::Ok();
 }
 
+// True when the registration locked onto the √3 finer lattice of corner
+// holes plus half centres (see DetectRootThreeSublattice).
+bool IsRootThreeSublattice(const RegisterResult& reg,
+                           const std::vector<Candidate>& candidates,
+                           const LatticeEstimate& lattice,
+                           LatticeEstimate& coarser) {
+  std::vector<int> i, j;
+  std::vector<double> response;
+  for (const HolePair& p : reg.pairs) {
+    i.push_back(p.i);
+    j.push_back(p.j);
+    response.push_back(candidates[p.candidate].response);
+  }
+  return DetectRootThreeSublattice(i, j, response, lattice, coarser);
+}
+
 void RunStages(const Frame& frame,
                const LatticeModel& model,
                const PipelineOptions& o,
@@ -85,6 +101,16 @@ void RunStages(const Frame& frame,
   lap("vote");
   r.registration = RegisterLattice(voted, r.lattice, model,
                                    level.image.size(), o.registration);
+  LatticeEstimate coarser;
+  if (r.registration.status.ok() &&
+      IsRootThreeSublattice(r.registration, voted, r.lattice, coarser)) {
+    r.lattice = coarser;
+    const std::vector<Candidate> revoted =
+        VoteFilter(det.candidates, r.lattice, o.lattice);
+    r.voted_candidates = static_cast<int>(revoted.size());
+    r.registration = RegisterLattice(revoted, r.lattice, model,
+                                     level.image.size(), o.registration);
+  }
   lap("register");
   if (!r.registration.status.ok()) {
     r.status = r.registration.status;

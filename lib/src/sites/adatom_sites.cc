@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <map>
 #include <opencv2/imgproc.hpp>
 
 #include "anchord/util/validation.h"
@@ -90,6 +92,79 @@ RegisterResult TurnHalf(const RegisterResult& reg, const LatticeModel& model) {
     p.model_nm = t - p.model_nm;
   }
   return out;
+}
+
+// 1-D vertex offset of a parabola through (−1, a), (0, b), (1, c).
+double ParabolaPeak(double a, double b, double c) {
+  const double denom = a - 2.0 * b + c;
+  if (std::abs(denom) < 1e-12) return 0.0;
+  return std::clamp(0.5 * (a - c) / denom, -0.5, 0.5);
+}
+
+// Sub-pixel local maximum of `img` within `radius` px of p (seed 002's
+// peak detection: integer maximum, then a parabola per axis). False when
+// the maximum lies on the search boundary (no peak inside).
+bool PeakNear(const cv::Mat1f& img, const Vec2& p, double radius, Vec2& peak) {
+  const int r = std::max(1, static_cast<int>(std::ceil(radius)));
+  const int cx = static_cast<int>(std::lround(p.x()));
+  const int cy = static_cast<int>(std::lround(p.y()));
+  if (cx - r < 1 || cy - r < 1 || cx + r > img.cols - 2 ||
+      cy + r > img.rows - 2) {
+    return false;
+  }
+  int bx = cx, by = cy;
+  float best = -std::numeric_limits<float>::infinity();
+  for (int y = cy - r; y <= cy + r; ++y) {
+    for (int x = cx - r; x <= cx + r; ++x) {
+      if ((Vec2(x, y) - p).squaredNorm() > radius * radius) continue;
+      if (img(y, x) > best) {
+        best = img(y, x);
+        bx = x;
+        by = y;
+      }
+    }
+  }
+  if ((Vec2(bx, by) - p).norm() > radius - 1.0) return false;
+  peak = Vec2(bx + ParabolaPeak(img(by, bx - 1), best, img(by, bx + 1)),
+              by + ParabolaPeak(img(by - 1, bx), best, img(by + 1, bx)));
+  return true;
+}
+
+// Refines predicted adatom positions by the intensity maxima: each cell
+// takes the mean offset (maximum − prediction) of the occupied adatoms in
+// it and its six neighbour cells. Averaging over a neighbourhood keeps
+// the lattice prediction's precision while following deformations the
+// corner holes alone miss.
+void RefineToPeaks(const cv::Mat1f& smooth,
+                   double radius_px,
+                   std::vector<AdatomSite>& adatoms) {
+  std::map<std::pair<int, int>, std::pair<Vec2, int>> cell;
+  for (const AdatomSite& a : adatoms) {
+    Vec2 peak;
+    if (!a.occupied || !PeakNear(smooth, a.p_px, radius_px, peak)) continue;
+    auto it = cell.try_emplace({a.i, a.j}, Vec2::Zero(), 0).first;
+    it->second.first += peak - a.p_px;
+    ++it->second.second;
+  }
+  constexpr int kDi[7] = {0, 1, -1, 0, 0, 1, -1};
+  constexpr int kDj[7] = {0, 0, 0, 1, -1, -1, 1};
+  std::map<std::pair<int, int>, Vec2> offset;
+  for (AdatomSite& a : adatoms) {
+    const auto key = std::make_pair(a.i, a.j);
+    auto it = offset.find(key);
+    if (it == offset.end()) {
+      Vec2 sum = Vec2::Zero();
+      int n = 0;
+      for (int k = 0; k < 7; ++k) {
+        const auto c = cell.find({a.i + kDi[k], a.j + kDj[k]});
+        if (c == cell.end()) continue;
+        sum += c->second.first;
+        n += c->second.second;
+      }
+      it = offset.emplace(key, n >= 6 ? Vec2(sum / n) : Vec2::Zero()).first;
+    }
+    a.p_px += it->second;
+  }
 }
 
 bool Inside(const Vec2& p, cv::Size size, double border) {
@@ -202,6 +277,10 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
     res.vacancies += !a.occupied;
     res.adatoms.push_back(a);
   }
+
+  RefineToPeaks(smooth,
+                o.refine_radius_fraction * kAdatomSpacingNm * px_per_nm,
+                res.adatoms);
 
   const DisplacementField field(model, reg.image_from_model, reg.pairs);
   std::vector<std::pair<int, int>> detected;

@@ -53,4 +53,17 @@ std::vector<Candidate> VoteFilter(const std::vector<Candidate>& candidates,
                                   const LatticeEstimate& lattice,
                                   const LatticeOptions& options);
 
+// Corner holes and the centres of the two triangular halves together form
+// a lattice √3 times finer than the 7×7 cell, rotated by 30°; a detector
+// that also fires on the half centres (SIFT does) can lock onto it. Given
+// the lattice indices (i, j) and responses of registered candidates, this
+// returns true, with the coarser lattice in `corrected`, when one of the
+// three cosets (i − j) mod 3 is clearly darker than the other two — the
+// corner holes — so that the frame must be registered again on it.
+bool DetectRootThreeSublattice(const std::vector<int>& i,
+                               const std::vector<int>& j,
+                               const std::vector<double>& response,
+                               const LatticeEstimate& lattice,
+                               LatticeEstimate& corrected);
+
 }  // namespace anchord
