@@ -116,9 +116,12 @@ bool FitHomography(const std::vector<HolePair>& pairs,
                    double threshold_px,
                    Mat3& out) {
   if (pairs.size() < 4) return false;
+  // Model y is up, image y is down: the true map is orientation-reversing,
+  // which USAC's sample-orientation check rejects outright. Fit on
+  // mirrored model points and mirror back: H = H' · diag(1, −1, 1).
   std::vector<cv::Point2d> src, dst;
   for (const HolePair& p : pairs) {
-    src.emplace_back(p.model_nm.x(), p.model_nm.y());
+    src.emplace_back(p.model_nm.x(), -p.model_nm.y());
     dst.emplace_back(p.detected_px.x(), p.detected_px.y());
   }
   const cv::Mat h = cv::findHomography(src, dst, method, threshold_px,
@@ -127,6 +130,7 @@ bool FitHomography(const std::vector<HolePair>& pairs,
   for (int r = 0; r < 3; ++r) {
     for (int c = 0; c < 3; ++c) out(r, c) = h.at<double>(r, c);
   }
+  out.col(1) = -out.col(1);
   if (!std::isfinite(out.sum()) || std::abs(out(2, 2)) < 1e-15) return false;
   out /= out(2, 2);
   return true;
@@ -200,8 +204,9 @@ Mat3 PlaceRoughly(const Context& ctx,
 }
 
 // Pairs lattice points that H alone misses (creep at the start of a
-// frame): a point is predicted from H plus the mean residual of its paired
-// neighbours, repeatedly, so smooth deformations of any size are followed.
+// frame): a point is predicted from H plus its paired neighbours'
+// residuals (extrapolated linearly where possible), repeatedly, so smooth
+// deformations of any size are followed.
 void PropagateResiduals(const Context& ctx,
                         const Mat3& h,
                         std::vector<HolePair>& pairs) {
@@ -223,9 +228,13 @@ void PropagateResiduals(const Context& ctx,
         Vec2 sum = Vec2::Zero();
         int n = 0;
         for (int k = 0; k < 6; ++k) {
-          const auto it = residual.find({i + di[k], j + dj[k]});
-          if (it == residual.end()) continue;
-          sum += it->second;
+          const auto near = residual.find({i + di[k], j + dj[k]});
+          if (near == residual.end()) continue;
+          // Extrapolate linearly along the row of lattice points when the
+          // next one is known too: creep changes fast near row 0.
+          const auto far = residual.find({i + 2 * di[k], j + 2 * dj[k]});
+          sum += far == residual.end() ? near->second
+                                       : Vec2(2.0 * near->second - far->second);
           ++n;
         }
         if (n == 0) continue;
