@@ -12,8 +12,8 @@ struct LevelOptions {
   // Subtract a least-squares plane fitted to the pixels between these
   // quantiles (robust to holes, adsorbates and spikes). Default true.
   bool remove_plane = true;
-  // Subtract each row's median after the plane (removes per-line offsets
-  // of the fast scan). Default true.
+  // Subtract each row's robust (clipped) mean after the plane: removes
+  // per-line offsets of the fast scan. Default true.
   bool level_lines = true;
   // A row is a glitch when its median absolute deviation from the rows
   // above and below exceeds this many times the frame's typical value.
