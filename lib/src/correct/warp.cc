@@ -7,6 +7,30 @@
 #include "anchord/util/validation.h"
 
 namespace anchord {
+namespace {
+
+// H can be inverted and the frame lies on one side of the line H⁻¹ sends
+// to infinity (the projective divisor keeps its sign over the corners).
+bool IsRegular(const Mat3& image_from_model, cv::Size size) {
+  if (!image_from_model.allFinite()) return false;
+  const double det = image_from_model.determinant();
+  if (!(std::abs(det) > 1e-12 * std::pow(image_from_model.norm(), 3))) {
+    return false;
+  }
+  const Mat3 inv = image_from_model.inverse();
+  int sign = 0;
+  for (const Vec2& c : {Vec2(0, 0), Vec2(size.width - 1, 0),
+                        Vec2(0, size.height - 1),
+                        Vec2(size.width - 1, size.height - 1)}) {
+    const double w = inv.row(2).dot(Eigen::Vector3d(c.x(), c.y(), 1.0));
+    const int s = w > 1e-12 ? 1 : (w < -1e-12 ? -1 : 0);
+    if (s == 0 || (sign != 0 && s != sign)) return false;
+    sign = s;
+  }
+  return true;
+}
+
+}  // namespace
 
 Status CorrectOptions::Validate() const {
   Violations v("correct");
@@ -20,6 +44,15 @@ CorrectedFrame WarpToModel(const cv::Mat1f& raw,
                            double raw_pixel_nm,
                            const CorrectOptions& o) {
   CorrectedFrame out;
+  if (raw.empty() || !(raw_pixel_nm > 0)) {
+    out.status = Status::InvalidInput("correct: empty frame or pixel size");
+    return out;
+  }
+  if (!IsRegular(image_from_model, raw.size())) {
+    out.status = Status::InvalidInput(
+        "correct: H is singular or maps the frame across its horizon");
+    return out;
+  }
   out.pixel_nm = o.output_pixel_nm > 0 ? o.output_pixel_nm : raw_pixel_nm;
   // The frame's footprint in the model plane.
   const Mat3 model_from_image = image_from_model.inverse();

@@ -89,6 +89,7 @@ DetectResult DetectFast(const cv::Mat1f& levelled,
   std::vector<double> copy = sample;
   const double median = internal::Median(copy);
   const double spread = internal::RobustSigma(sample);
+  if (!(spread > 0)) return result;  // no contrast at this scale
   const double threshold = median + o.min_response_sigma * spread;
 
   const int r = std::max(1, static_cast<int>(o.nms_fraction * cell_w));
@@ -103,7 +104,7 @@ DetectResult DetectFast(const cv::Mat1f& levelled,
     const float* drow = dilated[y];
     for (int x = 1; x < response.cols - 1; ++x) {
       const float v = row[x];
-      if (v < threshold || v < drow[x]) continue;
+      if (v <= threshold || v < drow[x]) continue;
       const double dx = ParabolaPeak(row[x - 1], v, row[x + 1]);
       const double dy = ParabolaPeak(response(y - 1, x), v, response(y + 1, x));
       Candidate c;
@@ -198,6 +199,12 @@ Status DetectOptions::Validate() const {
 DetectResult DetectCornerHoles(const cv::Mat1f& levelled,
                                double cell_px,
                                const DetectOptions& options) {
+  if (levelled.rows < 8 || levelled.cols < 8 || !(cell_px > 0)) {
+    DetectResult bad;
+    bad.status = Status::InvalidInput(
+        "detect: needs an image of at least 8 × 8 px and a positive cell");
+    return bad;
+  }
   DetectResult result = options.kind == DetectorKind::kFast
                             ? DetectFast(levelled, cell_px, options)
                             : DetectSift(levelled, cell_px, options);

@@ -215,7 +215,15 @@ LevelResult Level(const cv::Mat1f& raw, const LevelOptions& options) {
     sample.push_back(img(k / img.cols, k % img.cols));
   }
   const double sigma = RobustSigma(sample);
-  if (!(sigma > 0) || !std::isfinite(sigma)) {
+  // Float rounding leaves ~1e-7 of the data's magnitude after the plane;
+  // spread at that level is no contrast.
+  double magnitude = 1e-30;
+  for (int k = 0; k < img.rows * img.cols; k += step) {
+    const float v = raw(k / img.cols, k % img.cols);
+    if (std::isfinite(v)) magnitude = std::max(magnitude, double(std::abs(v)));
+  }
+  const double floor = 1e-5 * magnitude;
+  if (!(sigma > floor) || !std::isfinite(sigma)) {
     result.status = Status::NoLattice("level: the frame is flat (no contrast)");
     return result;
   }

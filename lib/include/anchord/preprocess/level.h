@@ -15,7 +15,7 @@ struct LevelOptions {
   // Subtract each row's robust (clipped) mean after the plane: removes
   // per-line offsets of the fast scan. Default true.
   bool level_lines = true;
-  // A row is a glitch when its median absolute deviation from the rows
+  // A row is a glitch when its mean absolute difference from the rows
   // above and below exceeds this many times the frame's typical value.
   // Default 4; > 1.
   double glitch_threshold = 4.0;
@@ -38,8 +38,9 @@ struct LevelResult {
   double scale = 1.0;          // raw units per levelled unit
 };
 
-// Plane removal, per-line levelling and glitch masking. Never throws; a
-// frame of NaN or a constant frame gives kInvalidInput.
+// Plane removal, per-line levelling and glitch masking. Never throws; an
+// empty or all-NaN frame gives kInvalidInput, a frame without contrast
+// beyond a plane gives kNoLattice.
 LevelResult Level(const cv::Mat1f& raw, const LevelOptions& options);
 
 }  // namespace anchord

@@ -1,0 +1,106 @@
+// anchord: one binary, one subcommand per task (DESIGN §9). This file only
+// configures logging and dispatches; each subcommand parses its own
+// arguments and returns the process exit status.
+
+#include "daemon/register_command.h"
+#include "daemon/synth_command.h"
+#include <spdlog/cfg/env.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+struct Subcommand {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+constexpr Subcommand kSubcommands[] = {
+    {"register",
+     "register image files against the Si(111)-7x7 model; JSON lines out",
+     &anchord::daemon::RunRegisterCommand},
+    {"synth", "write a synthetic Si(111)-7x7 scan with its ground truth",
+     &anchord::daemon::RunSynthCommand},
+};
+
+void PrintUsage(std::ostream& out) {
+  out << "Usage: anchord <subcommand> [arguments]\n\nSubcommands:\n";
+  for (const Subcommand& sub : kSubcommands) {
+    out << "  " << std::left << std::setw(10) << sub.name << sub.summary
+        << '\n';
+  }
+  out << "\n`anchord <subcommand> --help` (or `anchord help <subcommand>`) "
+         "describes one.\nLog level: environment variable SPDLOG_LEVEL "
+         "(e.g. debug, warn, off).\n";
+}
+
+const Subcommand* FindSubcommand(const std::string& name) {
+  for (const Subcommand& sub : kSubcommands) {
+    if (name == sub.name) return &sub;
+  }
+  return nullptr;
+}
+
+// Logs go to stderr as "[level] message"; stdout carries results only.
+// The library never logs; only this binary configures sinks.
+void ConfigureLogging() {
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>("anchord", sink);
+  logger->set_pattern("[%l] %v");
+  spdlog::set_default_logger(logger);
+  spdlog::cfg::load_env_levels();
+}
+
+bool IsHelp(const std::string& arg) {
+  return arg == "--help" || arg == "-h" || arg == "help";
+}
+
+// `anchord help` lists the subcommands; `anchord help SUB` is `SUB --help`.
+int RunHelp(const std::vector<std::string>& args) {
+  if (args.size() < 2) {
+    PrintUsage(std::cout);
+    return 0;
+  }
+  const Subcommand* sub = FindSubcommand(args[1]);
+  if (sub == nullptr) {
+    std::cerr << "anchord: unknown subcommand '" << args[1] << "'\n\n";
+    PrintUsage(std::cerr);
+    return kExitUsage;
+  }
+  return sub->run({"--help"});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ConfigureLogging();
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    PrintUsage(std::cerr);
+    return kExitUsage;
+  }
+  if (IsHelp(args[0])) return RunHelp(args);
+  const Subcommand* sub = FindSubcommand(args[0]);
+  if (sub == nullptr) {
+    std::cerr << "anchord: unknown subcommand '" << args[0] << "'\n\n";
+    PrintUsage(std::cerr);
+    return kExitUsage;
+  }
+  try {
+    return sub->run({args.begin() + 1, args.end()});
+  } catch (const std::exception& e) {
+    spdlog::critical("[{}] {}", sub->name, e.what());
+    return kExitFailure;
+  }
+}

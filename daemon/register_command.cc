@@ -1,0 +1,325 @@
+#include "daemon/register_command.h"
+
+#include "anchord/io/image_io.h"
+#include "anchord/model/lattice_model.h"
+#include "anchord/pipeline/register_frame.h"
+#include "anchord/util/frame.h"
+#include "anchord/util/stopwatch.h"
+
+#include "daemon/overlay.h"
+#include "daemon/result_json.h"
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cmath>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <string_view>
+#include <system_error>
+
+namespace anchord::daemon {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+Status Usage(const std::string& message) {
+  return Status::InvalidInput(message);
+}
+
+// A positive finite number written in full (no trailing characters).
+bool ParsePositive(std::string_view text, double& value) {
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  return ec == std::errc() && ptr == end && std::isfinite(value) && value > 0;
+}
+
+// "S" sets both axes, "SX,SY" each axis.
+Status ParsePixelSize(const std::string& text, RegisterArgs& parsed) {
+  const std::string_view all(text);
+  const size_t comma = all.find(',');
+  const std::string_view x_text = all.substr(0, comma);
+  const std::string_view y_text =
+      comma == std::string_view::npos ? x_text : all.substr(comma + 1);
+  if (!ParsePositive(x_text, parsed.pixel_size_x_nm) ||
+      !ParsePositive(y_text, parsed.pixel_size_y_nm)) {
+    return Usage("--pixel-size-nm = '" + text +
+                 "': expected a positive number S or SX,SY");
+  }
+  return Status::Ok();
+}
+
+Status ParseDetector(const std::string& text, RegisterArgs& parsed) {
+  if (text == DetectorKindName(DetectorKind::kFast)) {
+    parsed.detector = DetectorKind::kFast;
+  } else if (text == DetectorKindName(DetectorKind::kSift)) {
+    parsed.detector = DetectorKind::kSift;
+  } else {
+    return Usage("--detector = '" + text + "': expected fast or sift");
+  }
+  return Status::Ok();
+}
+
+// Stores the value of option `name`; kInvalidInput for an unknown option
+// or a bad value.
+Status ApplyOption(const std::string& name,
+                   const std::string& value,
+                   RegisterArgs& parsed) {
+  if (name == "--pixel-size-nm") return ParsePixelSize(value, parsed);
+  if (name == "--detector") return ParseDetector(value, parsed);
+  std::string* path = nullptr;
+  if (name == "--json") path = &parsed.json_path;
+  if (name == "--corrected") path = &parsed.corrected_path;
+  if (name == "--overlay") path = &parsed.overlay_path;
+  if (path == nullptr) return Usage("unknown option " + name);
+  if (value.empty()) return Usage(name + " needs a file name");
+  *path = value;
+  return Status::Ok();
+}
+
+bool IsOption(const std::string& arg) {
+  return arg.size() > 1 && arg[0] == '-';
+}
+
+Status CheckComplete(const RegisterArgs& parsed) {
+  if (parsed.inputs.empty()) return Usage("no input files");
+  if (parsed.pixel_size_x_nm <= 0) {
+    return Usage("--pixel-size-nm is required (nm per raw pixel)");
+  }
+  return Status::Ok();
+}
+
+// Where the JSON lines of one input go: stdout, or a file opened for
+// appending.
+class JsonSink {
+ public:
+  explicit JsonSink(const std::string& path) : path_(path) {
+    if (!path_.empty()) file_.open(path_, std::ios::app);
+  }
+  // Writes one line and flushes it; false when the file cannot be written.
+  bool Write(const Json& json) {
+    std::ostream& out = path_.empty() ? std::cout : file_;
+    out << ToJsonLine(json) << '\n' << std::flush;
+    if (out) return true;
+    spdlog::error("[register] cannot write JSON to {}", path_);
+    return false;
+  }
+
+ private:
+  std::string path_;
+  std::ofstream file_;
+};
+
+// Everything `anchord register` needs for each input.
+struct RegisterContext {
+  const RegisterArgs& args;
+  LatticeModel model;
+  PipelineOptions options;
+};
+
+// Writes the corrected frame of input `index` when --corrected was given;
+// false when the file could not be written. A frame without a corrected
+// image (not registered) is only warned about.
+bool WriteCorrectedOutput(const RegisterContext& context,
+                          int index,
+                          const FrameResult& result) {
+  const RegisterArgs& args = context.args;
+  if (args.corrected_path.empty()) return true;
+  const std::string& source = args.inputs[index];
+  if (!result.status.ok() || result.corrected.image.empty()) {
+    spdlog::warn("[register] {}: no corrected frame to write{}", source,
+                 result.status.ok() ? ": " + result.corrected.status.message()
+                                    : std::string());
+    return true;
+  }
+  const std::string path = IndexedOutputPath(
+      args.corrected_path, index, static_cast<int>(args.inputs.size()));
+  const Status written = WriteFloatTiff(path, result.corrected.image);
+  if (written.ok()) return true;
+  spdlog::error("[register] {}: {}", source, written.message());
+  return false;
+}
+
+// Writes the overlay of input `index` when --overlay was given; false when
+// the file could not be written.
+bool WriteOverlayOutput(const RegisterContext& context,
+                        int index,
+                        const FrameResult& result) {
+  const RegisterArgs& args = context.args;
+  if (args.overlay_path.empty()) return true;
+  const std::string& source = args.inputs[index];
+  if (result.levelled.empty()) {
+    spdlog::warn("[register] {}: no levelled frame to draw an overlay on",
+                 source);
+    return true;
+  }
+  const std::string path = IndexedOutputPath(
+      args.overlay_path, index, static_cast<int>(args.inputs.size()));
+  const Status written = WriteOverlay(path, result, context.model);
+  if (written.ok()) return true;
+  spdlog::error("[register] {}: {}", source, written.message());
+  return false;
+}
+
+// Reads, registers and reports input `index`; false when it could not be
+// read or one of its outputs could not be written.
+bool ProcessInput(const RegisterContext& context, int index, JsonSink& sink) {
+  const std::string& source = context.args.inputs[index];
+  Stopwatch stopwatch;
+  ReadImageResult read = ReadImageFile(source);
+  if (read.status.ok() && read.image.empty()) {
+    read.status = Status::InvalidInput("the file holds an empty image");
+  }
+  if (!read.status.ok()) {
+    spdlog::warn("[register] {}: {}", source, read.status.message());
+    sink.Write(InputErrorJson(source, read.status, stopwatch.Lap()));
+    return false;
+  }
+  Frame frame;
+  frame.image = read.image;
+  frame.pixel_size_x_nm = context.args.pixel_size_x_nm;
+  frame.pixel_size_y_nm = context.args.pixel_size_y_nm;
+  frame.source = source;
+  const FrameResult result =
+      RegisterFrame(frame, context.model, context.options);
+  if (!result.status.ok()) {
+    spdlog::warn("[register] {}: {}: {}", source,
+                 StatusCodeName(result.status.code()), result.status.message());
+  }
+  const bool corrected_ok = WriteCorrectedOutput(context, index, result);
+  const bool overlay_ok = WriteOverlayOutput(context, index, result);
+  const bool json_ok =
+      sink.Write(FrameResultToJson(frame, result, context.model));
+  return corrected_ok && overlay_ok && json_ok;
+}
+
+// ProcessInput with a last-resort catch, so that one input never stops
+// the others.
+bool ProcessInputSafely(const RegisterContext& context, int index) {
+  const int count = static_cast<int>(context.args.inputs.size());
+  const std::string json_path =
+      context.args.json_path.empty()
+          ? std::string()
+          : IndexedOutputPath(context.args.json_path, index, count);
+  JsonSink sink(json_path);
+  try {
+    return ProcessInput(context, index, sink);
+  } catch (const std::exception& e) {
+    const std::string& source = context.args.inputs[index];
+    spdlog::error("[register] {}: {}", source, e.what());
+    sink.Write(InputErrorJson(source, Status::Internal(e.what()), 0));
+    return false;
+  }
+}
+
+}  // namespace
+
+Status ParseRegisterArgs(const std::vector<std::string>& args,
+                         RegisterArgs& parsed) {
+  std::set<std::string> seen;
+  bool options_done = false;
+  for (size_t k = 0; k < args.size(); ++k) {
+    const std::string& arg = args[k];
+    if (options_done || !IsOption(arg)) {
+      parsed.inputs.push_back(arg);
+    } else if (arg == "--") {
+      options_done = true;
+    } else if (arg == "--help" || arg == "-h") {
+      parsed.help = true;
+    } else {
+      const size_t eq = arg.find('=');
+      const std::string name = arg.substr(0, eq);
+      std::string value;
+      if (eq != std::string::npos) {
+        value = arg.substr(eq + 1);
+      } else if (k + 1 < args.size()) {
+        value = args[++k];
+      } else {
+        return Usage(name + " needs a value");
+      }
+      if (!seen.insert(name).second) return Usage(name + " given twice");
+      const Status applied = ApplyOption(name, value, parsed);
+      if (!applied.ok()) return applied;
+    }
+  }
+  return parsed.help ? Status::Ok() : CheckComplete(parsed);
+}
+
+std::string IndexedOutputPath(const std::string& path, int index, int count) {
+  if (count <= 1) return path;
+  const std::filesystem::path p(path);
+  const std::string name = p.stem().string() + "-" + std::to_string(index + 1) +
+                           p.extension().string();
+  return (p.parent_path() / name).string();
+}
+
+void PrintRegisterHelp(std::ostream& out) {
+  out << R"(Usage: anchord register INPUT... --pixel-size-nm S|SX,SY [options]
+
+Registers scan frames against the Si(111)-7x7 lattice model and reports, per
+input, the homography image_from_model, lattice residuals, scanner
+calibration, corner holes, adatoms and vacancies.
+
+Inputs: .npy (2-D float32/float64), .tif/.tiff (float32, 8/16-bit grey),
+.png (8/16-bit). Rows are taken top to bottom, columns left to right.
+
+Options:
+  --pixel-size-nm S | SX,SY  nominal size of one raw pixel, nm (required);
+                             SX,SY sets x (columns) and y (rows) separately
+  --detector fast|sift       corner-hole candidate detector (default fast)
+  --json OUT                 append the JSON lines to OUT instead of stdout
+  --corrected OUT.tiff       write the frame resampled on the absolute model
+                             grid as a 32-bit float TIFF (NaN outside)
+  --overlay OUT.png          draw the registration on the levelled frame:
+                             corner holes (cyan; dashed when not detected),
+                             occupied adatoms (green), vacancies (red),
+                             lattice vectors a1 (red) and a2 (blue)
+  -h, --help                 show this help
+
+With more than one input, the --json, --corrected and --overlay file names
+get the 1-based input index before the extension: out.png -> out-1.png,
+out-2.png, ...
+
+Output: one JSON object per input, one per line, with the keys source,
+status (ok | no_lattice | invalid_input | internal_error), message, width,
+height, image_from_model (row-major 3x3, model nm -> raw px, or null),
+lattice {residual_rms_px, residual_rms_nm, inliers, a1_px, a2_px},
+calibration {scale_x, scale_y, nonorthogonality_deg, rotation_deg},
+corner_holes [{x_px, y_px, x_nm, y_nm, i, j, detected}],
+adatoms [{x_px, y_px, x_nm, y_nm, i, j, half, kind, code_index, faulted,
+occupied, confidence}], vacancies, faulted_contrast, candidates,
+voted_candidates, timing_ms {<stage>: ms, ..., total}. Geometry is null or
+empty unless status is ok; non-finite numbers are written as null.
+
+Exit status: 0 when every input was processed (whatever its status),
+1 when an input could not be read or an output could not be written,
+2 on a usage error.
+)";
+}
+
+int RunRegisterCommand(const std::vector<std::string>& args) {
+  RegisterArgs parsed;
+  const Status status = ParseRegisterArgs(args, parsed);
+  if (!status.ok()) {
+    std::cerr << "anchord register: " << status.message()
+              << "\nTry 'anchord register --help'.\n";
+    return kExitUsage;
+  }
+  if (parsed.help) {
+    PrintRegisterHelp(std::cout);
+    return kExitOk;
+  }
+  RegisterContext context{parsed, MakeSi7x7Model(), PipelineOptions()};
+  context.options.detect.kind = parsed.detector;
+  bool all_ok = true;
+  for (int i = 0; i < static_cast<int>(parsed.inputs.size()); ++i) {
+    all_ok = ProcessInputSafely(context, i) && all_ok;
+  }
+  return all_ok ? kExitOk : kExitFailure;
+}
+
+}  // namespace anchord::daemon
