@@ -40,6 +40,8 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -508,6 +510,11 @@ int main(int argc, char** argv) {
   const std::optional<BenchConfig> config = ParseArgs(argc, argv, &exit_code);
   if (!config) return exit_code;
   cv::setNumThreads(config->threads);
+  // The same allocator setting as the anchord binary (daemon/main.cc):
+  // freed frame buffers stay in the heap instead of going back to the
+  // kernel, which would zero fresh pages for every frame.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   PrintHeader(*config);
 
   const anchord::LatticeModel model = anchord::MakeSi7x7Model();

@@ -8,6 +8,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+
 #include <exception>
 #include <iomanip>
 #include <iostream>
@@ -83,7 +85,17 @@ int RunHelp(const std::vector<std::string>& args) {
 
 }  // namespace
 
+// Every frame allocates a few frame-sized buffers. glibc would map each
+// from the kernel and unmap it on free, so the kernel zeroes fresh pages
+// every frame (~15 % of a 512 px frame's time); keeping freed memory in
+// the heap lets the next frame reuse it.
+void KeepFrameBuffersInHeap() {
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 int main(int argc, char** argv) {
+  KeepFrameBuffersInHeap();
   ConfigureLogging();
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {

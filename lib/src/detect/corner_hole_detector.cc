@@ -82,7 +82,7 @@ DetectResult DetectFast(const cv::Mat1f& levelled,
   cv::Mat1f response = ring - core;
 
   std::vector<double> sample;
-  const int step = std::max(1, response.rows * response.cols / 20000);
+  const int step = std::max(1, response.rows * response.cols / 4096);
   for (int k = 0; k < response.rows * response.cols; k += step) {
     sample.push_back(response(k / response.cols, k % response.cols));
   }

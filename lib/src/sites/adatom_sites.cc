@@ -198,27 +198,19 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
 
   // Contrast of every site under the registration as given; the brighter
   // half is the faulted one (DESIGN §4).
-  auto measure = [&](const RegisterResult& reg, std::vector<Site>& sites,
-                     std::vector<Vec2>& pos, std::vector<double>& contrast) {
-    const DisplacementField field(model, reg.image_from_model, reg.pairs);
-    sites = EnumerateSites(model, reg.image_from_model, size);
-    pos.clear();
-    contrast.clear();
-    std::vector<Site> kept;
-    for (const Site& s : sites) {
-      const Vec2 p = field.ImageFromModel(s.model_nm);
-      if (!Inside(p, size, o.border_px)) continue;
-      kept.push_back(s);
-      pos.push_back(p);
-      contrast.push_back(Contrast(smooth, p, Jacobian(reg.image_from_model,
-                                                      s.model_nm)));
-    }
-    sites = std::move(kept);
-  };
   std::vector<Site> sites;
   std::vector<Vec2> pos;
   std::vector<double> contrast;
-  measure(registration, sites, pos, contrast);
+  {
+    const DisplacementField field(model, h0, registration.pairs);
+    for (const Site& s : EnumerateSites(model, h0, size)) {
+      const Vec2 p = field.ImageFromModel(s.model_nm);
+      if (!Inside(p, size, o.border_px)) continue;
+      sites.push_back(s);
+      pos.push_back(p);
+      contrast.push_back(Contrast(smooth, p, Jacobian(h0, s.model_nm)));
+    }
+  }
   std::vector<double> c_half[2];
   for (size_t k = 0; k < sites.size(); ++k) {
     c_half[static_cast<int>(sites[k].basis->half)].push_back(contrast[k]);
@@ -228,7 +220,20 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
   const bool turn = o.canonical_faulted_t1 && m2 > m1;
   const RegisterResult reg =
       turn ? TurnHalf(registration, model) : registration;
-  if (turn) measure(reg, sites, pos, contrast);
+  if (turn) {
+    // Same physical sites, new labels: cell (i, j) → (−i, −j), the other
+    // half, the same code index (see TurnHalf). Relies on the model's basis
+    // listing T2 as the point reflection of T1, site k + 6 ↔ site k.
+    const Vec2 t = model.a1_nm + model.a2_nm;
+    const size_t half_size = model.sites.size() / 2;
+    for (Site& s : sites) {
+      const size_t k = static_cast<size_t>(s.basis - model.sites.data());
+      s.basis = &model.sites[(k + half_size) % model.sites.size()];
+      s.model_nm = t - s.model_nm;
+      s.i = -s.i;
+      s.j = -s.j;
+    }
+  }
   const Half faulted = (m2 > m1) != turn ? Half::kT2 : Half::kT1;
   const double unfaulted_level = std::max(std::min(m1, m2), 1e-9);
   res.faulted_contrast = (std::max(m1, m2) - std::min(m1, m2)) /
