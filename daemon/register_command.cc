@@ -291,7 +291,9 @@ lattice {residual_rms_px, residual_rms_nm, inliers, a1_px, a2_px},
 calibration {scale_x, scale_y, nonorthogonality_deg, rotation_deg},
 corner_holes [{x_px, y_px, x_nm, y_nm, i, j, detected}],
 adatoms [{x_px, y_px, x_nm, y_nm, i, j, half, kind, code_index, faulted,
-occupied, confidence}], vacancies, faulted_contrast, candidates,
+occupied, confidence}], vacancies, faulted_contrast, corrected {width,
+height, pixel_nm, x0_nm, y0_nm} (the corrected grid: column u, row v show
+model point (x0_nm + u pixel_nm, y0_nm - v pixel_nm)), candidates,
 voted_candidates, timing_ms {<stage>: ms, ..., total}. Geometry is null or
 empty unless status is ok; non-finite numbers are written as null.
 

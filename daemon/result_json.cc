@@ -101,6 +101,20 @@ void AddEmptyGeometry(Json& out) {
   out["adatoms"] = Json::array();
   out["vacancies"] = 0;
   out["faulted_contrast"] = nullptr;
+  out["corrected"] = nullptr;
+}
+
+// Where the corrected frame sits in the model plane: column u, row v show
+// model point (x0_nm + u·pixel_nm, y0_nm − v·pixel_nm).
+Json CorrectedGridJson(const CorrectedFrame& c) {
+  if (!c.status.ok() || c.image.empty()) return nullptr;
+  Json out;
+  out["width"] = c.image.cols;
+  out["height"] = c.image.rows;
+  out["pixel_nm"] = JsonNumber(c.pixel_nm);
+  out["x0_nm"] = JsonNumber(c.x0_nm);
+  out["y0_nm"] = JsonNumber(c.y0_nm);
+  return out;
 }
 
 void AddGeometry(const Frame& frame,
@@ -119,6 +133,7 @@ void AddGeometry(const Frame& frame,
   out["adatoms"] = AdatomsJson(result.sites.adatoms);
   out["vacancies"] = result.sites.vacancies;
   out["faulted_contrast"] = JsonNumber(result.sites.faulted_contrast);
+  out["corrected"] = CorrectedGridJson(result.corrected);
 }
 
 Json SyntheticOptionsJson(const SyntheticScanOptions& o) {
