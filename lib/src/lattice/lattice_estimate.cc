@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include <Eigen/Dense>
@@ -83,6 +84,19 @@ void Canonicalise(Vec2& b1, Vec2& b2) {
   b2 = best2;
 }
 
+// Lagrange–Gauss reduction of a 2-D lattice basis, then the sign of b2
+// chosen so that b2 − b1 (not b2 + b1) is the third shortest vector: the
+// three first-shell directions of a (distorted) hexagonal lattice.
+void ReduceToFirstShell(Vec2& b1, Vec2& b2) {
+  for (int it = 0; it < 64; ++it) {
+    if (b1.squaredNorm() > b2.squaredNorm()) std::swap(b1, b2);
+    const double m = std::round(b1.dot(b2) / b1.squaredNorm());
+    if (m == 0) break;
+    b2 -= m * b1;
+  }
+  if ((b2 + b1).squaredNorm() < (b2 - b1).squaredNorm()) b2 = -b2;
+}
+
 // Least-squares refit of (b1, b2) from all neighbour vectors that match a
 // first-shell vector within the tolerance. Returns the number used.
 int RefineBasis(const std::vector<Vec2>& vectors,
@@ -154,14 +168,16 @@ LatticeEstimate EstimateLattice(const std::vector<Candidate>& candidates,
                                 const LatticeOptions& o) {
   LatticeEstimate est;
   // The strongest candidates are mostly corner holes; their neighbour
-  // vectors sample the first shell of the lattice.
+  // vectors sample the first shell of the lattice. Ten neighbours, not six:
+  // on a sheared lattice the longest first-shell vector can be 1.4 × the
+  // shortest, and false candidates take neighbour slots.
   const std::vector<Vec2> pts = StrongestPoints(candidates, cell_px);
   const internal::PointIndex index(pts);
   const double lo = o.min_scale_ratio * cell_px;
   const double hi = o.max_scale_ratio * cell_px;
   std::vector<Vec2> vectors;
   for (const Vec2& p : pts) {
-    for (const auto& [j, d] : index.KNearest(p, 7)) {
+    for (const auto& [j, d] : index.KNearest(p, 11)) {
       if (d < lo || d > hi) continue;
       vectors.push_back(Fold(pts[j] - p));
     }
@@ -169,7 +185,8 @@ LatticeEstimate EstimateLattice(const std::vector<Candidate>& candidates,
   std::vector<Cluster> clusters = ClusterVectors(vectors, o.cluster_tolerance);
   const int min_support =
       std::max(3, static_cast<int>(o.min_support_fraction * pts.size()));
-  // Best triple of directions with r ≈ ±(p ± q): a hexagonal first shell.
+  // Best-supported triple of directions with r ≈ ±(p ± q): a hexagonal
+  // shell of the lattice the candidates sit on.
   const size_t n = std::min<size_t>(clusters.size(), 8);
   int best_score = 0;
   for (size_t a = 0; a < n; ++a) {
@@ -180,16 +197,12 @@ LatticeEstimate EstimateLattice(const std::vector<Candidate>& candidates,
         const Cluster& cb = clusters[b];
         const Cluster& cc = clusters[c];
         if (std::min({ca.count, cb.count, cc.count}) < min_support) continue;
-        const Vec2 p = ca.mean(), r = cc.mean();
-        Vec2 q = cb.mean();
+        const Vec2 p = ca.mean(), q = cb.mean(), r = cc.mean();
         const double tol = o.cluster_tolerance * r.norm();
-        if ((p + q - r).norm() < tol || (p + q + r).norm() < tol) {
-          q = -q;  // p and q were 120° apart
-        } else if ((q - p - r).norm() >= tol && (q - p + r).norm() >= tol) {
-          continue;
-        }
+        const bool sum = (p + q - r).norm() < tol || (p + q + r).norm() < tol;
+        const bool diff = (q - p - r).norm() < tol || (q - p + r).norm() < tol;
         const int score = ca.count + cb.count + cc.count;
-        if (score > best_score) {
+        if ((sum || diff) && score > best_score) {
           best_score = score;
           est.b1_px = p;
           est.b2_px = q;
@@ -197,6 +210,10 @@ LatticeEstimate EstimateLattice(const std::vector<Candidate>& candidates,
       }
     }
   }
+  // Any three lattice vectors can satisfy the sum rule (e.g. a √3
+  // second-shell vector with two first-shell ones): reduce to the shortest
+  // basis so that b1, b2 and b2 − b1 are the first shell.
+  ReduceToFirstShell(est.b1_px, est.b2_px);
   if (best_score == 0) {
     std::ostringstream s;
     s << "lattice: no hexagonal set of neighbour directions among "
@@ -237,12 +254,23 @@ std::vector<Candidate> VoteFilter(const std::vector<Candidate>& candidates,
   double radius = 0;
   for (const auto& [s, mn] : shell) radius = std::max(radius, s.norm());
   radius *= 1.0 + o.vote_tolerance;
+  // The neighbourhood is the first-shell hexagon in lattice coordinates
+  // (u, v) = [b1 b2]⁻¹ d: hex norm max(|u|, |v|, |u + v|) ≤ 1 + tolerance.
+  // On a sheared lattice a circle of the longest shell vector's radius would
+  // reach far past the short directions and count unrelated points.
+  Mat2 basis;
+  basis << lattice.b1_px, lattice.b2_px;
+  const Mat2 lattice_from_pixel = basis.inverse();
   std::vector<Candidate> kept;
   for (size_t i = 0; i < pts.size(); ++i) {
     int score = 0;
     for (const auto& [j, d] : index.Within(pts[i], radius)) {
       if (static_cast<size_t>(j) == i) continue;
       const Vec2 v = pts[j] - pts[i];
+      const Vec2 uv = lattice_from_pixel * v;
+      const double hex = std::max({std::abs(uv.x()), std::abs(uv.y()),
+                                   std::abs(uv.x() + uv.y())});
+      if (hex > 1.0 + o.vote_tolerance) continue;
       bool consistent = false;
       for (const auto& [s, mn] : shell) {
         if ((v - s).norm() < o.vote_tolerance * s.norm()) {

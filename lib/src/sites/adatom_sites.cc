@@ -24,19 +24,23 @@ double Bilinear(const cv::Mat1f& img, const Vec2& p) {
          fy * ((1 - fx) * img(y0 + 1, x0) + fx * img(y0 + 1, x0 + 1));
 }
 
-// Site contrast: smoothed height at the site minus the mean of six points
+// Site contrast: the highest smoothed height within 0.12 nm of the site
+// (tolerates a position error of that size) minus the mean of six points
 // half an adatom spacing away (the saddles towards its neighbours), in the
 // model plane mapped through the local Jacobian. ~0 for a vacancy.
 double Contrast(const cv::Mat1f& smooth,
                 const Vec2& p,
                 const Mat2& jacobian) {
+  constexpr double kPi = 3.14159265358979323846;
   double ring = 0;
+  double top = Bilinear(smooth, p);
   for (int k = 0; k < 6; ++k) {
-    const double a = k * 3.14159265358979323846 / 3.0 + 0.5236;
-    const Vec2 d = 0.5 * kAdatomSpacingNm * Vec2(std::cos(a), std::sin(a));
-    ring += Bilinear(smooth, p + jacobian * d);
+    const double a = k * kPi / 3.0 + kPi / 6.0;
+    const Vec2 dir(std::cos(a), std::sin(a));
+    ring += Bilinear(smooth, p + jacobian * (0.5 * kAdatomSpacingNm * dir));
+    top = std::max(top, Bilinear(smooth, p + jacobian * (0.12 * dir)));
   }
-  return Bilinear(smooth, p) - ring / 6.0;
+  return top - ring / 6.0;
 }
 
 struct Site {

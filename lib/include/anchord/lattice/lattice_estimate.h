@@ -12,9 +12,11 @@ namespace anchord {
 // 3–4; seed 000, Fig. 1b).
 struct LatticeOptions {
   // Accepted ratio of an estimated lattice vector length to the prior.
-  // Defaults 0.6 and 1.6: scanners are off by tens of percent.
-  double min_scale_ratio = 0.6;
-  double max_scale_ratio = 1.6;
+  // Defaults 0.5 and 2.0: scanners are off by tens of percent per axis,
+  // and shear adds to one diagonal (the real Si_7x7_051 frame shows 1.14,
+  // 1.36 and 1.6 × nominal along its three directions).
+  double min_scale_ratio = 0.5;
+  double max_scale_ratio = 2.0;
   // Two neighbour vectors belong to one cluster when they differ by less
   // than this fraction of their length. Default 0.12; in (0, 0.5).
   double cluster_tolerance = 0.12;
@@ -45,10 +47,11 @@ LatticeEstimate EstimateLattice(const std::vector<Candidate>& candidates,
                                 double cell_px,
                                 const LatticeOptions& options);
 
-// The paper's vote filter: every candidate scores +1 per neighbour at a
-// lattice-consistent offset (±b1, ±b2, ±(b2 − b1) within the tolerance)
-// and −1 per other neighbour within the first shell; candidates with a
-// negative score are dropped. Returns the kept candidates in input order.
+// The paper's vote filter (seed 000, Fig. 1b): every candidate scores +1
+// per neighbour at a lattice-consistent offset (±b1, ±b2, ±(b2 − b1)
+// within the tolerance) and −1 per other neighbour inside the first-shell
+// hexagon; candidates with a negative score are dropped. Returns the kept
+// candidates in input order.
 std::vector<Candidate> VoteFilter(const std::vector<Candidate>& candidates,
                                   const LatticeEstimate& lattice,
                                   const LatticeOptions& options);

@@ -2,6 +2,7 @@
 
 #include <opencv2/core.hpp>
 #include <string>
+#include <vector>
 
 namespace anchord {
 
@@ -19,6 +20,23 @@ struct Frame {
   std::string source;
   // Channel name ("Z", "Current", …), empty when unknown.
   std::string channel;
+  // Rotation of the scan frame in the scanner plane, degrees, as the
+  // controller reports it (Nanonis SCAN_ANGLE); 0 when unknown.
+  double scan_angle_deg = 0;
+  // Centre of the scan frame in scanner coordinates, nm; 0 when unknown.
+  double scan_offset_x_nm = 0, scan_offset_y_nm = 0;
+  // Period of one scan line (forward plus backward trace), s; 0 if unknown.
+  double line_time_s = 0;
+  // Start of the acquisition of each row of `image` (row 0 first), s after
+  // the frame started; size = image rows, empty when unknown.
+  std::vector<double> line_times_s;
+  // Tip-sample bias, V; 0 when unknown.
+  double bias_v = 0;
+  // Trace direction of the pixels: "forward", "backward"; empty if unknown.
+  std::string direction;
+  // Start of the recording, ISO 8601 local time of the instrument
+  // ("2016-01-07T12:54:04"); empty when unknown.
+  std::string acquired_at;
 };
 
 }  // namespace anchord
