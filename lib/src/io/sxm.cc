@@ -12,6 +12,7 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -506,6 +507,7 @@ Status ParseDataInfo(const Fields& fields, SxmHeader* h) {
   const std::vector<std::string_view> header = SplitTableRow(lines[0]);
   DataInfoColumns columns;
   if (Status s = FindDataInfoColumns(header, &columns); !s.ok()) return s;
+  std::set<std::string> names;
   for (size_t r = 1; r < lines.size(); ++r) {
     const std::vector<std::string_view> row = SplitTableRow(lines[r]);
     if (row.size() != header.size()) {
@@ -516,6 +518,12 @@ Status ParseDataInfo(const Fields& fields, SxmHeader* h) {
     SxmChannel channel;
     if (Status s = ParseDataInfoRow(row, columns, r, &channel); !s.ok()) {
       return s;
+    }
+    // Names select images, so they must be unique (Nanonis records each
+    // signal once).
+    if (!names.insert(channel.name).second) {
+      return Invalid("DATA_INFO lists channel " + Quote(channel.name) +
+                     " twice");
     }
     h->channels.push_back(std::move(channel));
   }
@@ -787,6 +795,12 @@ Status BuildFrame(const SxmFile& file,
                    "; available: " + SxmImageList(file));
   }
   const SxmHeader& h = file.header;
+  if (image->stored.rows != h.rows || image->stored.cols != h.cols) {
+    return Invalid("image of channel " + Quote(image->channel) + " is " +
+                   std::to_string(image->stored.cols) + "x" +
+                   std::to_string(image->stored.rows) + ", SCAN_PIXELS " +
+                   std::to_string(h.cols) + "x" + std::to_string(h.rows));
+  }
   Frame frame;
   frame.image = Canonical(image->stored, h, trace);
   frame.pixel_size_x_nm = h.range_x_nm / h.cols;

@@ -289,7 +289,8 @@ bool DetectRootThreeSublattice(const std::vector<int>& i,
                                const std::vector<int>& j,
                                const std::vector<double>& response,
                                const LatticeEstimate& lattice,
-                               LatticeEstimate& corrected) {
+                               LatticeEstimate& corrected,
+                               int* dark_coset) {
   double sum[3] = {0, 0, 0};
   int count[3] = {0, 0, 0};
   for (size_t k = 0; k < i.size(); ++k) {
@@ -304,6 +305,7 @@ bool DetectRootThreeSublattice(const std::vector<int>& i,
   for (int c = 0; c < 3; ++c) {
     if (c != best && mean[best] < 1.5 * std::max(mean[c], 1e-12)) return false;
   }
+  if (dark_coset != nullptr) *dark_coset = best;
   corrected = lattice;
   corrected.b1_px = lattice.b1_px + lattice.b2_px;
   corrected.b2_px = 2.0 * lattice.b2_px - lattice.b1_px;

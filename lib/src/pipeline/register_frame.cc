@@ -40,22 +40,6 @@ Status ValidateFrame(const Frame& f, const PipelineOptions& o) {
   return Status::Ok();
 }
 
-// True when the registration locked onto the √3 finer lattice of corner
-// holes plus half centres (see DetectRootThreeSublattice).
-bool IsRootThreeSublattice(const RegisterResult& reg,
-                           const std::vector<Candidate>& candidates,
-                           const LatticeEstimate& lattice,
-                           LatticeEstimate& coarser) {
-  std::vector<int> i, j;
-  std::vector<double> response;
-  for (const HolePair& p : reg.pairs) {
-    i.push_back(p.i);
-    j.push_back(p.j);
-    response.push_back(candidates[p.candidate].response);
-  }
-  return DetectRootThreeSublattice(i, j, response, lattice, coarser);
-}
-
 void RunStages(const Frame& frame,
                const LatticeModel& model,
                const PipelineOptions& o,
@@ -95,22 +79,11 @@ void RunStages(const Frame& frame,
     r.status = r.lattice.status;
     return;
   }
-  const std::vector<Candidate> voted =
-      VoteFilter(det.candidates, r.lattice, o.lattice);
-  r.voted_candidates = static_cast<int>(voted.size());
-  lap("vote");
-  r.registration = RegisterLattice(voted, r.lattice, model,
-                                   level.image.size(), o.registration);
-  LatticeEstimate coarser;
-  if (r.registration.status.ok() &&
-      IsRootThreeSublattice(r.registration, voted, r.lattice, coarser)) {
-    r.lattice = coarser;
-    const std::vector<Candidate> revoted =
-        VoteFilter(det.candidates, r.lattice, o.lattice);
-    r.voted_candidates = static_cast<int>(revoted.size());
-    r.registration = RegisterLattice(revoted, r.lattice, model,
-                                     level.image.size(), o.registration);
-  }
+  CornerHoleRegistration reg = RegisterCornerHoles(
+      det.candidates, r.lattice, model, level.image.size(), o);
+  r.lattice = reg.lattice;
+  r.voted_candidates = reg.voted_candidates;
+  r.registration = std::move(reg.registration);
   lap("register");
   if (!r.registration.status.ok()) {
     r.status = r.registration.status;
@@ -128,6 +101,47 @@ void RunStages(const Frame& frame,
 }
 
 }  // namespace
+
+CornerHoleRegistration RegisterCornerHoles(
+    const std::vector<Candidate>& candidates,
+    const LatticeEstimate& lattice,
+    const LatticeModel& model,
+    cv::Size frame_size,
+    const PipelineOptions& o) {
+  CornerHoleRegistration out;
+  out.lattice = lattice;
+  std::vector<Candidate> voted = VoteFilter(candidates, lattice, o.lattice);
+  out.voted_candidates = static_cast<int>(voted.size());
+  out.registration =
+      RegisterLattice(voted, lattice, model, frame_size, o.registration);
+  if (!out.registration.status.ok()) return out;
+  std::vector<int> i, j;
+  std::vector<double> response;
+  for (const HolePair& p : out.registration.pairs) {
+    i.push_back(p.i);
+    j.push_back(p.j);
+    response.push_back(voted[p.candidate].response);
+  }
+  LatticeEstimate coarser;
+  int dark = 0;
+  if (!DetectRootThreeSublattice(i, j, response, lattice, coarser, &dark)) {
+    return out;
+  }
+  std::vector<bool> drop(voted.size(), false);
+  for (const HolePair& p : out.registration.pairs) {
+    drop[p.candidate] = (((p.i - p.j) % 3) + 3) % 3 != dark;
+  }
+  std::vector<Candidate> holes;
+  for (size_t k = 0; k < voted.size(); ++k) {
+    if (!drop[k]) holes.push_back(voted[k]);
+  }
+  out.lattice = coarser;
+  voted = VoteFilter(holes, coarser, o.lattice);
+  out.voted_candidates = static_cast<int>(voted.size());
+  out.registration =
+      RegisterLattice(voted, coarser, model, frame_size, o.registration);
+  return out;
+}
 
 Status PipelineOptions::Validate() const {
   Violations v("pipeline");

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <opencv2/calib3d.hpp>
 #include <set>
 #include <sstream>
 #include <Eigen/Dense>
@@ -109,64 +108,36 @@ bool FitAffine(const std::vector<HolePair>& pairs, Mat3& out) {
   return true;
 }
 
-// OpenCV's homography estimators (robust or plain least squares with
-// Levenberg–Marquardt refinement when method == 0).
+// Homography of the pairs (robust when `robust` is set).
 bool FitHomography(const std::vector<HolePair>& pairs,
-                   int method,
+                   std::optional<HomographyMethod> robust,
                    double threshold_px,
                    Mat3& out) {
-  if (pairs.size() < 4) return false;
-  // Model y is up, image y is down: the true map is orientation-reversing,
-  // which USAC's sample-orientation check rejects outright. Fit on
-  // mirrored model points and mirror back: H = H' · diag(1, −1, 1).
-  std::vector<cv::Point2d> src, dst;
+  std::vector<Vec2> model, image;
   for (const HolePair& p : pairs) {
-    src.emplace_back(p.model_nm.x(), -p.model_nm.y());
-    dst.emplace_back(p.detected_px.x(), p.detected_px.y());
+    model.push_back(p.model_nm);
+    image.push_back(p.detected_px);
   }
-  const cv::Mat h = cv::findHomography(src, dst, method, threshold_px,
-                                       cv::noArray(), 4000, 0.999);
-  if (h.empty()) return false;
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) out(r, c) = h.at<double>(r, c);
-  }
-  out.col(1) = -out.col(1);
-  if (!std::isfinite(out.sum()) || std::abs(out(2, 2)) < 1e-15) return false;
-  out /= out(2, 2);
-  return true;
+  return EstimateHomography(model, image, robust, threshold_px, out);
 }
 
-int CvMethod(HomographyMethod m) {
-  switch (m) {
-    case HomographyMethod::kLmeds:
-      return cv::LMEDS;
-    case HomographyMethod::kRansac:
-      return cv::RANSAC;
-    case HomographyMethod::kUsac:
-      return cv::USAC_MAGSAC;
-  }
-  return cv::LMEDS;
-}
-
-// Recomputes every residual under `h` (never trusts a library mask) and
-// flags inliers: residual below max(k·sigma, floor), capped at the gate.
+// Recomputes every residual under `h` and flags inliers by the rule of
+// ResidualInliers. Returns the number of inliers.
 int MarkInliers(std::vector<HolePair>& pairs,
                 const Mat3& h,
                 const RegisterOptions& o,
                 double gate_px) {
-  std::vector<double> norms;
+  std::vector<Vec2> residuals;
   for (HolePair& p : pairs) {
     p.residual_px = p.detected_px - Apply(h, p.model_nm);
-    norms.push_back(p.residual_px.norm());
+    residuals.push_back(p.residual_px);
   }
-  // Median of a 2-D Gaussian residual norm is 1.1774 σ (Rayleigh).
-  const double sigma = internal::Median(norms) / 1.1774;
-  const double limit =
-      std::min(gate_px, std::max(o.inlier_sigmas * sigma, o.min_inlier_px));
+  const std::vector<bool> inlier =
+      ResidualInliers(residuals, o.inlier_sigmas, o.min_inlier_px, gate_px);
   int n = 0;
-  for (HolePair& p : pairs) {
-    p.inlier = p.residual_px.norm() <= limit;
-    n += p.inlier;
+  for (size_t k = 0; k < pairs.size(); ++k) {
+    pairs[k].inlier = inlier[k];
+    n += inlier[k];
   }
   return n;
 }
@@ -240,7 +211,9 @@ void PropagateResiduals(const Context& ctx,
         if (n == 0) continue;
         const Vec2 m = ctx.model.ModelFromLattice(i, j);
         const Vec2 p = Apply(h, m) + sum / n;
-        if (!InFrame(p, ctx.size, 0.5 * ctx.gate_px)) continue;
+        // A hole cut by the frame edge is detected off-centre: it would
+        // pull the displacement field, so propagation stays half a gate in.
+        if (!InFrame(p, ctx.size, -0.5 * ctx.gate_px)) continue;
         const auto [cand, d] = ctx.index.Nearest(p);
         if (cand < 0 || d > 0.5 * ctx.gate_px || used.count(cand)) continue;
         HolePair hp;
@@ -279,18 +252,6 @@ void ComputeFigures(RegisterResult& res) {
 }
 
 }  // namespace
-
-const char* HomographyMethodName(HomographyMethod m) {
-  switch (m) {
-    case HomographyMethod::kLmeds:
-      return "lmeds";
-    case HomographyMethod::kRansac:
-      return "ransac";
-    case HomographyMethod::kUsac:
-      return "usac";
-  }
-  return "lmeds";
-}
 
 Status RegisterOptions::Validate() const {
   Violations v("register");
@@ -341,8 +302,8 @@ RegisterResult RegisterLattice(const std::vector<Candidate>& candidates,
 
   std::vector<HolePair> pairs = Pair(ctx, t, centre, 0.0);
   Mat3 h;
-  if (!FitHomography(pairs, CvMethod(o.method),
-                     o.ransac_threshold_fraction * cell_min, h)) {
+  if (!FitHomography(pairs, o.method, o.ransac_threshold_fraction * cell_min,
+                     h)) {
     res.status = Status::NoLattice(
         "register: robust homography failed on " +
         std::to_string(pairs.size()) + " pairs");
@@ -354,7 +315,7 @@ RegisterResult RegisterLattice(const std::vector<Candidate>& candidates,
        ++res.iterations) {
     MarkInliers(pairs, h, o, ctx.gate_px);
     Mat3 refit;
-    if (!FitHomography(Inliers(pairs), 0, 0.0, refit)) break;
+    if (!FitHomography(Inliers(pairs), std::nullopt, 0.0, refit)) break;
     h = refit;
     pairs = Pair(ctx, h, centre, 0.0);
     MarkInliers(pairs, h, o, ctx.gate_px);

@@ -283,13 +283,19 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
     a.confidence =
         1.0 / (1.0 + std::exp(-2.0 * std::abs(contrast[k] - thr) /
                               spread[hf][kd]));
-    res.vacancies += !a.occupied;
     res.adatoms.push_back(a);
   }
 
   RefineToPeaks(smooth,
                 o.refine_radius_fraction * kAdatomSpacingNm * px_per_nm,
                 res.adatoms);
+  // Refinement moves sites by a fraction of a pixel: apply the border again.
+  std::erase_if(res.adatoms, [&](const AdatomSite& a) {
+    return !Inside(a.p_px, size, o.border_px);
+  });
+  res.vacancies = static_cast<int>(std::count_if(
+      res.adatoms.begin(), res.adatoms.end(),
+      [](const AdatomSite& a) { return !a.occupied; }));
 
   const DisplacementField field(model, reg.image_from_model, reg.pairs);
   std::vector<std::pair<int, int>> detected;

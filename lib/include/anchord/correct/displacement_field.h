@@ -27,7 +27,8 @@ class DisplacementField {
   Vec2 Residual(const Vec2& model_nm) const;
 
  private:
-  // Smoothed residual at lattice point (i, j); zero outside the grid.
+  // Smoothed residual at lattice point (i, j); outside the grid, the value
+  // of the nearest grid node (indices clamped); zero without pairs.
   Vec2 Node(int i, int j) const;
 
   LatticeModel model_;

@@ -86,11 +86,13 @@ struct SxmHeader {
   // "Name" -> "log Current", "Setpoint" -> "2.500E-10 A", …; empty if the
   // key is absent or the table has fewer than two lines.
   std::map<std::string, std::string> z_controller;
-  // DATA_INFO (required, at least one row), in table (= storage) order.
+  // DATA_INFO (required, at least one row, names unique), in table (=
+  // storage) order.
   std::vector<SxmChannel> channels;
-  // Every header key (without the colons) -> its value lines joined with
-  // '\n', surrounding whitespace trimmed. The first occurrence of a
-  // repeated key wins.
+  // Every header key (without the colons) -> its value lines, each
+  // trimmed, joined with '\n'. The first occurrence of a repeated key wins.
+  // Text is passed through as stored (Nanonis writes Windows-1252, so it
+  // need not be valid UTF-8).
   std::map<std::string, std::string> fields;
 };
 
@@ -113,7 +115,9 @@ struct SxmImage {
 
 // A parsed .sxm file, or the reason it could not be parsed.
 struct SxmFile {
-  Status status;       // kInvalidInput naming what is wrong; images then empty
+  // kInvalidInput naming what is wrong (kInternal when out of memory);
+  // header and images are then empty.
+  Status status;
   std::string source;  // the path for ReadSxm; empty for ParseSxm
   SxmHeader header;
   std::vector<SxmImage> images;  // storage order: per channel fwd, then bwd
@@ -127,7 +131,8 @@ SxmFile ReadSxm(const std::string& path);
 // after the last image are ignored. Fails with kInvalidInput when a
 // required key is missing or invalid, the header does not end within
 // kSxmMaxHeaderBytes, the 0x1A 0x04 marker is missing, SCANIT_TYPE is not
-// 32-bit float, or the data are shorter than the header promises.
+// 32-bit float, or the data are shorter than the header promises. Never
+// throws.
 SxmFile ParseSxm(std::string_view bytes);
 
 // "Z forward, Z backward, Current forward, …": the images of `file`, for
@@ -143,16 +148,18 @@ std::string SxmImageList(const SxmFile& file);
 // Pixel sizes are range / pixels. Metadata: channel (the file's spelling),
 // direction, source, scan angle and offset, bias, acquired_at, and
 // line_time_s = forward + backward trace time (the period of one scan line:
-// the tip traces every line forward, then backward). line_times_s[r] is
-// when the trace of canonical row r started, relative to the start of the
-// frame: (acquisition index of r) × line_time_s, plus the forward trace
-// time for a backward image; the acquisition index of row r is r for a
-// down scan and rows - 1 - r for an up scan. line_times_s is empty and
-// line_time_s 0 when the file has no SCAN_TIME.
+// the tip traces every line forward, then backward; e.g. 256 lines of
+// 0.192 + 0.192 s = 98.3 s against ACQ_TIME 98.5 s in a real file).
+// line_times_s[r] is when the trace of canonical row r started, relative
+// to the start of the frame: (acquisition index of r) × line_time_s, plus
+// the forward trace time for a backward image; the acquisition index of
+// row r is r for a down scan and rows - 1 - r for an up scan. line_times_s
+// is empty and line_time_s 0 when SCAN_TIME is absent or both times are 0.
 //
-// Fails with the file's status when it did not parse, and kInvalidInput
-// listing the available images when `channel` has no image in `trace`.
-// On failure *out is unchanged.
+// Fails with the file's status when it did not parse, with kInvalidInput
+// listing the available images when `channel` has no image in `trace`,
+// and with kInvalidInput when the image's size differs from SCAN_PIXELS
+// (a hand-edited SxmFile). Never throws; on failure *out is unchanged.
 Status ExtractSxmFrame(const SxmFile& file,
                        const std::string& channel,
                        SxmTrace trace,

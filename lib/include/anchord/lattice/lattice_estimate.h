@@ -62,11 +62,13 @@ std::vector<Candidate> VoteFilter(const std::vector<Candidate>& candidates,
 // the lattice indices (i, j) and responses of registered candidates, this
 // returns true, with the coarser lattice in `corrected`, when one of the
 // three cosets (i − j) mod 3 is clearly darker than the other two — the
-// corner holes — so that the frame must be registered again on it.
+// corner holes — so that the frame must be registered again on it. The
+// dark coset's index goes to `dark_coset` when given.
 bool DetectRootThreeSublattice(const std::vector<int>& i,
                                const std::vector<int>& j,
                                const std::vector<double>& response,
                                const LatticeEstimate& lattice,
-                               LatticeEstimate& corrected);
+                               LatticeEstimate& corrected,
+                               int* dark_coset = nullptr);
 
 }  // namespace anchord

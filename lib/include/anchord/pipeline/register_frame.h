@@ -54,6 +54,23 @@ struct FrameResult {
   std::vector<std::pair<std::string, double>> timing_ms;
 };
 
+// The vote filter and the registration, guarded against the √3 finer
+// lattice of corner holes plus half centres: when the first registration
+// locked onto it (DetectRootThreeSublattice), the candidates paired in the
+// two lighter cosets are dropped and the rest registered again on the
+// coarser lattice, so the translation can only land on the corner holes.
+struct CornerHoleRegistration {
+  LatticeEstimate lattice;  // the lattice finally registered
+  int voted_candidates = 0;
+  RegisterResult registration;
+};
+CornerHoleRegistration RegisterCornerHoles(
+    const std::vector<Candidate>& candidates,
+    const LatticeEstimate& lattice,
+    const LatticeModel& model,
+    cv::Size frame_size,
+    const PipelineOptions& options);
+
 // Runs level → detect → lattice → vote → register → sites → correct on one
 // frame. Never throws: OpenCV failures become kInternal results.
 FrameResult RegisterFrame(const Frame& frame,

@@ -5,18 +5,11 @@
 #include "anchord/detect/corner_hole_detector.h"
 #include "anchord/lattice/lattice_estimate.h"
 #include "anchord/model/lattice_model.h"
+#include "anchord/register/homography.h"
 #include "anchord/util/geometry.h"
 #include "anchord/util/status.h"
 
 namespace anchord {
-
-// Robust estimator of the homography (DESIGN §5 step 6).
-enum class HomographyMethod {
-  kLmeds,   // least median of squares, as in seed 000
-  kRansac,  // OpenCV RANSAC
-  kUsac,    // OpenCV USAC MAGSAC++
-};
-const char* HomographyMethodName(HomographyMethod m);
 
 struct RegisterOptions {
   HomographyMethod method = HomographyMethod::kLmeds;
