@@ -4,6 +4,7 @@
 #include <exception>
 #include <sstream>
 
+#include "anchord/preprocess/integrate.h"
 #include "anchord/util/stopwatch.h"
 #include "anchord/util/validation.h"
 
@@ -100,6 +101,44 @@ void RunStages(const Frame& frame,
   }
 }
 
+// A feedback-error channel is registered on its integral along the fast
+// axis (IntegrateFastAxis). The error signal's polarity is not known from
+// the file, so both are tried; the one that registers with more inliers
+// wins. The corrected frame is the error signal itself, warped.
+void RunOnErrorSignal(const Frame& frame,
+                      const LatticeModel& model,
+                      const PipelineOptions& o,
+                      FrameResult& r) {
+  PipelineOptions trial_options = o;
+  trial_options.make_corrected = false;
+  bool have = false;
+  for (const double sign : {1.0, -1.0}) {
+    Stopwatch watch;
+    Frame integrated = frame;
+    integrated.image = IntegrateFastAxis(frame.image, sign);
+    integrated.feedback_error = false;
+    FrameResult trial;
+    trial.width = r.width;
+    trial.height = r.height;
+    trial.timing_ms.emplace_back("integrate", watch.Lap());
+    RunStages(integrated, model, trial_options, trial);
+    const bool better =
+        !have || (trial.status.ok() &&
+                  (!r.status.ok() ||
+                   trial.registration.inliers > r.registration.inliers));
+    if (better) r = std::move(trial);
+    have = true;
+  }
+  if (r.status.ok() && o.make_corrected) {
+    Stopwatch watch;
+    const double px_nm =
+        std::sqrt(frame.pixel_size_x_nm * frame.pixel_size_y_nm);
+    r.corrected = WarpToModel(frame.image, r.image_from_model, px_nm,
+                              o.correct);
+    r.timing_ms.emplace_back("correct", watch.Lap());
+  }
+}
+
 }  // namespace
 
 CornerHoleRegistration RegisterCornerHoles(
@@ -166,7 +205,11 @@ FrameResult RegisterFrame(const Frame& frame,
   r.status = ValidateFrame(frame, options);
   if (r.status.ok()) {
     try {
-      RunStages(frame, model, options, r);
+      if (frame.feedback_error) {
+        RunOnErrorSignal(frame, model, options, r);
+      } else {
+        RunStages(frame, model, options, r);
+      }
     } catch (const std::exception& e) {
       r.status = Status::Internal(std::string("internal error: ") + e.what());
     }

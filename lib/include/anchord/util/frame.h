@@ -20,6 +20,10 @@ struct Frame {
   std::string source;
   // Channel name ("Z", "Current", …), empty when unknown.
   std::string channel;
+  // True when the pixels are a feedback loop's error signal (the current
+  // of a constant-current scan), proportional to the topography's slope
+  // along the fast axis rather than to the topography itself.
+  bool feedback_error = false;
   // Rotation of the scan frame in the scanner plane, degrees, as the
   // controller reports it (Nanonis SCAN_ANGLE); 0 when unknown.
   double scan_angle_deg = 0;
