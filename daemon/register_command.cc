@@ -10,6 +10,8 @@
 #include "daemon/result_json.h"
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <exception>
@@ -64,6 +66,17 @@ Status ParseDetector(const std::string& text, RegisterArgs& parsed) {
   return Status::Ok();
 }
 
+Status ParseDirection(const std::string& text, RegisterArgs& parsed) {
+  if (text == "forward") {
+    parsed.trace = SxmTrace::kForward;
+  } else if (text == "backward") {
+    parsed.trace = SxmTrace::kBackward;
+  } else {
+    return Usage("--direction = '" + text + "': expected forward or backward");
+  }
+  return Status::Ok();
+}
+
 // Stores the value of option `name`; kInvalidInput for an unknown option
 // or a bad value.
 Status ApplyOption(const std::string& name,
@@ -71,6 +84,12 @@ Status ApplyOption(const std::string& name,
                    RegisterArgs& parsed) {
   if (name == "--pixel-size-nm") return ParsePixelSize(value, parsed);
   if (name == "--detector") return ParseDetector(value, parsed);
+  if (name == "--direction") return ParseDirection(value, parsed);
+  if (name == "--channel") {
+    if (value.empty()) return Usage("--channel needs a channel name");
+    parsed.channel = value;
+    return Status::Ok();
+  }
   std::string* path = nullptr;
   if (name == "--json") path = &parsed.json_path;
   if (name == "--corrected") path = &parsed.corrected_path;
@@ -85,10 +104,20 @@ bool IsOption(const std::string& arg) {
   return arg.size() > 1 && arg[0] == '-';
 }
 
+bool IsSxm(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(c));
+  return ext == ".sxm";
+}
+
 Status CheckComplete(const RegisterArgs& parsed) {
   if (parsed.inputs.empty()) return Usage("no input files");
-  if (parsed.pixel_size_x_nm <= 0) {
-    return Usage("--pixel-size-nm is required (nm per raw pixel)");
+  const bool all_sxm =
+      std::all_of(parsed.inputs.begin(), parsed.inputs.end(), IsSxm);
+  if (parsed.pixel_size_x_nm <= 0 && !all_sxm) {
+    return Usage(
+        "--pixel-size-nm is required (nm per raw pixel) for inputs other "
+        "than .sxm");
   }
   return Status::Ok();
 }
@@ -165,25 +194,45 @@ bool WriteOverlayOutput(const RegisterContext& context,
   return false;
 }
 
+// Reads one input into a frame. .sxm files carry their pixel size and
+// metadata (--pixel-size-nm overrides the pixel size); other formats take
+// the pixel size from the command line.
+Status ReadFrame(const std::string& source,
+                 const RegisterArgs& args,
+                 Frame& frame) {
+  if (IsSxm(source)) {
+    const SxmFile file = ReadSxm(source);
+    const Status extracted =
+        ExtractSxmFrame(file, args.channel, args.trace, &frame);
+    if (!extracted.ok()) return extracted;
+  } else {
+    const ReadImageResult read = ReadImageFile(source);
+    if (!read.status.ok()) return read.status;
+    frame.image = read.image;
+  }
+  if (frame.image.empty()) {
+    return Status::InvalidInput("the file holds an empty image");
+  }
+  if (args.pixel_size_x_nm > 0) {
+    frame.pixel_size_x_nm = args.pixel_size_x_nm;
+    frame.pixel_size_y_nm = args.pixel_size_y_nm;
+  }
+  frame.source = source;
+  return Status::Ok();
+}
+
 // Reads, registers and reports input `index`; false when it could not be
 // read or one of its outputs could not be written.
 bool ProcessInput(const RegisterContext& context, int index, JsonSink& sink) {
   const std::string& source = context.args.inputs[index];
   Stopwatch stopwatch;
-  ReadImageResult read = ReadImageFile(source);
-  if (read.status.ok() && read.image.empty()) {
-    read.status = Status::InvalidInput("the file holds an empty image");
-  }
-  if (!read.status.ok()) {
-    spdlog::warn("[register] {}: {}", source, read.status.message());
-    sink.Write(InputErrorJson(source, read.status, stopwatch.Lap()));
+  Frame frame;
+  const Status read = ReadFrame(source, context.args, frame);
+  if (!read.ok()) {
+    spdlog::warn("[register] {}: {}", source, read.message());
+    sink.Write(InputErrorJson(source, read, stopwatch.Lap()));
     return false;
   }
-  Frame frame;
-  frame.image = read.image;
-  frame.pixel_size_x_nm = context.args.pixel_size_x_nm;
-  frame.pixel_size_y_nm = context.args.pixel_size_y_nm;
-  frame.source = source;
   const FrameResult result =
       RegisterFrame(frame, context.model, context.options);
   if (!result.status.ok()) {
@@ -258,18 +307,26 @@ std::string IndexedOutputPath(const std::string& path, int index, int count) {
 }
 
 void PrintRegisterHelp(std::ostream& out) {
-  out << R"(Usage: anchord register INPUT... --pixel-size-nm S|SX,SY [options]
+  out << R"(Usage: anchord register INPUT... [--pixel-size-nm S|SX,SY] [options]
 
 Registers scan frames against the Si(111)-7x7 lattice model and reports, per
 input, the homography image_from_model, lattice residuals, scanner
 calibration, corner holes, adatoms and vacancies.
 
-Inputs: .npy (2-D float32/float64), .tif/.tiff (float32, 8/16-bit grey),
-.png (8/16-bit). Rows are taken top to bottom, columns left to right.
+Inputs: Nanonis .sxm; .npy (2-D float32/float64), .tif/.tiff (float32,
+8/16-bit grey), .png (8/16-bit), rows top to bottom, columns left to right.
+.sxm frames are brought to the canonical orientation (backward traces
+mirrored, upward scans flipped) and carry their pixel size; a current
+channel recorded under current feedback is registered on its integral
+along the fast axis.
 
 Options:
-  --pixel-size-nm S | SX,SY  nominal size of one raw pixel, nm (required);
-                             SX,SY sets x (columns) and y (rows) separately
+  --pixel-size-nm S | SX,SY  nominal size of one raw pixel, nm (required
+                             except for .sxm, where it overrides the
+                             header); SX,SY sets x (columns) and y (rows)
+  --channel NAME             .sxm channel (default Z; e.g. Current)
+  --direction forward|backward
+                             .sxm trace (default forward)
   --detector fast|sift       corner-hole candidate detector (default fast)
   --json OUT                 append the JSON lines to OUT instead of stdout
   --corrected OUT.tiff       write the frame resampled on the absolute model

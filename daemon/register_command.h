@@ -1,5 +1,6 @@
 #pragma once
 
+#include "anchord/io/sxm.h"
 #include "anchord/detect/corner_hole_detector.h"
 #include "anchord/util/status.h"
 
@@ -36,6 +37,9 @@ struct RegisterArgs {
   double pixel_size_x_nm = 0;
   double pixel_size_y_nm = 0;
   DetectorKind detector = DetectorKind::kFast;
+  // .sxm inputs: the channel (matched ignoring case) and trace to register.
+  std::string channel = "Z";
+  SxmTrace trace = SxmTrace::kForward;
   // Output paths; empty when not requested.
   std::string json_path;
   std::string corrected_path;

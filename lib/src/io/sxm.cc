@@ -1,6 +1,7 @@
 #include "anchord/io/sxm.h"
 
 #include <algorithm>
+#include <cctype>
 #include <bit>
 #include <cerrno>
 #include <charconv>
@@ -783,6 +784,22 @@ cv::Mat1f Canonical(const cv::Mat1f& stored,
   return out;
 }
 
+// True when `channel` is the quantity the Z controller holds constant while
+// the loop is on (Z-CONTROLLER "Name" such as "log Current", "on" = 1):
+// then its image is the loop's error signal.
+bool IsFeedbackError(const SxmHeader& h, const std::string& channel) {
+  const auto name = h.z_controller.find("Name");
+  const auto on = h.z_controller.find("on");
+  if (name == h.z_controller.end() || on == h.z_controller.end()) return false;
+  if (on->second != "1") return false;
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(c));
+    return s;
+  };
+  return !channel.empty() &&
+         lower(name->second).find(lower(channel)) != std::string::npos;
+}
+
 Status BuildFrame(const SxmFile& file,
                   const std::string& channel,
                   SxmTrace trace,
@@ -817,6 +834,7 @@ Status BuildFrame(const SxmFile& file,
   frame.bias_v = h.bias_v;
   frame.direction = SxmTraceName(trace);
   frame.acquired_at = h.acquired_at;
+  frame.feedback_error = IsFeedbackError(h, image->channel);
   *out = std::move(frame);
   return Status::Ok();
 }

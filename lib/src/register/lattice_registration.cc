@@ -235,6 +235,20 @@ void PropagateResiduals(const Context& ctx,
   }
 }
 
+// Lattice points whose image under h lies inside the frame, at least half
+// a gate from its edge (where a hole is detectable).
+int LatticePointsInFrame(const Context& ctx, const Mat3& h) {
+  const IndexRange r = RangeInFrame(ctx, h);
+  int n = 0;
+  for (int i = r.i0; i <= r.i1; ++i) {
+    for (int j = r.j0; j <= r.j1; ++j) {
+      n += InFrame(Apply(h, ctx.model.ModelFromLattice(i, j)), ctx.size,
+                   -0.5 * ctx.gate_px);
+    }
+  }
+  return n;
+}
+
 void ComputeFigures(RegisterResult& res) {
   const Mat3 model_from_image = res.image_from_model.inverse();
   double sum_px = 0, sum_nm = 0;
@@ -263,6 +277,8 @@ Status RegisterOptions::Validate() const {
   ANCHORD_OPTION_GT(v, min_inlier_px, 0.0);
   ANCHORD_OPTION_GE(v, max_iterations, 1);
   ANCHORD_OPTION_GE(v, min_inliers, 4);
+  v.Require(min_paired_fraction > 0 && min_paired_fraction <= 1,
+            "min_paired_fraction", min_paired_fraction, "in (0, 1]");
   return v.ToStatus();
 }
 
@@ -335,6 +351,15 @@ RegisterResult RegisterLattice(const std::vector<Candidate>& candidates,
     std::ostringstream s;
     s << "register: only " << res.inliers
       << " corner holes fit one homography (need " << o.min_inliers << ")";
+    res.status = Status::NoLattice(s.str());
+    return res;
+  }
+  const int points = LatticePointsInFrame(ctx, h);
+  if (res.pairs.size() < o.min_paired_fraction * points) {
+    std::ostringstream s;
+    s << "register: only " << res.pairs.size() << " of " << points
+      << " lattice points in the frame have a corner hole (need "
+      << 100 * o.min_paired_fraction << " %)";
     res.status = Status::NoLattice(s.str());
   }
   return res;

@@ -264,27 +264,33 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
     cv::GaussianBlur(image, image, cv::Size(0, 0), sigma_px, sigma_px,
                      cv::BORDER_REFLECT);
   }
+  // Measurement noise: its own stream when noise_seed is set, else the
+  // continuation of the structure stream (bit-identical to frames made
+  // before noise_seed existed).
+  std::mt19937_64 fresh_noise_rng(o.noise_seed);
+  std::mt19937_64& noise_rng = o.noise_seed != 0 ? fresh_noise_rng : rng;
   std::normal_distribution<double> gauss(0.0, 1.0);
   std::uniform_real_distribution<double> uni(0.0, 1.0);
-  const double tilt_angle = uni(rng) * 2 * kPi;
+  const double tilt_angle = uni(noise_rng) * 2 * kPi;
   const double tx = o.tilt * std::cos(tilt_angle) / o.width_px;
   const double ty = o.tilt * std::sin(tilt_angle) / o.height_px;
   for (int y = 0; y < o.height_px; ++y) {
-    const double line = o.line_noise * gauss(rng);
+    const double line = o.line_noise * gauss(noise_rng);
     float* row = image[y];
     for (int x = 0; x < o.width_px; ++x) {
-      row[x] += static_cast<float>(o.noise * gauss(rng) + line + tx * x +
+      row[x] += static_cast<float>(o.noise * gauss(noise_rng) + line + tx * x +
                                    ty * y);
     }
   }
   for (int g_line = 0; g_line < o.glitch_lines; ++g_line) {
-    const int y = static_cast<int>(uni(rng) * o.height_px) % o.height_px;
+    const int y = static_cast<int>(uni(noise_rng) * o.height_px) % o.height_px;
     scan.glitch_rows.push_back(y);
-    const double offset = (uni(rng) < 0.5 ? -1 : 1) * (3.0 + 5.0 * uni(rng));
+    const double offset =
+        (uni(noise_rng) < 0.5 ? -1 : 1) * (3.0 + 5.0 * uni(noise_rng));
     float* row = image[y];
     for (int x = 0; x < o.width_px; ++x) {
-      row[x] += static_cast<float>(offset + (uni(rng) < 0.05 ? 8.0 : 0.0) *
-                                                gauss(rng));
+      row[x] += static_cast<float>(
+          offset + (uni(noise_rng) < 0.05 ? 8.0 : 0.0) * gauss(noise_rng));
     }
   }
   std::sort(scan.glitch_rows.begin(), scan.glitch_rows.end());

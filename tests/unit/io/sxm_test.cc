@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/real_data.h"
+
 #include <bit>
 #include <chrono>
 #include <cmath>
@@ -620,22 +622,7 @@ TEST_CASE("sxm: ReadSxm reads a file and reports a missing one") {
 // ---------------------------------------------------------------------------
 // Real scans (../shared/data/real), skipped when absent.
 
-// The folder of the real scans: $ANCHORD_SHARED_DATA/real, else the one
-// next to the source tree; "" when neither exists.
-std::string RealDataDir() {
-  std::vector<fs::path> candidates;
-  if (const char* env = std::getenv("ANCHORD_SHARED_DATA")) {
-    candidates.push_back(fs::path(env) / "real");
-  }
-  // tests/unit/io/sxm_test.cc -> <project>/../shared/data/real
-  candidates.push_back(fs::path(__FILE__).parent_path() / "../../../../shared" /
-                       "data" / "real");
-  for (const fs::path& dir : candidates) {
-    std::error_code ec;
-    if (fs::exists(dir / "Si_7x7_051.sxm", ec)) return dir.string();
-  }
-  return "";
-}
+using testing::RealDataDir;
 
 // Pearson correlation of two equal-size images after removing each row's
 // mean (the line offsets of a raw STM scan would dominate otherwise).

@@ -146,7 +146,10 @@ std::string SxmImageList(const SxmFile& file);
 // backward trace (so pixel (x, y) of both traces shows the same nominal
 // place) and flipped upside down for SCAN_DIR up (so row 0 is the top).
 // Pixel sizes are range / pixels. Metadata: channel (the file's spelling),
-// direction, source, scan angle and offset, bias, acquired_at, and
+// direction, source, scan angle and offset, bias, acquired_at,
+// feedback_error (the channel is what the Z controller regulates, e.g.
+// Current with "log Current" control on: its image is the error signal),
+// and
 // line_time_s = forward + backward trace time (the period of one scan line:
 // the tip traces every line forward, then backward; e.g. 256 lines of
 // 0.192 + 0.192 s = 98.3 s against ACQ_TIME 98.5 s in a real file).

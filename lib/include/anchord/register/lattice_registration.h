@@ -35,6 +35,11 @@ struct RegisterOptions {
   int max_iterations = 8;
   // Fewest inlier pairs accepted. Default 6; >= 4 (a homography needs 4).
   int min_inliers = 6;
+  // Least share of the lattice points inside the frame that must have a
+  // paired corner hole (H inliers plus propagated pairs); below it the
+  // frame shows no registrable lattice (grainy images, wrong surface).
+  // Default 0.5; in (0, 1].
+  double min_paired_fraction = 0.5;
   // Pair lattice points that the homography alone misses (creep at the
   // start of a frame) by propagating neighbours' residuals. Default true.
   bool propagate_residuals = true;

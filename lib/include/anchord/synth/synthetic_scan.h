@@ -45,6 +45,12 @@ struct SyntheticScanOptions {
   double hole_depth = 1.6;        // depth of a corner hole
   double hole_size_jitter = 0.0;  // relative std of each hole's size/depth
   uint64_t seed = 1;              // RNG seed for everything random
+  // RNG seed for the per-scan measurement noise only: white and line
+  // noise, the tilt direction and the glitch lines. 0 = use `seed` (the
+  // same stream as before this field existed). A non-zero value scans the
+  // same sample (structure, vacancies, adsorbates from `seed`) again with
+  // fresh noise.
+  uint64_t noise_seed = 0;
 
   Status Validate() const;
 };
