@@ -2,7 +2,10 @@
 // configures logging and dispatches; each subcommand parses its own
 // arguments and returns the process exit status.
 
+#include "daemon/bench_command.h"
 #include "daemon/register_command.h"
+#include "daemon/serve_command.h"
+#include "daemon/study_command.h"
 #include "daemon/synth_command.h"
 #include <spdlog/cfg/env.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -29,11 +32,17 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
+    {"serve", "the daemon: frames in over ZeroMQ, results out, queries",
+     &anchord::daemon::RunServeCommand},
     {"register",
      "register image files against the Si(111)-7x7 model; JSON lines out",
      &anchord::daemon::RunRegisterCommand},
     {"synth", "write a synthetic Si(111)-7x7 scan with its ground truth",
      &anchord::daemon::RunSynthCommand},
+    {"study", "accuracy studies: fig3 (seed 000 Fig. 3), baselines",
+     &anchord::daemon::RunStudyCommand},
+    {"bench", "time RegisterFrame per stage, sizes, detectors, threads",
+     &anchord::daemon::RunBenchCommand},
 };
 
 void PrintUsage(std::ostream& out) {
