@@ -89,6 +89,18 @@ void Poll(zmq::pollitem_t* items, size_t count,
   }
 }
 
+StageStatsView View(const StageSnapshot& st) {
+  StageStatsView v;
+  v.name = st.name;
+  v.errors = st.errors;
+  v.processed = st.processed;
+  v.exec_ms_p50 = st.exec_ms_p50;
+  v.exec_ms_p90 = st.exec_ms_p90;
+  v.exec_ms_p99 = st.exec_ms_p99;
+  v.exec_ms_max = st.exec_ms_max;
+  return v;
+}
+
 void SetLogLevel(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
@@ -421,17 +433,7 @@ DaemonCounters Server::Snapshot() const {
   ingest.dropped = s.dropped;
   ingest.processed = s.submitted;
   c.stages.push_back(ingest);
-  for (const StageSnapshot& st : s.stages) {
-    StageStatsView v;
-    v.name = st.name;
-    v.errors = st.errors;
-    v.processed = st.processed;
-    v.exec_ms_p50 = st.exec_ms_p50;
-    v.exec_ms_p90 = st.exec_ms_p90;
-    v.exec_ms_p99 = st.exec_ms_p99;
-    v.exec_ms_max = st.exec_ms_max;
-    c.stages.push_back(v);
-  }
+  for (const StageSnapshot& st : s.stages) c.stages.push_back(View(st));
   StageStatsView reorder;
   reorder.name = "reorder";
   reorder.queue_depth = s.reorder_depth;
@@ -441,15 +443,7 @@ DaemonCounters Server::Snapshot() const {
   c.stages.push_back(reorder);
   std::lock_guard lock(lib_stats_mutex_);
   for (const auto& [name, stats] : lib_stats_) {
-    const StageSnapshot st = stats->Snapshot();
-    StageStatsView v;
-    v.name = st.name;
-    v.processed = st.processed;
-    v.exec_ms_p50 = st.exec_ms_p50;
-    v.exec_ms_p90 = st.exec_ms_p90;
-    v.exec_ms_p99 = st.exec_ms_p99;
-    v.exec_ms_max = st.exec_ms_max;
-    c.stages.push_back(v);
+    c.stages.push_back(View(stats->Snapshot()));
   }
   return c;
 }
