@@ -3,7 +3,9 @@
 // arguments and returns the process exit status.
 
 #include "daemon/bench_command.h"
+#include "daemon/demo_command.h"
 #include "daemon/register_command.h"
+#include "daemon/replay_command.h"
 #include "daemon/serve_command.h"
 #include "daemon/study_command.h"
 #include "daemon/synth_command.h"
@@ -11,6 +13,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <google/protobuf/stubs/logging.h>
 #include <malloc.h>
 
 #include <exception>
@@ -34,6 +37,10 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"serve", "the daemon: frames in over ZeroMQ, results out, queries",
      &anchord::daemon::RunServeCommand},
+    {"replay", "act as the instrument: publish frames from files or synthetic",
+     &anchord::daemon::RunReplayCommand},
+    {"demo", "daemon + simulated instrument + console view, one command",
+     &anchord::daemon::RunDemoCommand},
     {"register",
      "register image files against the Si(111)-7x7 model; JSON lines out",
      &anchord::daemon::RunRegisterCommand},
@@ -65,6 +72,11 @@ const Subcommand* FindSubcommand(const std::string& name) {
 
 // Logs go to stderr as "[level] message"; stdout carries results only.
 // The library never logs; only this binary configures sinks.
+// libprotobuf logs every rejected message (e.g. bad UTF-8 in a string
+// field) on stderr without limit; such frames are already answered and
+// counted as invalid_input, so its own log lines are dropped.
+void SilenceProtobufLog() { google::protobuf::SetLogHandler(nullptr); }
+
 void ConfigureLogging() {
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>("anchord", sink);
@@ -106,6 +118,7 @@ void KeepFrameBuffersInHeap() {
 int main(int argc, char** argv) {
   KeepFrameBuffersInHeap();
   ConfigureLogging();
+  SilenceProtobufLog();
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     PrintUsage(std::cerr);

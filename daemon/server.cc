@@ -369,7 +369,8 @@ void Server::AnswerQueries() {
     v1::QueryRequest request;
     const Status decoded = DecodeQuery(parts.back().to_string_view(), &request);
     const v1::QueryReply reply =
-        decoded.ok() ? Answer(request) : MakeErrorReply(0, decoded);
+        decoded.ok() ? Answer(request)
+                     : MakeErrorReply(request.request_id(), decoded);
     const std::string body = reply.SerializeAsString();
     parts.back() = zmq::message_t(body.data(), body.size());
     zmq::send_multipart(queries_, parts);
@@ -416,7 +417,9 @@ DaemonCounters Server::Snapshot() const {
   DaemonCounters c;
   c.uptime_s =
       std::chrono::duration<double>(Clock::now() - started_).count();
-  c.config_version = config_.version();
+  // Status.config_version counts from 1 (anchord.proto); the holder's
+  // version from 0.
+  c.config_version = config_.version() + 1;
   c.frames_received = counters_.received;
   c.frames_published = counters_.published;
   c.frames_invalid = counters_.invalid;
@@ -536,7 +539,7 @@ void Server::Reload() {
   }
   SetLogLevel(next.logging.level);
   const uint64_t version =
-      config_.Set(std::make_shared<const DaemonConfig>(std::move(next)));
+      config_.Set(std::make_shared<const DaemonConfig>(std::move(next))) + 1;
   spdlog::info("[serve] configuration version {} loaded from {}; changed: {}",
                version, config_path_, changed.empty() ? "nothing" : changed);
 }

@@ -16,6 +16,8 @@ packages=(
   libbenchmark-dev
   libtomlplusplus-dev
   nlohmann-json3-dev
+  # deploy/anchord_client.py: the example subscriber and its test.
+  python3 python3-zmq python3-protobuf
 )
 
 missing=()
