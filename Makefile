@@ -16,9 +16,10 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j$(JOBS)
 
-# The main job: a synthetic distorted Si(111)-7x7 frame, registered.
+# The product: the daemon, a simulated instrument publishing a drifting
+# synthetic Si(111)-7x7 sequence, and a console view; 20 frames, then stop.
 demo: build
-	./deploy/demo.sh $(ANCHORD) $(DEMO_DIR)
+	$(ANCHORD) demo --frames 20 --out $(DEMO_DIR)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

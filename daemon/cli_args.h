@@ -3,6 +3,8 @@
 // Small command-line helpers shared by `anchord study` and `anchord bench`:
 // `--opt value` / `--opt=value` splitting and whole-string number parsing.
 
+#include "anchord/util/status.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -13,8 +15,6 @@
 #include <system_error>
 #include <type_traits>
 #include <vector>
-
-#include "anchord/util/status.h"
 
 namespace anchord::daemon {
 

@@ -13,11 +13,11 @@ namespace {
 // Layout, px.
 constexpr int kCellW = 64;
 constexpr int kCellH = 30;
-constexpr int kLeft = 70;      // σ labels left of a panel
-constexpr int kTop = 46;       // panel title above a panel
-constexpr int kBottom = 44;    // N labels and axis name below a panel
-constexpr int kGap = 24;       // between panels
-constexpr int kHeader = 70;    // figure title and colour bar
+constexpr int kLeft = 70;    // σ labels left of a panel
+constexpr int kTop = 46;     // panel title above a panel
+constexpr int kBottom = 44;  // N labels and axis name below a panel
+constexpr int kGap = 24;     // between panels
+constexpr int kHeader = 70;  // figure title and colour bar
 constexpr int kMargin = 16;
 constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
 const cv::Scalar kInk(20, 20, 20);
@@ -83,11 +83,10 @@ void DrawPanel(cv::Mat3b& img,
                const Fig3Options& o,
                Fig3Estimator estimator,
                Fig3Where where) {
-  const std::string title = std::string(Fig3EstimatorName(estimator)) +
-                            " - " +
-                            (where == Fig3Where::kFitted
-                                 ? "at the fitted anchors"
-                                 : "over the field of view");
+  const std::string title =
+      std::string(Fig3EstimatorName(estimator)) + " - " +
+      (where == Fig3Where::kFitted ? "at the fitted anchors"
+                                   : "over the field of view");
   cv::putText(img, title, origin + cv::Point(kLeft, kTop - 14), kFont, 0.55,
               kInk, 1, cv::LINE_AA);
   const cv::Point grid = origin + cv::Point(kLeft, kTop);
@@ -115,14 +114,13 @@ void DrawPanel(cv::Mat3b& img,
   const int below = grid.y + kCellH * static_cast<int>(o.sigmas.size());
   for (size_t c = 0; c < o.counts.size(); ++c) {
     PutCentred(img, std::to_string(o.counts[c]),
-               {grid.x + kCellW * static_cast<int>(c) + kCellW / 2,
-                below + 12},
+               {grid.x + kCellW * static_cast<int>(c) + kCellW / 2, below + 12},
                0.45, kInk);
   }
-  PutCentred(img, "anchor points N",
-             {grid.x + kCellW * static_cast<int>(o.counts.size()) / 2,
-              below + 33},
-             0.45, kInk);
+  PutCentred(
+      img, "anchor points N",
+      {grid.x + kCellW * static_cast<int>(o.counts.size()) / 2, below + 33},
+      0.45, kInk);
   cv::putText(img, "sigma", origin + cv::Point(4, kTop - 4), kFont, 0.45, kInk,
               1, cv::LINE_AA);
 }
@@ -136,15 +134,16 @@ void DrawHeader(cv::Mat3b& img, const Fig3Options& o) {
       std::to_string(o.seed);
   cv::putText(img, title, {kMargin, kMargin + 16}, kFont, 0.55, kInk, 1,
               cv::LINE_AA);
-  const int bar_x = kMargin, bar_y = kMargin + 30, bar_w = 300, bar_h = 14;
+  const int bar_x = kMargin + 16, bar_y = kMargin + 30, bar_w = 300;
+  const int bar_h = 14;
+  cv::putText(img, "0", {kMargin, bar_y + 12}, kFont, 0.45, kInk, 1,
+              cv::LINE_AA);
   for (int x = 0; x < bar_w; ++x) {
     cv::line(img, {bar_x + x, bar_y}, {bar_x + x, bar_y + bar_h},
              cv::Scalar(Viridis(static_cast<double>(x) / (bar_w - 1))));
   }
-  cv::putText(img, "0", {bar_x + bar_w + 8, bar_y + 12}, kFont, 0.45, kInk, 1,
+  cv::putText(img, "1", {bar_x + bar_w + 6, bar_y + 12}, kFont, 0.45, kInk, 1,
               cv::LINE_AA);
-  cv::putText(img, "... 1", {bar_x + bar_w + 24, bar_y + 12}, kFont, 0.45,
-              kInk, 1, cv::LINE_AA);
 }
 
 }  // namespace

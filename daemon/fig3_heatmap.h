@@ -4,13 +4,13 @@
 // (noise σ, anchor count N), one panel per estimator and evaluation point
 // set, each cell coloured (viridis, 0 → 1) and labelled with its value.
 
+#include "anchord/quality/fig3_study.h"
+#include "anchord/util/status.h"
+
 #include <opencv2/core.hpp>
 
 #include <string>
 #include <vector>
-
-#include "anchord/quality/fig3_study.h"
-#include "anchord/util/status.h"
 
 namespace anchord::daemon {
 

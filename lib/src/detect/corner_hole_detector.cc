@@ -154,7 +154,11 @@ DetectResult DetectSift(const cv::Mat1f& levelled,
     // between adatoms ~0.12 cell.
     if (k.size < 0.15 * cell_w || k.size > 0.5 * cell_w) continue;
     Candidate c;
-    c.p_px = RawFromWorking(Vec2(k.pt.x, k.pt.y), sx, sy);
+    // OpenCV's SIFT doubles the image for its first octave and reports
+    // positions as upsampled pixel × 0.5, which puts them 0.25 px right and
+    // down of the pixel-centre convention (pixel i of the doubled image is
+    // at i / 2 − 0.25).
+    c.p_px = RawFromWorking(Vec2(k.pt.x - 0.25, k.pt.y - 0.25), sx, sy);
     c.response = mean - smooth(y, x);
     raw.push_back(c);
   }

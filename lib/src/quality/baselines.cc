@@ -1,15 +1,15 @@
 #include "anchord/quality/baselines.h"
 
+#include "anchord/util/check.h"
+#include "anchord/util/validation.h"
+
+#include "util/robust.h"
 #include <opencv2/calib3d.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include "anchord/util/check.h"
-#include "anchord/util/validation.h"
-#include "util/robust.h"
 
 namespace anchord {
 namespace {
@@ -50,8 +50,7 @@ Mat3 ToMat3(const cv::Mat& h) {
 
 // The lattice vector i·a1 + j·a2 nearest `v`: rounding in lattice
 // coordinates, then the best of the rounded point's neighbourhood.
-Eigen::Vector2i NearestLatticeVector(const LatticeModel& model,
-                                     const Vec2& v) {
+Eigen::Vector2i NearestLatticeVector(const LatticeModel& model, const Vec2& v) {
   const Vec2 f = model.LatticeFromModel(v);
   const int i0 = static_cast<int>(std::lround(f.x()));
   const int j0 = static_cast<int>(std::lround(f.y()));
@@ -99,8 +98,11 @@ Mat3 PhaseCorrelationMap(const cv::Mat1f& reference,
                          const cv::Mat1f& frame,
                          const cv::Mat& window) {
   // phaseCorrelate(a, b) returns the shift of b relative to a: b(x) ≈
-  // a(x − shift), so a reference pixel p shows up at p + shift.
-  const cv::Point2d shift = cv::phaseCorrelate(reference, frame, window);
+  // a(x − shift), so a reference pixel p shows up at p + shift. With a
+  // window, OpenCV (4.6) multiplies its inputs by it in place: give it
+  // copies.
+  const cv::Point2d shift =
+      cv::phaseCorrelate(reference.clone(), frame.clone(), window);
   return AffineTransform(Mat2::Identity(), Vec2(shift.x, shift.y));
 }
 
@@ -133,9 +135,15 @@ cv::Mat1b FrameToGrey(const cv::Mat1f& image) {
 
 SiftFrameMatcher::SiftFrameMatcher(const cv::Mat1f& reference,
                                    const Options& options)
-    : options_(options), sift_(cv::SIFT::create()) {
+    : options_(options),
+      sift_(cv::SIFT::create()),
+      matcher_(cv::makePtr<cv::FlannBasedMatcher>()) {
   sift_->detectAndCompute(FrameToGrey(reference), cv::noArray(),
                           reference_keypoints_, reference_descriptors_);
+  if (reference_descriptors_.rows >= 2) {
+    matcher_->add(std::vector<cv::Mat>{reference_descriptors_});
+    matcher_->train();
+  }
 }
 
 std::optional<Mat3> SiftFrameMatcher::Match(const cv::Mat1f& frame) const {
@@ -146,24 +154,22 @@ std::optional<Mat3> SiftFrameMatcher::Match(const cv::Mat1f& frame) const {
   if (descriptors.rows < 2 || reference_descriptors_.rows < 2) {
     return std::nullopt;
   }
-  cv::BFMatcher matcher(cv::NORM_L2);
   std::vector<std::vector<cv::DMatch>> knn;
-  matcher.knnMatch(reference_descriptors_, descriptors, knn, 2);
+  matcher_->knnMatch(descriptors, knn, 2);
   std::vector<cv::Point2f> from, to;
   for (const auto& m : knn) {
     if (m.size() < 2 || !(m[0].distance < options_.ratio * m[1].distance)) {
       continue;
     }
-    from.push_back(reference_keypoints_[m[0].queryIdx].pt);
-    to.push_back(keypoints[m[0].trainIdx].pt);
+    from.push_back(reference_keypoints_[m[0].trainIdx].pt);
+    to.push_back(keypoints[m[0].queryIdx].pt);
   }
   if (static_cast<int>(from.size()) < options_.min_matches) {
     return std::nullopt;
   }
   cv::Mat h;
   try {
-    h = cv::findHomography(from, to, cv::RANSAC,
-                           options_.ransac_threshold_px);
+    h = cv::findHomography(from, to, cv::RANSAC, options_.ransac_threshold_px);
   } catch (const cv::Exception&) {
     return std::nullopt;
   }
@@ -203,13 +209,22 @@ std::vector<double> MappedAdatomErrorsNm(
   std::vector<double> errors;
   errors.reserve(adatoms.size());
   for (const TrackedAdatom& a : adatoms) {
-    const std::optional<Vec2> p = TryApply(frame_from_reference,
-                                           a.reference_px);
-    errors.push_back(p ? PixelOffsetNm(true_image_from_model, a.frame_px,
-                                       *p - a.frame_px)
-                       : kInf);
+    const std::optional<Vec2> p =
+        TryApply(frame_from_reference, a.reference_px);
+    errors.push_back(
+        p ? PixelOffsetNm(true_image_from_model, a.frame_px, *p - a.frame_px)
+          : kInf);
   }
   return errors;
+}
+
+std::vector<Vec2> MapPoints(const Mat3& h, const std::vector<Vec2>& points) {
+  std::vector<Vec2> out;
+  out.reserve(points.size());
+  for (const Vec2& p : points) {
+    if (const std::optional<Vec2> q = TryApply(h, p)) out.push_back(*q);
+  }
+  return out;
 }
 
 std::vector<double> ReportedAdatomErrorsNm(
@@ -225,8 +240,8 @@ std::vector<double> ReportedAdatomErrorsNm(
     for (const Vec2& r : reported_px) {
       const Vec2 d = r - a.frame_px;
       if (d.squaredNorm() > 1e4) continue;  // > 100 px: never the match
-      best = std::min(best, PixelOffsetNm(true_image_from_model, a.frame_px,
-                                          d));
+      best =
+          std::min(best, PixelOffsetNm(true_image_from_model, a.frame_px, d));
     }
     if (best <= match_nm) {
       errors.push_back(best);

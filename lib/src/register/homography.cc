@@ -1,6 +1,7 @@
 #include "anchord/register/homography.h"
 
 #include <cmath>
+#include <limits>
 #include <opencv2/calib3d.hpp>
 
 #include "util/robust.h"
@@ -18,6 +19,20 @@ int CvMethod(HomographyMethod m) {
       return cv::USAC_MAGSAC;
   }
   return cv::LMEDS;
+}
+
+// A degenerate fit (e.g. on collinear points) can send an input point to
+// or across infinity: the projective divisor must keep one sign, well away
+// from zero, over every point the fit is used on.
+bool KeepsPointsFinite(const Mat3& h, const std::vector<Vec2>& points) {
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -lo;
+  for (const Vec2& p : points) {
+    const double w = h.row(2).dot(Eigen::Vector3d(p.x(), p.y(), 1.0));
+    lo = std::min(lo, w);
+    hi = std::max(hi, w);
+  }
+  return points.empty() || lo > 1e-6 || hi < -1e-6;
 }
 
 }  // namespace
@@ -62,7 +77,9 @@ bool EstimateHomography(const std::vector<Vec2>& model,
   }
   out.col(1) = -out.col(1);
   if (!out.allFinite() || std::abs(out(2, 2)) < 1e-15) return false;
-  image_from_model = out / out(2, 2);
+  out /= out(2, 2);
+  if (!KeepsPointsFinite(out, model)) return false;
+  image_from_model = out;
   return true;
 }
 

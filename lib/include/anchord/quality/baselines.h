@@ -12,16 +12,16 @@
 // distances in the sample plane, nm, measured through the TRUE map of the
 // frame where they are taken.
 
+#include "anchord/model/lattice_model.h"
+#include "anchord/synth/synthetic_scan.h"
+#include "anchord/util/geometry.h"
+#include "anchord/util/status.h"
+
 #include <opencv2/core.hpp>
 #include <opencv2/features2d.hpp>
 
 #include <optional>
 #include <vector>
-
-#include "anchord/model/lattice_model.h"
-#include "anchord/synth/synthetic_scan.h"
-#include "anchord/util/geometry.h"
-#include "anchord/util/status.h"
 
 namespace anchord {
 
@@ -52,13 +52,16 @@ SyntheticScanOptions DriftFrameOptions(const DriftSequenceOptions& options,
 // The rigid shift found by cv::phaseCorrelate(reference, frame, window) as a
 // frame_from_reference translation. `window` is empty or a CV_32F window of
 // the frames' size (e.g. cv::createHanningWindow). Both frames the same
-// size, float.
+// size, float. The frames are left untouched (cv::phaseCorrelate itself
+// multiplies its inputs by the window in place; this passes copies).
 Mat3 PhaseCorrelationMap(const cv::Mat1f& reference,
                          const cv::Mat1f& frame,
                          const cv::Mat& window);
 
 // SIFT keypoints + descriptors of a reference frame, matched against later
-// frames: Lowe's ratio test, then a RANSAC homography.
+// frames: approximate nearest neighbours (FLANN k-d trees over the
+// reference descriptors, built once), Lowe's ratio test, then a RANSAC
+// homography. Match() is const but not thread-safe (FLANN search state).
 class SiftFrameMatcher {
  public:
   struct Options {
@@ -81,6 +84,7 @@ class SiftFrameMatcher {
  private:
   Options options_;
   cv::Ptr<cv::SIFT> sift_;
+  cv::Ptr<cv::FlannBasedMatcher> matcher_;
   std::vector<cv::KeyPoint> reference_keypoints_;
   cv::Mat reference_descriptors_;
 };
@@ -116,6 +120,10 @@ std::vector<double> MappedAdatomErrorsNm(
     const Mat3& frame_from_reference,
     const Mat3& true_image_from_model);
 
+// Every point of `points` mapped through h; points that h sends to (or
+// near) infinity are left out.
+std::vector<Vec2> MapPoints(const Mat3& h, const std::vector<Vec2>& points);
+
 // Errors (nm) of reported positions: each adatom's nearest reported
 // position within `match_nm`; adatoms without one are counted in
 // `*missed`.
@@ -144,7 +152,7 @@ std::vector<double> DistortionErrorsNm(const Mat3& estimated_image_from_model,
 // with S(H⁻¹(c)) nearest true⁻¹(c) at the frame centre c.
 struct LatticeEquivalent {
   Mat3 image_from_model = Mat3::Identity();
-  int rotation_60 = 0;   // S's rotation in units of 60°, 0..5
+  int rotation_60 = 0;           // S's rotation in units of 60°, 0..5
   int shift_i = 0, shift_j = 0;  // S's translation in cells
 };
 LatticeEquivalent NearestLatticeEquivalent(const Mat3& estimated,

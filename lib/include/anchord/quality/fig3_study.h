@@ -36,6 +36,9 @@
 // every σ and every estimator (common random numbers), independent of the
 // order in which cells are run. Same binary → same numbers.
 
+#include "anchord/util/geometry.h"
+#include "anchord/util/status.h"
+
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -43,17 +46,15 @@
 #include <string_view>
 #include <vector>
 
-#include "anchord/util/geometry.h"
-#include "anchord/util/status.h"
-
 namespace anchord {
 
 // Homography estimators compared by the study.
 enum class Fig3Estimator {
   kLmeds,         // OpenCV LMedS alone (seed 000); OpenCV polishes the
                   // LMedS model by Levenberg–Marquardt on its own inliers
-  kAnchord,       // FitHomographyIterated: LMedS start, then least-squares
-                  // refits on our residual inliers until stable
+  kAnchord,       // FitHomographyIterated's algorithm: LMedS start, then
+                  // least-squares refits on our residual inliers until
+                  // stable (guarded against degenerate refits, see .cc)
   kLeastSquares,  // DLT + Levenberg–Marquardt on all points, no rejection
   kRansac,        // OpenCV RANSAC
   kUsac,          // OpenCV USAC MAGSAC++
@@ -71,9 +72,13 @@ struct Fig3Options {
   std::vector<double> sigmas = {0, 0.01, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2};
   // Anchor counts N; each a perfect square >= 4 and <= 10000.
   std::vector<int> counts = {4, 9, 16, 25, 36, 64, 100};
-  // Estimators, in report order; not empty, no repeats.
+  // Estimators, in report order; not empty, no repeats. Default: the
+  // paper's LMedS, anchord's estimator, and least squares on all points
+  // (the maximum-likelihood fit for this noise without outliers: the
+  // reference the robust estimators should reach).
   std::vector<Fig3Estimator> estimators = {Fig3Estimator::kLmeds,
-                                           Fig3Estimator::kAnchord};
+                                           Fig3Estimator::kAnchord,
+                                           Fig3Estimator::kLeastSquares};
   // Random samples per (σ, N) cell. Default 10000 (seed 000); >= 1.
   int samples = 10000;
   // Seed of every random draw.
@@ -88,7 +93,9 @@ struct Fig3Options {
   int field_grid = 10;
   double field_margin = 0.5;
 
-  // The random homography H = T·P·R(θ)·Sh·S, applied to the centred grid:
+  // The random homography H = T·P·R(θ)·Sh·S·F, applied to the centred
+  // grid, with F = diag(1, −1): model y up, image y down, so H reverses
+  // orientation as every real frame's does (DESIGN §3);
   //   S = diag(sx, sy), sx, sy log-uniform in [1/max_scale, max_scale];
   //   Sh: x += s·y, s uniform in [−max_shear, max_shear];
   //   R(θ): θ uniform in [−max_rotation_deg, max_rotation_deg];
@@ -135,9 +142,9 @@ Mat3 RandomFig3Homography(const Fig3Options& options,
 
 // One sample: the anchors, the true map and the noisy image points.
 struct Fig3Sample {
-  std::vector<Vec2> model;      // P_m
-  Mat3 image_from_model;        // the true H
-  std::vector<Vec2> image;      // H(P_m) + noise
+  std::vector<Vec2> model;  // P_m
+  Mat3 image_from_model;    // the true H
+  std::vector<Vec2> image;  // H(P_m) + noise
 };
 
 // Sample `index` of the cell (σ, N). Deterministic in (options.seed, N,

@@ -19,7 +19,8 @@ const char* HomographyMethodName(HomographyMethod m);
 // With `robust` set, OpenCV's robust estimator (threshold_px is the RANSAC
 // / USAC reprojection threshold; LMedS ignores it); without, least squares
 // (DLT + Levenberg–Marquardt). False when degenerate or under-determined
-// (< 4 points). Handles orientation-reversing maps (model y up, image y
+// (< 4 points), or when the fit sends any of the model points to or across
+// the line at infinity. Handles orientation-reversing maps (model y up, image y
 // down), which USAC would otherwise reject.
 bool EstimateHomography(const std::vector<Vec2>& model,
                         const std::vector<Vec2>& image,
