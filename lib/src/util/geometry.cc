@@ -1,6 +1,7 @@
 #include "anchord/util/geometry.h"
 
 #include <cmath>
+#include <limits>
 
 #include "anchord/util/check.h"
 
@@ -8,14 +9,18 @@ namespace anchord {
 
 Vec2 Apply(const Mat3& h, const Vec2& p) {
   const Eigen::Vector3d q = h * Eigen::Vector3d(p.x(), p.y(), 1.0);
-  ANCHORD_CHECK(std::abs(q.z()) > 1e-12) << "point on the line at infinity";
+  if (!(std::abs(q.z()) > 1e-12)) {
+    return Vec2::Constant(std::numeric_limits<double>::quiet_NaN());
+  }
   return q.head<2>() / q.z();
 }
 
 Mat2 Jacobian(const Mat3& h, const Vec2& p) {
   const Eigen::Vector3d q = h * Eigen::Vector3d(p.x(), p.y(), 1.0);
   const double w = q.z();
-  ANCHORD_CHECK(std::abs(w) > 1e-12) << "point on the line at infinity";
+  if (!(std::abs(w) > 1e-12)) {
+    return Mat2::Constant(std::numeric_limits<double>::quiet_NaN());
+  }
   Mat2 j;
   for (int r = 0; r < 2; ++r) {
     for (int c = 0; c < 2; ++c) {

@@ -92,5 +92,15 @@ TEST_CASE("Cross is the z component, antisymmetric, positive for CCW") {
   CHECK(Cross(Vec2(2, 1), Vec2(-1, 3)) == doctest::Approx(7.0));
 }
 
+TEST_CASE("a point on the line at infinity maps to NaN, never aborts") {
+  Mat3 h = Mat3::Identity();
+  h(2, 0) = 1.0;  // w = x + 1: zero at x = -1
+  const Vec2 p = Apply(h, Vec2(-1.0, 3.0));
+  CHECK(std::isnan(p.x()));
+  CHECK(std::isnan(p.y()));
+  CHECK(std::isnan(Jacobian(h, Vec2(-1.0, 0.0))(0, 0)));
+  CHECK(std::isfinite(Apply(h, Vec2(0.0, 3.0)).x()));
+}
+
 }  // namespace
 }  // namespace anchord

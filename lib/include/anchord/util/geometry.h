@@ -10,11 +10,13 @@ using Mat2 = Eigen::Matrix2d;
 using Mat3 = Eigen::Matrix3d;
 
 // Applies a 3×3 projective transform to a 2-D point: p' = H·(x, y, 1),
-// dehomogenised. The caller guarantees the point is not on H's line at
-// infinity (checked).
+// dehomogenised. A point on H's line at infinity maps to (NaN, NaN): a
+// degenerate fit from a bad frame must not take the process down, and NaN
+// fails every "inside the frame" or distance test downstream.
 Vec2 Apply(const Mat3& h, const Vec2& p);
 
-// The 2×2 Jacobian of Apply(h, ·) at p: the local affine part of h.
+// The 2×2 Jacobian of Apply(h, ·) at p: the local affine part of h (NaN
+// on the line at infinity).
 Mat2 Jacobian(const Mat3& h, const Vec2& p);
 
 // A 3×3 transform with linear part `linear` and translation `t`.
