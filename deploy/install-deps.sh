@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libboost-dev libboost-system-dev
+  libboost-dev
   libzmq3-dev cppzmq-dev
   libopencv-dev
   libeigen3-dev
@@ -13,7 +13,6 @@ packages=(
   libspdlog-dev libfmt-dev
   libprotobuf-dev protobuf-compiler
   doctest-dev
-  libbenchmark-dev
   libtomlplusplus-dev
   nlohmann-json3-dev
   # deploy/anchord_client.py: the example subscriber and its test.
