@@ -31,7 +31,8 @@ class RegisterStage final : public Stage {
 };
 
 // Builds the outgoing messages: always a registration result (whatever
-// the status); for a registered frame also corrected, sites and drift.
+// the status); a drift message for every decoded frame; for a registered
+// frame also corrected and sites.
 class EncodeStage final : public Stage {
  public:
   explicit EncodeStage(LatticeModel model) : model_(std::move(model)) {}
