@@ -6,6 +6,8 @@
 #include "anchord/model/lattice_model.h"
 
 #include <doctest/doctest.h>
+
+#include "support/temp_dir.h"
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -27,31 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// A fresh directory under the system temp dir, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = fs::temp_directory_path() /
-            ("anchord_register_cli_" + std::to_string(::getpid()) + "_" +
-             std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string operator/(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
- private:
-  fs::path path_;
-};
 
 std::string Binary() {
   const char* bin = std::getenv("ANCHORD_BIN");
@@ -84,7 +61,7 @@ struct RunResult {
 };
 
 // Runs `anchord ARGS...` with stdout and stderr captured in `dir`.
-RunResult RunAnchord(const TempDir& dir, const std::vector<std::string>& args) {
+RunResult RunAnchord(const anchord::testing::TempDir& dir, const std::vector<std::string>& args) {
   const std::string out_path = dir / "stdout.txt";
   const std::string err_path = dir / "stderr.txt";
   std::string command = ShellQuote(Binary());
@@ -115,7 +92,7 @@ struct SynthFrame {
   std::string pixel_size;  // as printed, e.g. "0.0625"
 };
 
-SynthFrame Synthesise(const TempDir& dir, const std::string& truth_path = "") {
+SynthFrame Synthesise(const anchord::testing::TempDir& dir, const std::string& truth_path = "") {
   SynthFrame frame{dir / "frame.npy", ""};
   std::vector<std::string> args = {"synth",  frame.path, "--seed",   "3",
                                    "--size", "384",      "--fov-nm", "24"};
@@ -184,7 +161,7 @@ void CheckRegistered(const json& r, double pixel_size_nm) {
 }  // namespace
 
 TEST_CASE("synth then register writes JSON, overlay and corrected frame") {
-  TempDir dir;
+  anchord::testing::TempDir dir("anchord_register_cli");
   const SynthFrame frame = Synthesise(dir, dir / "truth.json");
   const json truth = json::parse(ReadFile(dir / "truth.json"));
   CHECK(!truth["adatoms"].empty());
@@ -211,7 +188,7 @@ TEST_CASE("synth then register writes JSON, overlay and corrected frame") {
 }
 
 TEST_CASE("a missing input is reported and does not stop the others") {
-  TempDir dir;
+  anchord::testing::TempDir dir("anchord_register_cli");
   const SynthFrame frame = Synthesise(dir);
   const std::string missing = dir / "missing.npy";
   const RunResult run = RunAnchord(dir, {"register", missing, frame.path,
@@ -230,7 +207,7 @@ TEST_CASE("a missing input is reported and does not stop the others") {
 }
 
 TEST_CASE("a .npy of garbage bytes is invalid input") {
-  TempDir dir;
+  anchord::testing::TempDir dir("anchord_register_cli");
   const std::string garbage = dir / "garbage.npy";
   {
     std::ofstream file(garbage, std::ios::binary);
@@ -246,7 +223,7 @@ TEST_CASE("a .npy of garbage bytes is invalid input") {
 }
 
 TEST_CASE("usage errors exit 2 and print no result") {
-  TempDir dir;
+  anchord::testing::TempDir dir("anchord_register_cli");
   const std::string input = dir / "frame.npy";
   const std::vector<std::vector<std::string>> cases = {
       {"register", input},
@@ -274,7 +251,7 @@ TEST_CASE("usage errors exit 2 and print no result") {
 }
 
 TEST_CASE("help lists the subcommands and their options") {
-  TempDir dir;
+  anchord::testing::TempDir dir("anchord_register_cli");
   const RunResult top = RunAnchord(dir, {"--help"});
   CHECK(top.exit_code == 0);
   CHECK(top.out.find("register") != std::string::npos);
@@ -288,7 +265,7 @@ TEST_CASE("help lists the subcommands and their options") {
 }
 
 TEST_CASE("a pure-noise frame ends as no_lattice with exit 0") {
-  TempDir dir;
+  anchord::testing::TempDir dir("anchord_register_cli");
   cv::Mat1f noise(256, 256);
   cv::RNG rng(7);
   rng.fill(noise, cv::RNG::NORMAL, 0.0, 1.0);
@@ -306,7 +283,7 @@ TEST_CASE("a pure-noise frame ends as no_lattice with exit 0") {
 }
 
 TEST_CASE("several inputs get the input index in output names") {
-  TempDir dir;
+  anchord::testing::TempDir dir("anchord_register_cli");
   const SynthFrame frame = Synthesise(dir);
   const RunResult run =
       RunAnchord(dir, {"register", frame.path, frame.path, "--pixel-size-nm",

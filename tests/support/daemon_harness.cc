@@ -95,19 +95,6 @@ fs::path SourceRoot() {
   return fs::path(__FILE__).parent_path().parent_path().parent_path();
 }
 
-TempDir::TempDir(const std::string& prefix) {
-  std::random_device random;
-  path_ = fs::temp_directory_path() /
-          (prefix + "_" + std::to_string(::getpid()) + "_" +
-           std::to_string(random()));
-  fs::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  fs::remove_all(path_, ignored);
-}
-
 bool WriteFileAtomically(const std::string& path, const std::string& text) {
   const std::string temp = path + ".tmp";
   {

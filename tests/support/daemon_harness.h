@@ -26,6 +26,7 @@
 
 #include "anchord/synth/synthetic_scan.h"
 #include "anchord/v1/anchord.pb.h"
+#include "support/temp_dir.h"
 #include "daemon/config.h"
 
 namespace anchord::testing {
@@ -49,22 +50,7 @@ std::string AnchordBinary();
 // set, else derived from this file's compile-time path.
 std::filesystem::path SourceRoot();
 
-// A fresh directory under the system temp dir, removed on destruction.
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix);
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::string operator/(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using testing::TempDir;
 
 // Writes `text` to `path` atomically (temp file + rename), so a daemon
 // reloading on SIGHUP never reads a half-written file. False on failure.

@@ -1,6 +1,8 @@
 #include "anchord/io/image_io.h"
 
 #include <doctest/doctest.h>
+
+#include "support/temp_dir.h"
 #include <opencv2/imgcodecs.hpp>
 
 #include <bit>
@@ -20,32 +22,6 @@ namespace anchord {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A fresh directory under the system temp dir, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    const auto now = std::chrono::steady_clock::now().time_since_epoch();
-    path_ = fs::temp_directory_path() /
-            ("anchord_image_io_test_" + std::to_string(rd()) + "_" +
-             std::to_string(now.count()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string File(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
- private:
-  fs::path path_;
-};
 
 void WriteBytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -144,8 +120,8 @@ cv::Mat1f SampleImage() {
 }
 
 TEST_CASE("npy: float32 round trip is bit-exact") {
-  TempDir dir;
-  const std::string path = dir.File("a.npy");
+  testing::TempDir dir("anchord_image_io_test");
+  const std::string path = dir / ("a.npy");
   const cv::Mat1f image = SampleImage();
   REQUIRE(WriteNpy(path, image).ok());
   const ReadImageResult r = ReadNpy(path);
@@ -158,8 +134,8 @@ TEST_CASE("npy: float32 round trip is bit-exact") {
 }
 
 TEST_CASE("npy: WriteNpy writes a numpy-style v1.0 '<f4' header") {
-  TempDir dir;
-  const std::string path = dir.File("a.npy");
+  testing::TempDir dir("anchord_image_io_test");
+  const std::string path = dir / ("a.npy");
   REQUIRE(WriteNpy(path, SampleImage()).ok());
   const std::string bytes = ReadBytes(path);
   REQUIRE(bytes.size() > 10);
@@ -183,8 +159,8 @@ TEST_CASE("npy: WriteNpy writes a numpy-style v1.0 '<f4' header") {
 }
 
 TEST_CASE("npy: WriteNpy handles a non-continuous ROI") {
-  TempDir dir;
-  const std::string path = dir.File("roi.npy");
+  testing::TempDir dir("anchord_image_io_test");
+  const std::string path = dir / ("roi.npy");
   const cv::Mat1f full = SampleImage();
   const cv::Mat1f roi = full(cv::Rect(1, 1, 3, 2));
   REQUIRE_FALSE(roi.isContinuous());
@@ -195,8 +171,8 @@ TEST_CASE("npy: WriteNpy handles a non-continuous ROI") {
 }
 
 TEST_CASE("npy: float64 file is narrowed to float32") {
-  TempDir dir;
-  const std::string path = dir.File("f8.npy");
+  testing::TempDir dir("anchord_image_io_test");
+  const std::string path = dir / ("f8.npy");
   const std::vector<double> values = {1.5, -2.25, 1e-3, 0.1, 1e300, -7.0};
   WriteBytes(
       path, MakeNpy(1, Dict("<f8", "False", "(2, 3)"), F8Bytes(values, false)));
@@ -374,9 +350,9 @@ TEST_CASE("npy: malformed headers are rejected with a named reason") {
 }
 
 TEST_CASE("npy: file-level failures") {
-  TempDir dir;
+  testing::TempDir dir("anchord_image_io_test");
   SUBCASE("empty file") {
-    const std::string path = dir.File("empty.npy");
+    const std::string path = dir / ("empty.npy");
     WriteBytes(path, "");
     const ReadImageResult r = ReadNpy(path);
     CHECK(r.status.code() == StatusCode::kInvalidInput);
@@ -384,14 +360,14 @@ TEST_CASE("npy: file-level failures") {
     CHECK(Contains(r.status.message(), "empty"));
   }
   SUBCASE("missing file") {
-    const std::string path = dir.File("missing.npy");
+    const std::string path = dir / ("missing.npy");
     const ReadImageResult r = ReadNpy(path);
     CHECK(r.status.code() == StatusCode::kInvalidInput);
     CHECK(Contains(r.status.message(), "cannot read " + path + ": "));
     CHECK(Contains(r.status.message(), "No such file"));
   }
   SUBCASE("a directory") {
-    const std::string path = dir.File("dir.npy");
+    const std::string path = dir / ("dir.npy");
     fs::create_directory(path);
     for (const ReadImageResult& r : {ReadNpy(path), ReadImageFile(path)}) {
       CHECK(r.status.code() == StatusCode::kInvalidInput);
@@ -399,27 +375,27 @@ TEST_CASE("npy: file-level failures") {
     }
   }
   SUBCASE("parse errors name the file") {
-    const std::string path = dir.File("bad.npy");
+    const std::string path = dir / ("bad.npy");
     WriteBytes(path, "not a numpy file at all");
     const ReadImageResult r = ReadNpy(path);
     CHECK(r.status.code() == StatusCode::kInvalidInput);
     CHECK(r.status.message() == path + ": npy: bad magic (not a .npy file)");
   }
   SUBCASE("unwritable destination") {
-    const Status s = WriteNpy(dir.File("no/such/dir/a.npy"), SampleImage());
+    const Status s = WriteNpy(dir / ("no/such/dir/a.npy"), SampleImage());
     CHECK(s.code() == StatusCode::kInvalidInput);
     CHECK(Contains(s.message(), "cannot write"));
-    CHECK(WriteNpy(dir.File("e.npy"), cv::Mat1f()).code() ==
+    CHECK(WriteNpy(dir / ("e.npy"), cv::Mat1f()).code() ==
           StatusCode::kInvalidInput);
   }
 }
 
 TEST_CASE("png: 8-bit and 16-bit grey values are preserved") {
-  TempDir dir;
+  testing::TempDir dir("anchord_image_io_test");
   SUBCASE("8-bit") {
     cv::Mat1b m(2, 3);
     m << 0, 7, 128, 200, 254, 255;
-    const std::string path = dir.File("g8.png");
+    const std::string path = dir / ("g8.png");
     REQUIRE(cv::imwrite(path, m));
     const ReadImageResult r = ReadImageFile(path);
     REQUIRE(r.status.ok());
@@ -429,7 +405,7 @@ TEST_CASE("png: 8-bit and 16-bit grey values are preserved") {
   SUBCASE("16-bit, not rescaled") {
     cv::Mat1w m(3, 2);
     m << 0, 1, 1000, 4097, 65534, 65535;
-    const std::string path = dir.File("g16.PNG");  // extension case ignored
+    const std::string path = dir / ("g16.PNG");  // extension case ignored
     REQUIRE(cv::imwrite(path, m));
     const ReadImageResult r = ReadImageFile(path);
     REQUIRE(r.status.ok());
@@ -441,7 +417,7 @@ TEST_CASE("png: 8-bit and 16-bit grey values are preserved") {
   SUBCASE("colour is converted to grey") {
     cv::Mat3b bgr(2, 2, cv::Vec3b(100, 100, 100));
     bgr(1, 1) = cv::Vec3b(0, 0, 255);  // pure red
-    const std::string path = dir.File("c.png");
+    const std::string path = dir / ("c.png");
     REQUIRE(cv::imwrite(path, bgr));
     const ReadImageResult r = ReadImageFile(path);
     REQUIRE(r.status.ok());
@@ -452,7 +428,7 @@ TEST_CASE("png: 8-bit and 16-bit grey values are preserved") {
   SUBCASE("colour with alpha is converted to grey") {
     cv::Mat4b bgra(1, 2, cv::Vec4b(50, 50, 50, 0));
     bgra(0, 1) = cv::Vec4b(200, 200, 200, 255);
-    const std::string path = dir.File("a.png");
+    const std::string path = dir / ("a.png");
     REQUIRE(cv::imwrite(path, bgra));
     const ReadImageResult r = ReadImageFile(path);
     REQUIRE(r.status.ok());
@@ -460,14 +436,14 @@ TEST_CASE("png: 8-bit and 16-bit grey values are preserved") {
     CHECK(r.image(0, 1) == doctest::Approx(200.0));
   }
   SUBCASE("corrupt file") {
-    const std::string path = dir.File("corrupt.png");
+    const std::string path = dir / ("corrupt.png");
     WriteBytes(path, "\x89PNG\r\n\x1a\n this is not really a png");
     const ReadImageResult r = ReadImageFile(path);
     CHECK(r.status.code() == StatusCode::kInvalidInput);
     CHECK(Contains(r.status.message(), path));
   }
   SUBCASE("missing file") {
-    const std::string path = dir.File("missing.png");
+    const std::string path = dir / ("missing.png");
     const ReadImageResult r = ReadImageFile(path);
     CHECK(r.status.code() == StatusCode::kInvalidInput);
     CHECK(Contains(r.status.message(), "cannot read " + path));
@@ -475,11 +451,11 @@ TEST_CASE("png: 8-bit and 16-bit grey values are preserved") {
 }
 
 TEST_CASE("tiff: float round trip keeps NaN and exact values") {
-  TempDir dir;
+  testing::TempDir dir("anchord_image_io_test");
   const cv::Mat1f image = SampleImage();
   for (const char* name : {"f.tif", "f.tiff"}) {
     CAPTURE(name);
-    const std::string path = dir.File(name);
+    const std::string path = dir / (name);
     REQUIRE(WriteFloatTiff(path, image).ok());
     const ReadImageResult r = ReadImageFile(path);
     REQUIRE(r.status.ok());
@@ -490,10 +466,10 @@ TEST_CASE("tiff: float round trip keeps NaN and exact values") {
 }
 
 TEST_CASE("tiff: 16-bit TIFF is read without rescaling") {
-  TempDir dir;
+  testing::TempDir dir("anchord_image_io_test");
   cv::Mat1w m(1, 3);
   m << 3, 1000, 60000;
-  const std::string path = dir.File("g16.tif");
+  const std::string path = dir / ("g16.tif");
   REQUIRE(cv::imwrite(path, m));
   const ReadImageResult r = ReadImageFile(path);
   REQUIRE(r.status.ok());
@@ -502,10 +478,10 @@ TEST_CASE("tiff: 16-bit TIFF is read without rescaling") {
 }
 
 TEST_CASE("tiff: float64 is narrowed, signed 16-bit is rejected") {
-  TempDir dir;
+  testing::TempDir dir("anchord_image_io_test");
   cv::Mat1d f8(1, 2);
   f8 << 0.1, -1e6;
-  const std::string f8_path = dir.File("f8.tif");
+  const std::string f8_path = dir / ("f8.tif");
   REQUIRE(cv::imwrite(f8_path, f8));
   const ReadImageResult r = ReadImageFile(f8_path);
   REQUIRE(r.status.ok());
@@ -514,7 +490,7 @@ TEST_CASE("tiff: float64 is narrowed, signed 16-bit is rejected") {
 
   cv::Mat1s s16(1, 2);
   s16 << -5, 5;
-  const std::string s16_path = dir.File("s16.tif");
+  const std::string s16_path = dir / ("s16.tif");
   REQUIRE(cv::imwrite(s16_path, s16));
   const ReadImageResult bad = ReadImageFile(s16_path);
   CHECK(bad.status.code() == StatusCode::kInvalidInput);
@@ -522,18 +498,18 @@ TEST_CASE("tiff: float64 is narrowed, signed 16-bit is rejected") {
 }
 
 TEST_CASE("tiff: WriteFloatTiff rejects bad requests") {
-  TempDir dir;
-  CHECK(WriteFloatTiff(dir.File("a.png"), SampleImage()).code() ==
+  testing::TempDir dir("anchord_image_io_test");
+  CHECK(WriteFloatTiff(dir / ("a.png"), SampleImage()).code() ==
         StatusCode::kInvalidInput);
-  CHECK(WriteFloatTiff(dir.File("e.tif"), cv::Mat1f()).code() ==
+  CHECK(WriteFloatTiff(dir / ("e.tif"), cv::Mat1f()).code() ==
         StatusCode::kInvalidInput);
   CHECK_FALSE(
-      WriteFloatTiff(dir.File("no/such/dir/a.tif"), SampleImage()).ok());
+      WriteFloatTiff(dir / ("no/such/dir/a.tif"), SampleImage()).ok());
 }
 
 TEST_CASE("ReadImageFile: unsupported extensions are named") {
-  TempDir dir;
-  const std::string path = dir.File("a.xyz");
+  testing::TempDir dir("anchord_image_io_test");
+  const std::string path = dir / ("a.xyz");
   WriteBytes(path, "whatever");
   const ReadImageResult r = ReadImageFile(path);
   CHECK(r.status.code() == StatusCode::kInvalidInput);
@@ -541,13 +517,13 @@ TEST_CASE("ReadImageFile: unsupported extensions are named") {
       Contains(r.status.message(),
                "unsupported file type '.xyz' (need .npy, .tif, .tiff, .png)"));
   CHECK(r.image.empty());
-  CHECK(Contains(ReadImageFile(dir.File("noext")).status.message(),
+  CHECK(Contains(ReadImageFile(dir / ("noext")).status.message(),
                  "unsupported file type ''"));
 }
 
 TEST_CASE("ReadImageFile: dispatches .npy case-insensitively") {
-  TempDir dir;
-  const std::string path = dir.File("UPPER.NPY");
+  testing::TempDir dir("anchord_image_io_test");
+  const std::string path = dir / ("UPPER.NPY");
   REQUIRE(WriteNpy(path, SampleImage()).ok());
   const ReadImageResult r = ReadImageFile(path);
   REQUIRE(r.status.ok());

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/temp_dir.h"
+
 #include "support/real_data.h"
 
 #include <bit>
@@ -562,35 +564,9 @@ TEST_CASE("sxm: random corruption of the header never crashes") {
 // ---------------------------------------------------------------------------
 // Files on disk
 
-// A fresh directory under the system temp dir, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    const auto now = std::chrono::steady_clock::now().time_since_epoch();
-    path_ = fs::temp_directory_path() /
-            ("anchord_sxm_test_" + std::to_string(rd()) + "_" +
-             std::to_string(now.count()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string File(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
- private:
-  fs::path path_;
-};
-
 TEST_CASE("sxm: ReadSxm reads a file and reports a missing one") {
-  TempDir dir;
-  const std::string path = dir.File("scan_001.sxm");
+  testing::TempDir dir("anchord_sxm_test");
+  const std::string path = dir / ("scan_001.sxm");
   {
     const std::string bytes = MakeFixture(6, 4, "up").Bytes();
     std::ofstream out(path, std::ios::binary);
@@ -613,10 +589,10 @@ TEST_CASE("sxm: ReadSxm reads a file and reports a missing one") {
             "data truncated: expected 384 bytes for 4 images of 6x4, have "
             "380") != std::string::npos);
 
-  const SxmFile missing = ReadSxm(dir.File("nope.sxm"));
+  const SxmFile missing = ReadSxm(dir / ("nope.sxm"));
   CHECK(missing.status.code() == StatusCode::kInvalidInput);
   CHECK(missing.status.message().find("cannot read") == 0);
-  CHECK(ReadSxm(dir.File("")).status.code() == StatusCode::kInvalidInput);
+  CHECK(ReadSxm(dir / ("")).status.code() == StatusCode::kInvalidInput);
 }
 
 // ---------------------------------------------------------------------------
