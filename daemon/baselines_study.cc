@@ -321,24 +321,15 @@ DriftSequenceOptions DefaultDriftSequence() {
 Status ParseBaselinesArgs(const std::vector<std::string>& args,
                           BaselinesArgs& parsed) {
   parsed.sequence = DefaultDriftSequence();
-  SplitArgs split;
-  Status s = SplitCommandLine(args, {"--help", "-h"},
-                              {"--frames", "--seed", "--size", "--fov-nm",
-                               "--drift-nm", "--detector", "--csv"},
-                              split);
-  if (!s.ok()) return s;
-  if (!split.flags.empty()) {
-    parsed.help = true;
-    return Status::Ok();
-  }
-  if (!split.positional.empty()) {
-    return Status::InvalidInput("unexpected argument '" +
-                                split.positional.front() + "'");
-  }
-  for (const auto& [name, value] : split.values) {
-    s = ApplyOption(name, value, parsed);
-    if (!s.ok()) return s;
-  }
+  const Status s = ApplyOptions(
+      args,
+      {"--frames", "--seed", "--size", "--fov-nm", "--drift-nm", "--detector",
+       "--csv"},
+      [&](const std::string& name, const std::string& value) {
+        return ApplyOption(name, value, parsed);
+      },
+      parsed.help);
+  if (!s.ok() || parsed.help) return s;
   return parsed.sequence.Validate();
 }
 

@@ -30,10 +30,15 @@ Status SplitCommandLine(const std::vector<std::string>& args,
                         const std::vector<std::string>& flag_names,
                         const std::vector<std::string>& value_names,
                         SplitArgs& out) {
+  bool options_done = false;
   for (size_t k = 0; k < args.size(); ++k) {
     const std::string& arg = args[k];
-    if (!IsOption(arg)) {
+    if (options_done || !IsOption(arg)) {
       out.positional.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      options_done = true;
       continue;
     }
     const size_t eq = arg.find('=');
@@ -59,6 +64,28 @@ Status SplitCommandLine(const std::vector<std::string>& args,
     if (!out.values.emplace(name, value).second) {
       return Status::InvalidInput(name + " given twice");
     }
+  }
+  return Status::Ok();
+}
+
+Status ApplyOptions(const std::vector<std::string>& args,
+                    const std::vector<std::string>& value_names,
+                    const OptionSetter& apply,
+                    bool& help) {
+  SplitArgs split;
+  Status s = SplitCommandLine(args, {"--help", "-h"}, value_names, split);
+  if (!s.ok()) return s;
+  if (!split.flags.empty()) {
+    help = true;
+    return Status::Ok();
+  }
+  if (!split.positional.empty()) {
+    return Status::InvalidInput("unexpected argument '" +
+                                split.positional.front() + "'");
+  }
+  for (const auto& [name, value] : split.values) {
+    s = apply(name, value);
+    if (!s.ok()) return s;
   }
   return Status::Ok();
 }

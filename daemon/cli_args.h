@@ -1,6 +1,6 @@
 #pragma once
 
-// Small command-line helpers shared by `anchord study` and `anchord bench`:
+// Small command-line helpers shared by the subcommands:
 // `--opt value` / `--opt=value` splitting and whole-string number parsing.
 
 #include "anchord/util/status.h"
@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -56,12 +57,24 @@ struct SplitArgs {
 };
 
 // Splits `args`: every "--name" in `flag_names` is a flag; any other
-// "--name" takes a value (`--name value` or `--name=value`). kInvalidInput
-// when an option repeats, lacks its value, or is neither a flag nor in
-// `value_names`.
+// "--name" takes a value (`--name value` or `--name=value`); everything
+// after "--" is positional. kInvalidInput when an option repeats, lacks
+// its value, or is neither a flag nor in `value_names`.
 Status SplitCommandLine(const std::vector<std::string>& args,
                         const std::vector<std::string>& flag_names,
                         const std::vector<std::string>& value_names,
                         SplitArgs& out);
+
+// Sets one option from its value; kInvalidInput naming the problem.
+using OptionSetter =
+    std::function<Status(const std::string& name, const std::string& value)>;
+
+// The parser of a subcommand without positional arguments: --help / -h
+// sets `help` (nothing else is checked then); each option of
+// `value_names` goes to `apply`; anything else is a usage error.
+Status ApplyOptions(const std::vector<std::string>& args,
+                    const std::vector<std::string>& value_names,
+                    const OptionSetter& apply,
+                    bool& help);
 
 }  // namespace anchord::daemon

@@ -6,6 +6,7 @@
 #include "anchord/util/frame.h"
 #include "anchord/util/stopwatch.h"
 
+#include "daemon/cli_args.h"
 #include "daemon/overlay.h"
 #include "daemon/result_json.h"
 #include <spdlog/spdlog.h>
@@ -18,7 +19,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <set>
 #include <string_view>
 #include <system_error>
 
@@ -98,10 +98,6 @@ Status ApplyOption(const std::string& name,
   if (value.empty()) return Usage(name + " needs a file name");
   *path = value;
   return Status::Ok();
-}
-
-bool IsOption(const std::string& arg) {
-  return arg.size() > 1 && arg[0] == '-';
 }
 
 bool IsSxm(const std::string& path) {
@@ -269,31 +265,18 @@ bool ProcessInputSafely(const RegisterContext& context, int index) {
 
 Status ParseRegisterArgs(const std::vector<std::string>& args,
                          RegisterArgs& parsed) {
-  std::set<std::string> seen;
-  bool options_done = false;
-  for (size_t k = 0; k < args.size(); ++k) {
-    const std::string& arg = args[k];
-    if (options_done || !IsOption(arg)) {
-      parsed.inputs.push_back(arg);
-    } else if (arg == "--") {
-      options_done = true;
-    } else if (arg == "--help" || arg == "-h") {
-      parsed.help = true;
-    } else {
-      const size_t eq = arg.find('=');
-      const std::string name = arg.substr(0, eq);
-      std::string value;
-      if (eq != std::string::npos) {
-        value = arg.substr(eq + 1);
-      } else if (k + 1 < args.size()) {
-        value = args[++k];
-      } else {
-        return Usage(name + " needs a value");
-      }
-      if (!seen.insert(name).second) return Usage(name + " given twice");
-      const Status applied = ApplyOption(name, value, parsed);
-      if (!applied.ok()) return applied;
-    }
+  SplitArgs split;
+  const Status s = SplitCommandLine(
+      args, {"--help", "-h"},
+      {"--pixel-size-nm", "--detector", "--direction", "--channel", "--json",
+       "--corrected", "--overlay"},
+      split);
+  if (!s.ok()) return s;
+  parsed.help = !split.flags.empty();
+  parsed.inputs = split.positional;
+  for (const auto& [name, value] : split.values) {
+    const Status applied = ApplyOption(name, value, parsed);
+    if (!applied.ok()) return applied;
   }
   return parsed.help ? Status::Ok() : CheckComplete(parsed);
 }

@@ -208,25 +208,15 @@ int RunFig3(const std::vector<std::string>& args) {
 
 Status ParseFig3Args(const std::vector<std::string>& args, Fig3Args& parsed) {
   parsed.threads = DefaultThreads();
-  SplitArgs split;
-  Status s = SplitCommandLine(
-      args, {"--help", "-h"},
+  const Status s = ApplyOptions(
+      args,
       {"--samples", "--seed", "--threads", "--sigmas", "--counts",
        "--estimators", "--field-grid", "--field-margin", "--csv", "--png"},
-      split);
-  if (!s.ok()) return s;
-  if (!split.flags.empty()) {
-    parsed.help = true;
-    return Status::Ok();
-  }
-  if (!split.positional.empty()) {
-    return Status::InvalidInput("unexpected argument '" +
-                                split.positional.front() + "'");
-  }
-  for (const auto& [name, value] : split.values) {
-    s = ApplyFig3Option(name, value, parsed);
-    if (!s.ok()) return s;
-  }
+      [&](const std::string& name, const std::string& value) {
+        return ApplyFig3Option(name, value, parsed);
+      },
+      parsed.help);
+  if (!s.ok() || parsed.help) return s;
   return parsed.options.Validate();
 }
 

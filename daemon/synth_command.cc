@@ -1,5 +1,7 @@
 #include "daemon/synth_command.h"
 
+#include "daemon/cli_args.h"
+
 #include "anchord/io/image_io.h"
 
 #include "daemon/result_json.h"
@@ -9,7 +11,6 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
-#include <set>
 #include <string_view>
 #include <system_error>
 
@@ -73,10 +74,6 @@ Status ApplyOption(const std::string& name,
   return Usage("unknown option " + name);
 }
 
-bool IsOption(const std::string& arg) {
-  return arg.size() > 1 && arg[0] == '-';
-}
-
 // Handles a flag without a value; false when `arg` is not one.
 bool ApplyFlag(const std::string& arg, SynthArgs& parsed) {
   if (arg == "--help" || arg == "-h") {
@@ -119,26 +116,17 @@ bool WriteTruth(const std::string& path,
 }  // namespace
 
 Status ParseSynthArgs(const std::vector<std::string>& args, SynthArgs& parsed) {
-  std::set<std::string> seen;
-  for (size_t k = 0; k < args.size(); ++k) {
-    const std::string& arg = args[k];
-    if (!IsOption(arg)) {
-      const Status added = AddOutput(arg, parsed);
-      if (!added.ok()) return added;
-      continue;
-    }
-    if (ApplyFlag(arg, parsed)) continue;
-    const size_t eq = arg.find('=');
-    const std::string name = arg.substr(0, eq);
-    std::string value;
-    if (eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-    } else if (k + 1 < args.size()) {
-      value = args[++k];
-    } else {
-      return Usage(name + " needs a value");
-    }
-    if (!seen.insert(name).second) return Usage(name + " given twice");
+  SplitArgs split;
+  const Status s = SplitCommandLine(args, {"--help", "-h", "--random"},
+                                    {"--seed", "--size", "--fov-nm", "--truth"},
+                                    split);
+  if (!s.ok()) return s;
+  for (const std::string& flag : split.flags) ApplyFlag(flag, parsed);
+  for (const std::string& arg : split.positional) {
+    const Status added = AddOutput(arg, parsed);
+    if (!added.ok()) return added;
+  }
+  for (const auto& [name, value] : split.values) {
     const Status applied = ApplyOption(name, value, parsed);
     if (!applied.ok()) return applied;
   }
