@@ -30,6 +30,37 @@ double HashUniform(uint64_t seed, int64_t a, int64_t b, int64_t c) {
   return (x >> 11) * (1.0 / 9007199254740992.0);
 }
 
+// Minimum distance of an adsorbate from every adatom site and corner hole.
+constexpr double kAdsorbateClearanceNm = 0.45;
+// Hashed candidate positions tried per cell for a fixed adsorbate: about
+// 1.4 % of a cell clears kAdsorbateClearanceNm, so a cell is skipped with
+// probability ~1e-6.
+constexpr int kFixedAdsorbateTries = 1024;
+// Salts that give the fixed adsorbates hash streams of their own.
+constexpr uint64_t kFixedAdsorbateSalt = 0xAD50AB17E5ull;
+constexpr int64_t kFixedAdsorbateKey = 1000;
+
+// Row shift at (fractional) row y: linear between rows, held beyond the
+// first and last row. Zero when there is no shift.
+Vec2 RowShiftAt(const std::vector<Vec2>& shift, double y) {
+  if (shift.empty()) return Vec2::Zero();
+  const int n = static_cast<int>(shift.size());
+  if (n == 1 || !(y > 0)) return shift.front();
+  if (y >= n - 1) return shift.back();
+  const int y0 = std::min(static_cast<int>(std::floor(y)), n - 2);
+  const double f = y - y0;
+  return (1.0 - f) * shift[y0] + f * shift[y0 + 1];
+}
+
+// Largest change of the row shift between consecutive rows, in pixels.
+double MaxRowShiftStepPx(const std::vector<Vec2>& shift, const Mat2& linear) {
+  double step = 0;
+  for (size_t y = 1; y < shift.size(); ++y) {
+    step = std::max(step, (linear * (shift[y] - shift[y - 1])).norm());
+  }
+  return step;
+}
+
 struct Renderer {
   const SyntheticScanOptions& o;
   LatticeModel model;
@@ -37,7 +68,7 @@ struct Renderer {
   std::vector<Vec2> adsorbates_nm;
 
   bool Occupied(int i, int j, int site) const {
-    return HashUniform(o.seed, i, j, site) >= o.vacancy_fraction;
+    return SiteOccupied(o, i, j, site);
   }
   double HoleScale(int i, int j) const {
     if (o.hole_size_jitter <= 0) return 1.0;
@@ -101,6 +132,7 @@ Status SyntheticScanOptions::Validate() const {
   ANCHORD_OPTION_GE(v, blur_nm, 0.0);
   ANCHORD_OPTION_IN_CLOSED(v, vacancy_fraction, 0.0, 1.0);
   ANCHORD_OPTION_GE(v, adsorbates, 0);
+  ANCHORD_OPTION_IN_CLOSED(v, adsorbates_per_cell, 0.0, 1.0);
   ANCHORD_OPTION_GT(v, adatom_sigma_nm, 0.0);
   ANCHORD_OPTION_GT(v, hole_sigma_nm, 0.0);
   ANCHORD_OPTION_IN_CLOSED(v, hole_size_jitter, 0.0, 0.5);
@@ -108,10 +140,40 @@ Status SyntheticScanOptions::Validate() const {
   // pixel position of a site is unique.
   v.Require(creep_px / creep_tau_rows < 0.5, "creep_px / creep_tau_rows",
             creep_px / creep_tau_rows, "< 0.5");
+  if (!row_shift_nm.empty()) {
+    v.Require(static_cast<int>(row_shift_nm.size()) == height_px,
+              "row_shift_nm.size()", row_shift_nm.size(),
+              "0 or height_px");
+    bool finite = true;
+    for (const Vec2& d : row_shift_nm) finite = finite && d.allFinite();
+    v.Require(finite, "row_shift_nm", "(non-finite entries)", "all finite");
+    // Like the creep: the row shift must change slowly enough for the true
+    // pixel of a model point to be unique.
+    if (finite && field_of_view_nm > 0 && width_px > 0) {
+      const double step =
+          MaxRowShiftStepPx(row_shift_nm, ImageFromModelLinear(*this));
+      v.Require(step < 0.5, "row_shift_nm step per row (px)", step, "< 0.5");
+    }
+  }
   return v.ToStatus();
 }
 
 Vec2 SyntheticScan::TruePixel(const Vec2& model_nm) const {
+  if (!row_shift_nm.empty()) {
+    // p = image_from_model(m − shift(p.y)) + creep(p.y): a contraction in
+    // p.y (creep and row shift steps each < 0.5 px per row).
+    Vec2 p = Apply(image_from_model, model_nm - RowShiftAt(row_shift_nm, 0));
+    for (int it = 0; it < 200; ++it) {
+      const Vec2 next =
+          Apply(image_from_model,
+                model_nm - RowShiftAt(row_shift_nm, p.y())) +
+          creep_px * std::exp(-std::max(p.y(), -50.0) / creep_tau_rows) *
+              creep_dir;
+      if ((next - p).norm() < 1e-10) return next;
+      p = next;
+    }
+    return p;
+  }
   const Vec2 q = Apply(image_from_model, model_nm);
   // p = q + creep(p.y): a contraction, solved by fixed-point iteration.
   Vec2 p = q;
@@ -136,20 +198,7 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
   r.lattice_from_model = basis.inverse();
 
   const double px_nm = o.field_of_view_nm / o.width_px;
-  // Linear part, model nm → image px: flip to image y-down, rotate, then
-  // the scanner's shear and anisotropic scale error. A true scale error of
-  // +10 % means the scanner moves 10 % further than nominal, so features
-  // appear 10 % smaller: divide.
-  const double c = std::cos(Deg(o.rotation_deg));
-  const double s = std::sin(Deg(o.rotation_deg));
-  Mat2 flip_rot;
-  flip_rot << c, s, s, -c;  // rotation by θ after y → −y
-  Mat2 shear;
-  shear << 1, o.shear, 0, 1;
-  Mat2 scale = Mat2::Zero();
-  scale(0, 0) = 1.0 / (px_nm * (1.0 + o.scale_error_x));
-  scale(1, 1) = 1.0 / (px_nm * (1.0 + o.scale_error_y));
-  const Mat2 linear = scale * shear * flip_rot;
+  const Mat2 linear = ImageFromModelLinear(o);
   const Vec2 centre_px(0.5 * (o.width_px - 1), 0.5 * (o.height_px - 1));
   Mat3 affine = AffineTransform(linear, centre_px - linear * o.offset_nm);
   // Perspective: a divisor w = 1 + g·(x − cx) + h·(y − cy) in pixels, with
@@ -172,6 +221,7 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
   scan.creep_tau_rows = o.creep_tau_rows;
   scan.creep_dir =
       Vec2(std::cos(Deg(o.creep_angle_deg)), std::sin(Deg(o.creep_angle_deg)));
+  scan.row_shift_nm = o.row_shift_nm;
   const Mat3 model_from_image = image_from_model.inverse();
 
   std::mt19937_64 rng(o.seed);
@@ -184,6 +234,15 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
     const Vec2 m = Apply(model_from_image, corner);
     lo = lo.cwiseMin(m);
     hi = hi.cwiseMax(m);
+  }
+  if (!o.row_shift_nm.empty()) {
+    Vec2 shift_lo = o.row_shift_nm.front(), shift_hi = shift_lo;
+    for (const Vec2& d : o.row_shift_nm) {
+      shift_lo = shift_lo.cwiseMin(d);
+      shift_hi = shift_hi.cwiseMax(d);
+    }
+    lo += shift_lo;
+    hi += shift_hi;
   }
   const double margin = 2.0 * kSi7x7LatticeNm;
   lo.array() -= margin;
@@ -235,7 +294,9 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
   std::uniform_real_distribution<double> uy(0, o.height_px - 1);
   for (int a = 0, tries = 0; a < o.adsorbates && tries < 1000 * o.adsorbates;
        ++tries) {
-    const Vec2 m = Apply(model_from_image, Vec2(ux(rng), uy(rng)));
+    const Vec2 at(ux(rng), uy(rng));
+    Vec2 m = Apply(model_from_image, at);
+    if (!o.row_shift_nm.empty()) m += RowShiftAt(o.row_shift_nm, at.y());
     bool clear = true;
     for (const Vec2& site : all_sites_nm) {
       if ((site - m).squaredNorm() < 0.45 * 0.45) {
@@ -246,16 +307,35 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
     if (!clear) continue;
     r.adsorbates_nm.push_back(m);
     scan.adsorbates_px.push_back(scan.TruePixel(m));
+    scan.adsorbates_model_nm.push_back(m);
     ++a;
+  }
+  // The fixed population: every one in the enumerated cells is rendered,
+  // those whose true pixel lies in the frame are reported.
+  if (o.adsorbates_per_cell > 0) {
+    for (int i = imin; i <= imax; ++i) {
+      for (int j = jmin; j <= jmax; ++j) {
+        Vec2 m;
+        if (!FixedAdsorbateInCell(o, i, j, &m)) continue;
+        r.adsorbates_nm.push_back(m);
+        const Vec2 p = scan.TruePixel(m);
+        if (!in_frame(p)) continue;
+        scan.adsorbates_px.push_back(p);
+        scan.adsorbates_model_nm.push_back(m);
+      }
+    }
   }
 
   cv::Mat1f image(o.height_px, o.width_px);
   for (int y = 0; y < o.height_px; ++y) {
     const Vec2 creep =
         o.creep_px * std::exp(-y / o.creep_tau_rows) * scan.creep_dir;
+    const Vec2 shift =
+        o.row_shift_nm.empty() ? Vec2::Zero() : o.row_shift_nm[y];
     float* row = image[y];
     for (int x = 0; x < o.width_px; ++x) {
-      const Vec2 m = Apply(model_from_image, Vec2(x, y) - creep);
+      Vec2 m = Apply(model_from_image, Vec2(x, y) - creep);
+      if (!o.row_shift_nm.empty()) m += shift;
       row[x] = static_cast<float>(r.Height(m));
     }
   }
@@ -301,6 +381,98 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
   scan.frame.source = "synthetic:seed=" + std::to_string(o.seed);
   scan.frame.channel = "Z";
   return scan;
+}
+
+Mat2 ImageFromModelLinear(const SyntheticScanOptions& o) {
+  const double px_nm = o.field_of_view_nm / o.width_px;
+  // Flip to image y-down, rotate, then the scanner's shear and anisotropic
+  // scale error. A true scale error of +10 % means the scanner moves 10 %
+  // further than nominal, so features appear 10 % smaller: divide.
+  const double c = std::cos(Deg(o.rotation_deg));
+  const double s = std::sin(Deg(o.rotation_deg));
+  Mat2 flip_rot;
+  flip_rot << c, s, s, -c;  // rotation by θ after y → −y
+  Mat2 shear;
+  shear << 1, o.shear, 0, 1;
+  Mat2 scale = Mat2::Zero();
+  scale(0, 0) = 1.0 / (px_nm * (1.0 + o.scale_error_x));
+  scale(1, 1) = 1.0 / (px_nm * (1.0 + o.scale_error_y));
+  return scale * shear * flip_rot;
+}
+
+bool SiteOccupied(const SyntheticScanOptions& o, int i, int j, int site) {
+  return HashUniform(o.seed, i, j, site) >= o.vacancy_fraction;
+}
+
+bool FixedAdsorbateInCell(const SyntheticScanOptions& o, int i, int j,
+                          Vec2* model_nm) {
+  if (!(o.adsorbates_per_cell > 0)) return false;
+  const uint64_t salted = o.seed ^ kFixedAdsorbateSalt;
+  if (HashUniform(salted, i, j, kFixedAdsorbateKey) >= o.adsorbates_per_cell) {
+    return false;
+  }
+  // Lattice geometry relative to the cell origin: the corner holes and
+  // adatom sites of this cell and its eight neighbours.
+  static const std::vector<Vec2> kNearSitesNm = [] {
+    const LatticeModel model = MakeSi7x7Model();
+    std::vector<Vec2> near;
+    for (int di = -1; di <= 1; ++di) {
+      for (int dj = -1; dj <= 1; ++dj) {
+        near.push_back(model.ModelFromLattice(di, dj));
+        for (const BasisSite& site : model.sites) {
+          near.push_back(model.ModelFromLattice(di + site.frac.x(),
+                                                dj + site.frac.y()));
+        }
+      }
+    }
+    return near;
+  }();
+  static const LatticeModel kModel = MakeSi7x7Model();
+  constexpr double kClear2 = kAdsorbateClearanceNm * kAdsorbateClearanceNm;
+  for (int k = 0; k < kFixedAdsorbateTries; ++k) {
+    const Vec2 rel = kModel.ModelFromLattice(
+        HashUniform(salted, i, j, 2 * k), HashUniform(salted, i, j, 2 * k + 1));
+    bool clear = true;
+    for (const Vec2& site : kNearSitesNm) {
+      if ((site - rel).squaredNorm() < kClear2) {
+        clear = false;
+        break;
+      }
+    }
+    if (!clear) continue;
+    if (model_nm != nullptr) *model_nm = kModel.ModelFromLattice(i, j) + rel;
+    return true;
+  }
+  return false;
+}
+
+std::vector<Vec2> FixedAdsorbatesIn(const SyntheticScanOptions& o,
+                                    const Vec2& lo_nm, const Vec2& hi_nm) {
+  std::vector<Vec2> out;
+  if (!(o.adsorbates_per_cell > 0) || !(lo_nm.array() <= hi_nm.array()).all()) {
+    return out;
+  }
+  const LatticeModel model = MakeSi7x7Model();
+  int imin = 1 << 30, imax = -(1 << 30), jmin = 1 << 30, jmax = -(1 << 30);
+  for (const Vec2& m : {lo_nm, hi_nm, Vec2(lo_nm.x(), hi_nm.y()),
+                        Vec2(hi_nm.x(), lo_nm.y())}) {
+    const Vec2 f = model.LatticeFromModel(m);
+    imin = std::min(imin, static_cast<int>(std::floor(f.x())) - 1);
+    imax = std::max(imax, static_cast<int>(std::ceil(f.x())) + 1);
+    jmin = std::min(jmin, static_cast<int>(std::floor(f.y())) - 1);
+    jmax = std::max(jmax, static_cast<int>(std::ceil(f.y())) + 1);
+  }
+  for (int i = imin; i <= imax; ++i) {
+    for (int j = jmin; j <= jmax; ++j) {
+      Vec2 m;
+      if (!FixedAdsorbateInCell(o, i, j, &m)) continue;
+      if ((m.array() >= lo_nm.array()).all() &&
+          (m.array() <= hi_nm.array()).all()) {
+        out.push_back(m);
+      }
+    }
+  }
+  return out;
 }
 
 SyntheticScanOptions RandomSyntheticScanOptions(uint64_t seed) {

@@ -412,5 +412,244 @@ TEST_CASE("distortion: the lattice in pixels follows scale error and shear") {
   CHECK(b2.y() == doctest::Approx(-2.688 * std::sqrt(3.0) / 2 / px_nm / 0.8));
 }
 
+// The row shift of SyntheticScanOptions at fractional row y, as TruePixel
+// documents it: linear between rows, held beyond the ends.
+Vec2 RowShiftAt(const std::vector<Vec2>& shift, double y) {
+  if (y <= 0) return shift.front();
+  if (y >= shift.size() - 1.0) return shift.back();
+  const int y0 = static_cast<int>(std::floor(y));
+  return shift[y0] + (y - y0) * (shift[y0 + 1] - shift[y0]);
+}
+
+// Distance from model point a to the nearest adatom site or corner hole.
+double NearestSiteNm(const LatticeModel& m, const Vec2& a_nm) {
+  const Vec2 f = m.LatticeFromModel(a_nm);
+  double nearest = std::numeric_limits<double>::infinity();
+  for (int i = static_cast<int>(std::floor(f.x())) - 1;
+       i <= static_cast<int>(std::floor(f.x())) + 1; ++i) {
+    for (int j = static_cast<int>(std::floor(f.y())) - 1;
+         j <= static_cast<int>(std::floor(f.y())) + 1; ++j) {
+      const Vec2 origin = m.ModelFromLattice(i, j);
+      nearest = std::min(nearest, (a_nm - origin).norm());
+      for (const BasisSite& site : m.sites) {
+        const Vec2 q =
+            origin + m.ModelFromLattice(site.frac.x(), site.frac.y());
+        nearest = std::min(nearest, (a_nm - q).norm());
+      }
+    }
+  }
+  return nearest;
+}
+
+TEST_CASE("row shift: Validate checks size, finiteness and step") {
+  SyntheticScanOptions o = SmallOptions();
+  o.row_shift_nm.assign(o.height_px, Vec2(0.3, -0.2));
+  CHECK(o.Validate().ok());
+  o.row_shift_nm.assign(10, Vec2::Zero());
+  SyntheticScanOptions nan = SmallOptions();
+  nan.row_shift_nm.assign(nan.height_px, Vec2::Zero());
+  nan.row_shift_nm[5].x() = std::numeric_limits<double>::quiet_NaN();
+  SyntheticScanOptions steep = SmallOptions();
+  steep.row_shift_nm.assign(steep.height_px, Vec2::Zero());
+  // 20 nm / 256 px: a jump of 0.06 nm is ≈ 0.8 px.
+  steep.row_shift_nm[100] = Vec2(0.06, 0);
+  const Status a = o.Validate();
+  REQUIRE_FALSE(a.ok());
+  CHECK(Contains(a.message(), "synth.row_shift_nm.size() = 10"));
+  const Status b = nan.Validate();
+  REQUIRE_FALSE(b.ok());
+  CHECK(Contains(b.message(), "synth.row_shift_nm"));
+  const Status c = steep.Validate();
+  REQUIRE_FALSE(c.ok());
+  CHECK(Contains(c.message(), "step per row"));
+  // Every violation at once.
+  steep.adsorbates_per_cell = 1.5;
+  steep.blur_nm = -1;
+  CHECK(Lines(steep.Validate().message()).size() == 3);
+  CHECK(Contains(steep.Validate().message(), "adsorbates_per_cell = 1.5"));
+}
+
+TEST_CASE("row shift: zero is the unshifted frame, constant is an offset") {
+  SyntheticScanOptions o = SmallOptions();
+  o.adsorbates = 3;
+  o.vacancy_fraction = 0.05;
+  const SyntheticScan plain = MakeSyntheticScan(o);
+  SyntheticScanOptions zero = o;
+  zero.row_shift_nm.assign(o.height_px, Vec2::Zero());
+  const SyntheticScan z = MakeSyntheticScan(zero);
+  CHECK(cv::norm(plain.frame.image, z.frame.image, cv::NORM_INF) == 0.0);
+  REQUIRE(plain.adsorbates_px.size() == z.adsorbates_px.size());
+  REQUIRE(plain.adatoms.size() == z.adatoms.size());
+  for (size_t k = 0; k < plain.adatoms.size(); ++k) {
+    CHECK((plain.adatoms[k].p_px - z.adatoms[k].p_px).norm() < 1e-9);
+  }
+
+  // A constant shift s shows what offset_nm + s shows.
+  const Vec2 s(1.3, -0.7);
+  SyntheticScanOptions shifted = o;
+  shifted.adsorbates = 0;
+  shifted.row_shift_nm.assign(o.height_px, s);
+  SyntheticScanOptions offset = o;
+  offset.adsorbates = 0;
+  offset.offset_nm = o.offset_nm + s;
+  const SyntheticScan a = MakeSyntheticScan(shifted);
+  const SyntheticScan b = MakeSyntheticScan(offset);
+  CHECK(cv::norm(a.frame.image, b.frame.image, cv::NORM_INF) < 1e-3);
+  REQUIRE(a.corner_holes.size() == b.corner_holes.size());
+  for (size_t k = 0; k < a.corner_holes.size(); ++k) {
+    CHECK((a.corner_holes[k].p_px - b.corner_holes[k].p_px).norm() < 1e-9);
+  }
+}
+
+TEST_CASE("row shift: TruePixel inverts the rendered mapping") {
+  SyntheticScanOptions o = SmallOptions();
+  o.noise = 0;
+  o.blur_nm = 0.02;
+  SUBCASE("shift only") {}
+  SUBCASE("shift and creep") {
+    o.creep_px = 5;
+    o.creep_angle_deg = 60;
+  }
+  // A smooth drift of about 3 nm down the frame (≈ 0.15 px per row).
+  o.row_shift_nm.resize(o.height_px);
+  for (int y = 0; y < o.height_px; ++y) {
+    o.row_shift_nm[y] = Vec2(0.012 * y, -0.004 * y + 0.3 * std::sin(y / 40.0));
+  }
+  REQUIRE(o.Validate().ok());
+  const SyntheticScan s = MakeSyntheticScan(o);
+  const Mat3 model_from_image = s.image_from_model.inverse();
+  const double angle = o.creep_angle_deg * 3.14159265358979323846 / 180;
+  const Vec2 dir(std::cos(angle), std::sin(angle));
+  // m(p) = image_from_model⁻¹(p − creep(p.y)) + shift(p.y) at TruePixel.
+  auto model_at = [&](const Vec2& p) {
+    const Vec2 creep = o.creep_px * std::exp(-p.y() / o.creep_tau_rows) * dir;
+    return Vec2(Apply(model_from_image, p - creep) +
+                RowShiftAt(o.row_shift_nm, p.y()));
+  };
+  for (const TruthAdatom& a : s.adatoms) {
+    CHECK((model_at(a.p_px) - a.model_nm).norm() < 1e-8);
+    CHECK((s.TruePixel(a.model_nm) - a.p_px).norm() < 1e-9);
+  }
+  // Beyond the first and last row the shift is held.
+  const Vec2 above = model_at(Vec2(50, -20));
+  CHECK((s.TruePixel(above) - Vec2(50, -20)).norm() < 1e-8);
+  const Vec2 below = model_at(Vec2(50, 290));
+  CHECK((s.TruePixel(below) - Vec2(50, 290)).norm() < 1e-8);
+  // The truth corner holes are the minima of the shifted image.
+  const double cell = CellPx(s);
+  int checked = 0;
+  for (const TruthCornerHole& h : s.corner_holes) {
+    if (!Inside(h.p_px, s.frame.image, 0.5 * cell)) continue;
+    CHECK((ArgMinNear(s.frame.image, h.p_px, 0.3 * cell) - h.p_px).norm() <=
+          1.0);
+    ++checked;
+  }
+  CHECK(checked >= 20);
+}
+
+TEST_CASE("SiteOccupied is the truth's vacancy rule") {
+  SyntheticScanOptions o = SmallOptions();
+  o.vacancy_fraction = 0.2;
+  const SyntheticScan s = MakeSyntheticScan(o);
+  const LatticeModel m = MakeSi7x7Model();
+  for (const TruthAdatom& a : s.adatoms) {
+    int site = -1;
+    for (size_t k = 0; k < m.sites.size(); ++k) {
+      const Vec2 q = m.ModelFromLattice(a.i, a.j) +
+                     m.ModelFromLattice(m.sites[k].frac.x(),
+                                        m.sites[k].frac.y());
+      if ((q - a.model_nm).norm() < 1e-9) site = static_cast<int>(k);
+    }
+    REQUIRE(site >= 0);
+    CHECK(SiteOccupied(o, a.i, a.j, site) == a.occupied);
+  }
+}
+
+TEST_CASE("fixed adsorbates: a population of the seed, clear of sites") {
+  SyntheticScanOptions o = SmallOptions();
+  o.adsorbates_per_cell = 0.3;
+  o.noise = 0;
+  const LatticeModel m = MakeSi7x7Model();
+  const SyntheticScan s = MakeSyntheticScan(o);
+  REQUIRE(s.adsorbates_px.size() == s.adsorbates_model_nm.size());
+  REQUIRE(s.adsorbates_px.size() >= 5);
+  for (size_t k = 0; k < s.adsorbates_px.size(); ++k) {
+    CHECK((s.TruePixel(s.adsorbates_model_nm[k]) - s.adsorbates_px[k]).norm() <
+          1e-9);
+    CHECK(Inside(s.adsorbates_px[k], s.frame.image, 0));
+    CHECK(NearestSiteNm(m, s.adsorbates_model_nm[k]) >= 0.45 - 1e-9);
+  }
+  // Rendered: bright blobs.
+  SyntheticScanOptions bare = o;
+  bare.adsorbates_per_cell = 0;
+  const SyntheticScan without = MakeSyntheticScan(bare);
+  CHECK(without.adsorbates_px.empty());
+  for (const Vec2& p : s.adsorbates_px) {
+    if (!Inside(p, s.frame.image, 1)) continue;
+    CHECK(Bilinear(s.frame.image, p) - Bilinear(without.frame.image, p) > 1.0);
+  }
+  // The same model positions in another frame of the same seed (moved,
+  // rotated, distorted differently): a function of the seed only.
+  SyntheticScanOptions other = o;
+  other.offset_nm = Vec2(4.0, -3.0);
+  other.rotation_deg = -40;
+  other.shear = -0.05;
+  const SyntheticScan t = MakeSyntheticScan(other);
+  Vec2 lo(1e9, 1e9), hi(-1e9, -1e9);
+  for (const TruthAdatom& a : s.adatoms) {
+    lo = lo.cwiseMin(a.model_nm);
+    hi = hi.cwiseMax(a.model_nm);
+  }
+  const std::vector<Vec2> listed = FixedAdsorbatesIn(o, lo, hi);
+  auto listed_has = [&](const Vec2& a) {
+    return std::any_of(listed.begin(), listed.end(),
+                       [&](const Vec2& b) { return (a - b).norm() == 0.0; });
+  };
+  for (const Vec2& a : s.adsorbates_model_nm) CHECK(listed_has(a));
+  int common = 0;
+  for (const Vec2& a : t.adsorbates_model_nm) {
+    if ((a.array() >= lo.array()).all() && (a.array() <= hi.array()).all()) {
+      CHECK(listed_has(a));
+      ++common;
+    }
+  }
+  CHECK(common > 0);
+  for (const Vec2& a : listed) {
+    CHECK((a.array() >= lo.array()).all());
+    CHECK((a.array() <= hi.array()).all());
+  }
+
+  // Over many cells the fraction carrying one matches the option.
+  int carrying = 0;
+  const int n = 100 * 100;
+  for (int i = 0; i < 100; ++i) {
+    for (int j = 0; j < 100; ++j) {
+      Vec2 a;
+      if (!FixedAdsorbateInCell(o, i, j, &a)) continue;
+      ++carrying;
+      const Vec2 f = m.LatticeFromModel(a) - Vec2(i, j);
+      CHECK(f.x() >= -1e-9);
+      CHECK(f.x() <= 1 + 1e-9);
+      CHECK(f.y() >= -1e-9);
+      CHECK(f.y() <= 1 + 1e-9);
+      if (i < 10) CHECK(NearestSiteNm(m, a) >= 0.45 - 1e-9);
+    }
+  }
+  CHECK(std::abs(carrying / static_cast<double>(n) - 0.3) <
+        4.5 * std::sqrt(0.3 * 0.7 / n));
+  // Another seed: another population.
+  SyntheticScanOptions reseeded = o;
+  reseeded.seed = 43;
+  int same = 0;
+  for (int i = 0; i < 20; ++i) {
+    for (int j = 0; j < 20; ++j) {
+      Vec2 a, b;
+      same += FixedAdsorbateInCell(o, i, j, &a) &&
+              FixedAdsorbateInCell(reseeded, i, j, &b) && (a - b).norm() == 0;
+    }
+  }
+  CHECK(same == 0);
+}
+
 }  // namespace
 }  // namespace anchord

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "anchord/util/geometry.h"
+
 namespace anchord {
 
 // One scan frame in the canonical orientation of DESIGN §3: x = column,
@@ -38,6 +40,17 @@ struct Frame {
   double bias_v = 0;
   // Trace direction of the pixels: "forward", "backward"; empty if unknown.
   std::string direction;
+  // Start of the acquisition (of the first acquired line), s since the
+  // Unix epoch (UTC); 0 when unknown. Cross-frame drift needs it.
+  double acquired_unix_s = 0;
+  // Drift compensation the controller applied while this frame was
+  // scanned (Nanonis Piezo.DriftCompSet), scanner coordinates (x right,
+  // y up), nm/s; zero when off or unknown.
+  Vec2 drift_compensation_nm_per_s = Vec2::Zero();
+  // Displacement the compensation had accumulated at acquired_unix_s
+  // (the integral of the velocities the controller has set), scanner
+  // coordinates, nm.
+  Vec2 drift_compensation_offset_nm = Vec2::Zero();
   // Start of the recording, ISO 8601 local time of the instrument
   // ("2016-01-07T12:54:04"); empty when unknown.
   std::string acquired_at;
