@@ -93,6 +93,11 @@ void RunStages(const Frame& frame,
   r.sites = LocateSites(level.image, model, r.registration, o.sites);
   r.image_from_model = r.sites.image_from_model;
   lap("sites");
+  if (o.off_lattice.enabled) {
+    r.sites.off_lattice =
+        FindOffLatticeFeatures(level.image, r.sites, o.off_lattice);
+    lap("features");
+  }
   if (o.make_corrected) {
     // The levelled frame in the channel's physical unit.
     r.corrected = WarpToModel(level.image * level.scale, r.image_from_model,
@@ -189,6 +194,7 @@ Status PipelineOptions::Validate() const {
   v.Merge(lattice.Validate());
   v.Merge(registration.Validate());
   v.Merge(sites.Validate());
+  v.Merge(off_lattice.Validate());
   v.Merge(correct.Validate());
   ANCHORD_OPTION_GE(v, min_cell_px, 3.0);
   ANCHORD_OPTION_IN_CLOSED(v, max_nonfinite_fraction, 0.0, 1.0);

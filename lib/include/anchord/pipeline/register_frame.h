@@ -11,6 +11,7 @@
 #include "anchord/preprocess/level.h"
 #include "anchord/register/lattice_registration.h"
 #include "anchord/sites/adatom_sites.h"
+#include "anchord/sites/off_lattice.h"
 #include "anchord/util/frame.h"
 #include "anchord/util/status.h"
 
@@ -23,6 +24,9 @@ struct PipelineOptions {
   LatticeOptions lattice;
   RegisterOptions registration;
   SitesOptions sites;
+  // Off-lattice features (adsorbates, clusters) into sites.off_lattice,
+  // after the sites; timed as stage "features" when enabled.
+  OffLatticeOptions off_lattice;
   CorrectOptions correct;
   // Produce the corrected frame (the warp costs about a frame copy).
   // Default true.
@@ -71,8 +75,8 @@ CornerHoleRegistration RegisterCornerHoles(
     cv::Size frame_size,
     const PipelineOptions& options);
 
-// Runs level → detect → lattice → vote → register → sites → correct on one
-// frame. Never throws: OpenCV failures become kInternal results.
+// Runs level → detect → lattice → vote → register → sites → features →
+// correct on one frame. Never throws: OpenCV failures become kInternal results.
 FrameResult RegisterFrame(const Frame& frame,
                           const LatticeModel& model,
                           const PipelineOptions& options);

@@ -48,6 +48,17 @@ struct AdatomSite {
   double contrast = 0;    // site contrast, levelled units
 };
 
+// A bright blob that is not an adatom on a 7×7 site: an adsorbate or a
+// cluster (FindOffLatticeFeatures, anchord/sites/off_lattice.h).
+struct OffLatticeFeature {
+  Vec2 p_px;          // sub-pixel position in the raw image
+  Vec2 model_nm;      // the same point in the model plane: H⁻¹, corrected by
+                      // the local offsets of the refined adatom sites
+  double height = 0;  // peak height above the local adatom level, in units
+                      // of the median occupied adatom contrast
+  double confidence = 0;  // in [0.5, 1]
+};
+
 struct SitesResult {
   Status status;
   // H after the optional 180° turn; the caller publishes this one.
@@ -57,6 +68,8 @@ struct SitesResult {
   // (faulted − unfaulted) / unfaulted median adatom contrast.
   double faulted_contrast = 0;
   int vacancies = 0;
+  // Off-lattice features; filled by RegisterFrame (not by LocateSites).
+  std::vector<OffLatticeFeature> off_lattice;
 };
 
 // Adatom and corner-hole positions from H, the residual field and the
