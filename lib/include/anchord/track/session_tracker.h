@@ -1,0 +1,194 @@
+#pragma once
+
+// Across frames (DESIGN §6, issue 5): one session frame for a sequence of
+// registered frames, the drift of the sample under the scanner, and the
+// defects of each frame placed in the session frame.
+//
+// A periodic lattice fixes a frame's H only up to a lattice translation
+// and a rotation by a multiple of 60° (120° keeps the halves, 60° swaps
+// them). The tracker places each frame in the session frame (the model
+// frame of the session's first frame) by
+//  - the rotation whose scanner-from-session linear map agrees with the
+//    session's (the scanner does not rotate between frames; the
+//    faulted-half contrast restricts the choice to multiples of 120° when
+//    it is decisive in both frames);
+//  - the lattice translation with the largest posterior probability: a
+//    Gaussian prior around the position the drift prediction gives
+//    (decisive when the prediction is good to well under half a cell),
+//    times the likelihood of the frame's unit-cell occupancy codes given
+//    the session's map of sites seen before (seed 000 Fig. 6: the codes
+//    as features that identify cells; decisive when the drift between
+//    frames is larger). When no translation reaches min_confidence the
+//    frame is reported unplaced instead of guessed.
+//
+// Not thread-safe; one tracker per session, fed frames in acquisition
+// order.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "anchord/model/lattice_model.h"
+#include "anchord/pipeline/register_frame.h"
+#include "anchord/track/drift_estimator.h"
+#include "anchord/util/frame.h"
+#include "anchord/util/geometry.h"
+#include "anchord/util/status.h"
+
+namespace anchord {
+
+struct TrackOptions {
+  DriftOptions drift;
+  // Spread of the drift velocity before it has been measured, nm/s: sets
+  // the prediction's uncertainty for the second frame of a session (and
+  // after a gap). Default 0.05 (3 nm/min); > 0.
+  double prior_velocity_sigma_nm_per_s = 0.05;
+  // Floor of the prediction's one-sigma uncertainty, nm. Default 0.25;
+  // > 0.
+  double min_prediction_sigma_nm = 0.25;
+  // Lattice translations within this many cells of the prediction are
+  // candidates. Default 8; >= 1.
+  int max_search_cells = 8;
+  // A frame is placed when the best translation's posterior probability
+  // is at least this. Default 0.999; in (0.5, 1).
+  double min_confidence = 0.999;
+  // Probability that one site's occupancy is misclassified, for the code
+  // likelihood. Default 0.02; in (0, 0.5).
+  double site_error_rate = 0.02;
+  // Sites whose classification confidence is below this are neither
+  // matched nor catalogued. Default 0.75; in [0.5, 1].
+  double min_site_confidence = 0.75;
+  // Faulted-half contrast (relative) above which a frame's 60° choice is
+  // trusted. Default 0.03; >= 0.
+  double min_faulted_contrast = 0.03;
+  // Sites and features closer than this to the frame border are not
+  // reported as defects (nor used as codes), px. Default 8; >= 0.
+  double border_px = 8.0;
+  // Bound of the session's site map, cells; the cells seen longest ago go
+  // first. Default 100000; >= 16.
+  int max_session_cells = 100000;
+  // One-sigma position uncertainty reported for an off-lattice feature at
+  // least, nm. Default 0.05; > 0.
+  double feature_sigma_nm = 0.05;
+
+  Status Validate() const;
+};
+
+enum class PlacementMethod {
+  kFirst,       // the session's first frame: defines the session frame
+  kPrediction,  // the drift prediction alone decided
+  kCodes,       // the unit-cell codes decided (or overruled the prior)
+};
+const char* PlacementMethodName(PlacementMethod m);  // "first" | ...
+
+struct Placement {
+  bool placed = false;
+  std::string message;  // why not placed; empty when placed
+  PlacementMethod method = PlacementMethod::kFirst;
+  // Posterior probability of the chosen translation, [0, 1].
+  double confidence = 0;
+  // session_nm = rotation · model_nm + translation: rotation by
+  // rotation_steps × 60° (counter-clockwise), translation = n1·a1 + n2·a2.
+  int rotation_steps = 0;
+  int n1 = 0, n2 = 0;
+  Mat3 session_from_model = Mat3::Identity();
+  // The frame centre in the session frame, nm (the frame's offset).
+  Vec2 centre_session_nm = Vec2::Zero();
+  // Distance between the predicted and the chosen position, cells; the
+  // prediction's one-sigma uncertainty, nm; candidates scored.
+  double prediction_error_cells = 0;
+  double prediction_sigma_nm = 0;
+  int candidates = 0;
+  // Sites of this frame that overlapped known sites of the session map.
+  int code_sites_compared = 0;
+};
+
+// Drift report for one frame (scanner coordinates: nm, x right, y up).
+struct DriftReport {
+  bool valid = false;
+  std::string message;  // why not valid
+  // Drift of the sample relative to the scanner without compensation:
+  // the velocity a controller sets as its drift compensation (Nanonis
+  // Piezo.DriftCompSet takes m/s: × 1e-9). It is the mean over the fit
+  // window (DriftOptions); its sigma is that mean's statistical
+  // uncertainty: a wandering drift moves the current velocity away from
+  // the window's mean by more.
+  Vec2 velocity_nm_per_s = Vec2::Zero();
+  Vec2 velocity_sigma_nm_per_s = Vec2::Zero();
+  // Creep after the latest offset change: rate now (nm/s, included in
+  // the apparent velocity) and the displacement still to come (nm).
+  Vec2 creep_rate_nm_per_s = Vec2::Zero();
+  Vec2 creep_remaining_nm = Vec2::Zero();
+  // What the images show with the compensation this frame had:
+  // velocity + creep rate − compensation.
+  Vec2 apparent_velocity_nm_per_s = Vec2::Zero();
+  // Start of the next frame as predicted from the frame period, s since
+  // the Unix epoch; the scan offset that puts this frame's centre sample
+  // point at the centre of the next frame with the compensation kept as
+  // it is; and that offset minus this frame's.
+  double next_frame_unix_s = 0;
+  Vec2 next_scan_offset_nm = Vec2::Zero();
+  Vec2 centre_correction_nm = Vec2::Zero();
+  int frames = 0;  // frames in the fit
+  double residual_rms_nm = 0;
+};
+
+enum class TrackedDefectKind { kVacancy, kOffLattice };
+
+// A defect of this frame placed in the session frame.
+struct TrackedDefect {
+  TrackedDefectKind kind = TrackedDefectKind::kVacancy;
+  // Vacancies: the session cell and basis site index (the identity).
+  int i = 0, j = 0, site = -1;
+  Vec2 session_nm = Vec2::Zero();
+  double sigma_nm = 0;
+  Vec2 p_px = Vec2::Zero();  // in this frame
+  double confidence = 0;
+};
+
+struct TrackResult {
+  Placement placement;
+  DriftReport drift;
+  // Empty when the frame was not placed.
+  std::vector<TrackedDefect> defects;
+  // Where this frame classified sites, as a convex polygon in session nm
+  // (the frame inset by border_px); empty when not placed.
+  std::vector<Vec2> footprint_session_nm;
+};
+
+class SessionTracker {
+ public:
+  // Requires options.Validate().ok() (checked).
+  SessionTracker(TrackOptions options, LatticeModel model);
+  ~SessionTracker();
+  SessionTracker(SessionTracker&&) noexcept;
+  SessionTracker& operator=(SessionTracker&&) noexcept;
+
+  // Places one registered frame (result.status ok) and updates the drift
+  // fit and the session map. `frame` carries the metadata (times, scan
+  // offset and angle, pixel sizes, compensation). A frame with a status
+  // other than ok is not placed; the drift report is the prediction.
+  TrackResult Track(const Frame& frame, const FrameResult& result);
+
+  // Frames tracked, frames placed.
+  int frames_seen() const;
+  int frames_placed() const;
+  // The latest drift fit.
+  const DriftFit& drift() const;
+
+  // The whole state as an opaque string (versioned), and back: a tracker
+  // restored from Serialize() continues the same session frame. Restore
+  // returns kInvalidInput on a string it cannot read (the tracker is then
+  // unchanged).
+  std::string Serialize() const;
+  Status Restore(const std::string& state);
+
+ private:
+  struct State;
+  TrackOptions options_;
+  LatticeModel model_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace anchord
