@@ -164,9 +164,44 @@ void ForEachKey(Config& c, Visitor&& visit) {
   visit("registration.sites", "vacancy_threshold", si.vacancy_threshold);
   visit("registration.sites", "canonical_faulted_t1", si.canonical_faulted_t1);
 
+  auto& ol = r.off_lattice;
+  visit("registration.off_lattice", "enabled", ol.enabled);
+  visit("registration.off_lattice", "min_height", ol.min_height);
+  visit("registration.off_lattice", "min_site_distance_nm",
+        ol.min_site_distance_nm);
+  visit("registration.off_lattice", "level_radius_nm", ol.level_radius_nm);
+  visit("registration.off_lattice", "border_nm", ol.border_nm);
+  visit("registration.off_lattice", "merge_distance_nm", ol.merge_distance_nm);
+
   auto& co = r.correct;
   visit("registration.correct", "output_pixel_nm", co.output_pixel_nm);
   visit("registration.correct", "max_output_px", co.max_output_px);
+
+  auto& t = c.track;
+  visit("track", "prior_velocity_sigma_nm_per_s",
+        t.prior_velocity_sigma_nm_per_s);
+  visit("track", "min_prediction_sigma_nm", t.min_prediction_sigma_nm);
+  visit("track", "max_search_cells", t.max_search_cells);
+  visit("track", "min_confidence", t.min_confidence);
+  visit("track", "site_error_rate", t.site_error_rate);
+  visit("track", "min_site_confidence", t.min_site_confidence);
+  visit("track", "min_faulted_contrast", t.min_faulted_contrast);
+  visit("track", "border_px", t.border_px);
+  visit("track", "max_session_cells", t.max_session_cells);
+  visit("track", "feature_sigma_nm", t.feature_sigma_nm);
+  auto& td = t.drift;
+  visit("track.drift", "window_s", td.window_s);
+  visit("track.drift", "max_frames", td.max_frames);
+  visit("track.drift", "creep_tau_s", td.creep_tau_s);
+  visit("track.drift", "outlier_sigmas", td.outlier_sigmas);
+  visit("track.drift", "position_sigma_nm", td.position_sigma_nm);
+
+  auto& ca = c.catalog;
+  visit("catalog", "path", ca.path);
+  visit("catalog", "max_defects_per_session", ca.max_defects_per_session);
+  visit("catalog", "max_age_s", ca.max_age_s);
+  visit("catalog", "match_radius_nm", ca.match_radius_nm);
+  visit("catalog", "max_query_results", ca.max_query_results);
 }
 
 std::string JoinKey(std::string_view table, std::string_view key) {
@@ -665,6 +700,16 @@ void ValidateLogging(const LoggingConfig& l, Violations& v) {
             l.per_frame_warnings_per_s, ">= 0");
 }
 
+void ValidateCatalog(const CatalogConfig& c, Violations& v) {
+  v.Require(c.max_defects_per_session >= 1, "max_defects_per_session",
+            c.max_defects_per_session, ">= 1");
+  v.Require(c.max_age_s >= 0, "max_age_s", c.max_age_s, ">= 0");
+  v.Require(c.match_radius_nm > 0, "match_radius_nm", c.match_radius_nm,
+            "> 0");
+  v.Require(c.max_query_results >= 1, "max_query_results",
+            c.max_query_results, ">= 1");
+}
+
 // The library's messages name keys by stage ("register.gate_fraction",
 // "pipeline.min_cell_px"); the file nests them under [registration].
 Status RegistrationViolations(const PipelineOptions& options) {
@@ -728,6 +773,10 @@ Status DaemonConfig::Validate() const {
     all.Merge(v->ToStatus());
   }
   all.Merge(RegistrationViolations(registration));
+  all.Merge(track.Validate());
+  Violations catalog_v("catalog");
+  ValidateCatalog(catalog, catalog_v);
+  all.Merge(catalog_v.ToStatus());
   return all.ToStatus();
 }
 

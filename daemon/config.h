@@ -1,6 +1,7 @@
 #pragma once
 
 #include "anchord/pipeline/register_frame.h"
+#include "anchord/track/session_tracker.h"
 #include "anchord/util/status.h"
 
 #include "daemon/bounded_queue.h"
@@ -22,7 +23,9 @@ namespace anchord::daemon {
 // [pipeline], [limits], [logging], and [registration] (PipelineOptions'
 // own fields) with [registration.level], [registration.detect],
 // [registration.lattice], [registration.register], [registration.sites],
-// [registration.correct] for the nested stage options.
+// [registration.off_lattice],
+// [registration.correct] for the nested stage options; [track] with
+// [track.drift], and [catalog].
 
 // How the frames SUB socket reaches the acquisition controller.
 enum class FramesMode {
@@ -122,6 +125,27 @@ struct LoggingConfig {
   bool operator==(const LoggingConfig&) const = default;
 };
 
+// The persistent defect catalog (daemon/catalog.h). Table [catalog].
+struct CatalogConfig {
+  // SQLite database file, created when missing; relative paths resolve
+  // against the daemon's working directory. "" keeps the catalog in memory
+  // (lost at exit). Default "anchord_catalog.sqlite".
+  std::string path = "anchord_catalog.sqlite";
+  // Retention: defects kept per session at most; the least recently seen
+  // go first. Default 1000000; >= 1.
+  int max_defects_per_session = 1000000;
+  // Retention: defects not seen for this long are deleted, s; 0 = never.
+  // Default 0; >= 0.
+  double max_age_s = 0;
+  // An off-lattice feature within this distance of a catalogued one is
+  // the same defect, nm. Default 0.4; > 0.
+  double match_radius_nm = 0.4;
+  // Most defects one query returns. Default 1000; >= 1.
+  int max_query_results = 1000;
+
+  bool operator==(const CatalogConfig&) const = default;
+};
+
 // Everything `anchord serve` reads from its configuration file.
 struct DaemonConfig {
   EndpointsConfig endpoints;
@@ -131,6 +155,9 @@ struct DaemonConfig {
   LoggingConfig logging;
   // Per-frame registration options, passed unchanged to RegisterFrame().
   PipelineOptions registration;
+  // Cross-frame tracking (table [track], [track.drift]); the catalog.
+  TrackOptions track;
+  CatalogConfig catalog;
 
   // kOk, or kInvalidInput listing every violated constraint, one per line,
   // each "table.key = value. Violated constraint: …" with the full TOML

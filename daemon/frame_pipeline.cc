@@ -34,13 +34,25 @@ FramePipeline::FramePipeline(Options options,
                              std::vector<std::unique_ptr<Stage>> stages,
                              ConfigSource config,
                              Sink sink)
+    : FramePipeline(options, std::move(stages), {}, std::move(config),
+                    std::move(sink)) {}
+
+FramePipeline::FramePipeline(Options options,
+                             std::vector<std::unique_ptr<Stage>> stages,
+                             std::vector<std::unique_ptr<Stage>> ordered_stages,
+                             ConfigSource config,
+                             Sink sink)
     : options_(options),
       stages_(std::move(stages)),
+      ordered_stages_(std::move(ordered_stages)),
       config_(std::move(config)),
       sink_(std::move(sink)),
       ingest_(options.ingest_capacity, options.overflow),
       reorder_(options.reorder_max, options.reorder_timeout) {
   for (const auto& stage : stages_) {
+    stats_.push_back(std::make_unique<ExecStats>(stage->name()));
+  }
+  for (const auto& stage : ordered_stages_) {
     stats_.push_back(std::make_unique<ExecStats>(stage->name()));
   }
 }
@@ -93,21 +105,38 @@ void FramePipeline::WorkerLoop() {
 // Runs every stage; a stage that fails is counted and later stages still
 // run (the encode stage turns the failure into a result message). Nothing
 // escapes: an exception from a stage is the last-resort catch's to count.
+namespace {
+
+bool RunOne(Stage& stage, Job& job, ExecStats& stats) {
+  Stopwatch watch;
+  bool ok = false;
+  try {
+    ok = stage.Process(job);
+  } catch (const std::exception& e) {
+    job.status = Status::Internal(std::string(stage.name()) +
+                                  ": uncaught exception: " + e.what());
+  } catch (...) {
+    job.status =
+        Status::Internal(std::string(stage.name()) + ": uncaught exception");
+  }
+  stats.Record(watch.Lap(), !ok);
+  return ok;
+}
+
+}  // namespace
+
 void FramePipeline::RunStages(Job& job) {
   for (size_t k = 0; k < stages_.size(); ++k) {
-    Stopwatch watch;
-    bool ok = false;
-    try {
-      ok = stages_[k]->Process(job);
-    } catch (const std::exception& e) {
-      job.status = Status::Internal(std::string(stages_[k]->name()) +
-                                    ": uncaught exception: " + e.what());
-    } catch (...) {
-      job.status = Status::Internal(std::string(stages_[k]->name()) +
-                                    ": uncaught exception");
-    }
-    stats_[k]->Record(watch.Lap(), !ok);
+    RunOne(*stages_[k], job, *stats_[k]);
   }
+}
+
+void FramePipeline::Release(std::unique_ptr<Job> job) {
+  for (size_t k = 0; k < ordered_stages_.size(); ++k) {
+    RunOne(*ordered_stages_[k], *job, *stats_[stages_.size() + k]);
+  }
+  ++completed_;
+  sink_(std::move(job));
 }
 
 void FramePipeline::Deliver(std::unique_ptr<Job> job) {
@@ -115,16 +144,14 @@ void FramePipeline::Deliver(std::unique_ptr<Job> job) {
   const uint64_t seq = job->sequence;
   reorder_.Insert(seq, std::move(job), Clock::now());
   for (auto& ready : reorder_.TakeReady(Clock::now())) {
-    ++completed_;
-    sink_(std::move(ready));
+    Release(std::move(ready));
   }
 }
 
 void FramePipeline::Poll() {
   std::lock_guard lock(reorder_mutex_);
   for (auto& ready : reorder_.TakeReady(Clock::now())) {
-    ++completed_;
-    sink_(std::move(ready));
+    Release(std::move(ready));
   }
 }
 
@@ -145,10 +172,7 @@ void FramePipeline::Stop(Clock::duration deadline) {
   left_at_stop_ += ingest_.TakeAll().size();
   pool_->join();
   std::lock_guard lock(reorder_mutex_);
-  for (auto& job : reorder_.Flush()) {
-    ++completed_;
-    sink_(std::move(job));
-  }
+  for (auto& job : reorder_.Flush()) Release(std::move(job));
 }
 
 FramePipeline::Snapshot FramePipeline::Stats() const {

@@ -27,8 +27,11 @@ namespace anchord::daemon {
 // policy (dropped frames are counted). Workers (a Boost.Asio thread pool)
 // take jobs in order, assign consecutive sequence numbers, run every stage
 // and hand the job to a reorder buffer, which releases jobs in sequence
-// order to the sink. The sink is called with the reorder lock held, from a
-// worker or from Poll(); it must be quick (hand the job to the I/O thread).
+// order. Each released job then runs the ordered stages (cross-frame work
+// such as tracking: one job at a time, in sequence order, so they may keep
+// state across frames) and goes to the sink. Ordered stages and the sink
+// are called with the reorder lock held, from a worker or from Poll();
+// they must be quick (the sink hands the job to the I/O thread).
 //
 // States: kIdle → Start() → kRunning → Stop() → kStopped.
 //   kRunning: Submit() accepts messages; Poll() releases jobs whose
@@ -60,11 +63,17 @@ class FramePipeline {
     size_t queue_depth = 0, queue_capacity = 0;
     size_t reorder_depth = 0, reorder_capacity = 0;
     size_t in_flight = 0;
-    std::vector<StageSnapshot> stages;  // in chain order
+    std::vector<StageSnapshot> stages;  // in chain order, ordered last
   };
 
   FramePipeline(Options options,
                 std::vector<std::unique_ptr<Stage>> stages,
+                ConfigSource config,
+                Sink sink);
+  // With ordered stages run after the reorder buffer (see above).
+  FramePipeline(Options options,
+                std::vector<std::unique_ptr<Stage>> stages,
+                std::vector<std::unique_ptr<Stage>> ordered_stages,
                 ConfigSource config,
                 Sink sink);
   ~FramePipeline();  // Stop(0) if still running
@@ -84,9 +93,14 @@ class FramePipeline {
   void WorkerLoop();
   void RunStages(Job& job);
   void Deliver(std::unique_ptr<Job> job);
+  // Runs the ordered stages on a released job and hands it to the sink;
+  // reorder lock held.
+  void Release(std::unique_ptr<Job> job);
 
   const Options options_;
   std::vector<std::unique_ptr<Stage>> stages_;
+  std::vector<std::unique_ptr<Stage>> ordered_stages_;
+  // One per stage, then one per ordered stage.
   std::vector<std::unique_ptr<ExecStats>> stats_;
   ConfigSource config_;
   Sink sink_;

@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/stages.h"
+#include "daemon/track_stage.h"
 
 namespace anchord::daemon {
 namespace {
@@ -222,9 +223,18 @@ void Server::AcceptMetricsClient() {
 int Server::Run() {
   const std::shared_ptr<const DaemonConfig> config = config_.Get();
   SetLogLevel(config->logging.level);
+  Status opened;
+  track_ = TrackService::Open(*config, &opened);
+  if (!track_) {
+    spdlog::error("[serve] defect catalog '{}' unavailable: {}",
+                  config->catalog.path, opened.message());
+    return 1;
+  }
   if (!OpenSockets()) return 1;
+  std::vector<std::unique_ptr<Stage>> ordered;
+  ordered.push_back(std::make_unique<TrackStage>(track_));
   pipeline_ = std::make_unique<FramePipeline>(
-      PipelineOptionsOf(*config), MakeDaemonStages(),
+      PipelineOptionsOf(*config), MakeDaemonStages(), std::move(ordered),
       [this] { return config_.Get(); },
       [this](std::unique_ptr<Job> job) { OnJobDone(std::move(job)); });
   pipeline_->Start();
@@ -406,6 +416,19 @@ v1::QueryReply Server::Answer(const v1::QueryRequest& request) const {
     case v1::QueryRequest::kCurrentConfig:
       reply.set_config_toml(ToToml(*config_.Get()));
       break;
+    case v1::QueryRequest::kLatestDrift: {
+      const Status found = track_->LatestDrift(
+          request.latest_drift().session(), reply.mutable_drift());
+      if (!found.ok()) return MakeErrorReply(request.request_id(), found);
+      break;
+    }
+    case v1::QueryRequest::kFindDefects: {
+      const Status found = track_->FindDefects(
+          request.find_defects(), config_.Get()->catalog.max_query_results,
+          reply.mutable_defects());
+      if (!found.ok()) return MakeErrorReply(request.request_id(), found);
+      break;
+    }
     case v1::QueryRequest::QUERY_NOT_SET:
       return MakeErrorReply(request.request_id(),
                             Status::InvalidInput("query: no query set"));

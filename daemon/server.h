@@ -14,6 +14,7 @@
 #include "daemon/exec_stats.h"
 #include "daemon/frame_pipeline.h"
 #include "daemon/rate_limiter.h"
+#include "daemon/track_service.h"
 #include "daemon/wire.h"
 
 namespace anchord::daemon {
@@ -87,6 +88,9 @@ class Server {
   zmq::socket_t queries_;
   zmq::socket_t handoff_in_;   // PULL, I/O thread
   zmq::socket_t handoff_out_;  // PUSH, pipeline sink (under its lock)
+  // Sessions and the defect catalog: written by the pipeline's ordered
+  // track stage, read by queries.
+  std::shared_ptr<TrackService> track_;
   std::unique_ptr<FramePipeline> pipeline_;
 
   std::atomic<bool> stop_requested_{false};

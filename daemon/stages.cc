@@ -61,11 +61,6 @@ bool EncodeStage::Process(Job& job) {
       MakeRegistrationResult(job.inbound, job.sequence, before,
                              job.registered ? &job.result : nullptr, model_,
                              latency_ms, job.received_unix_ns));
-  // Every decoded frame gets a drift message (a controller waits for one
-  // per frame, valid or not).
-  if (job.decode_status.ok()) {
-    Add(job, kTopicDrift, MakeDriftPlaceholder(job.inbound, job.sequence));
-  }
   if (!job.registered || !job.result.status.ok()) return true;
   if (HasCorrectedFrame(job.result)) {
     Add(job, kTopicCorrected,

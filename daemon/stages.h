@@ -31,8 +31,8 @@ class RegisterStage final : public Stage {
 };
 
 // Builds the outgoing messages: always a registration result (whatever
-// the status); a drift message for every decoded frame; for a registered
-// frame also corrected and sites.
+// the status); for a registered frame also corrected and sites. (Drift
+// and defects come from the ordered TrackStage.)
 class EncodeStage final : public Stage {
  public:
   explicit EncodeStage(LatticeModel model) : model_(std::move(model)) {}

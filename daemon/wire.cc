@@ -195,6 +195,18 @@ void CheckMetadata(const v1::Frame& msg,
   v.Require(std::isfinite(msg.line_time_s()) && msg.line_time_s() >= 0,
             "line_time_s", msg.line_time_s(), "finite and >= 0");
   v.Require(std::isfinite(msg.bias_v()), "bias_v", msg.bias_v(), "finite");
+  v.Require(std::isfinite(msg.drift_compensation_x_nm_per_s()),
+            "drift_compensation_x_nm_per_s",
+            msg.drift_compensation_x_nm_per_s(), "finite");
+  v.Require(std::isfinite(msg.drift_compensation_y_nm_per_s()),
+            "drift_compensation_y_nm_per_s",
+            msg.drift_compensation_y_nm_per_s(), "finite");
+  v.Require(std::isfinite(msg.drift_compensation_offset_x_nm()),
+            "drift_compensation_offset_x_nm",
+            msg.drift_compensation_offset_x_nm(), "finite");
+  v.Require(std::isfinite(msg.drift_compensation_offset_y_nm()),
+            "drift_compensation_offset_y_nm",
+            msg.drift_compensation_offset_y_nm(), "finite");
 }
 
 // The byte count against width × height × bytes per pixel, when sides and
@@ -309,6 +321,12 @@ void CopyMetadata(const v1::Frame& msg, const InboundFrame& ids, Frame* frame) {
   frame->bias_v = msg.bias_v();
   frame->direction = DirectionName(msg.fast_scan());
   frame->acquired_at = IsoUtc(ids.acquired_unix_ns);
+  frame->acquired_unix_s = static_cast<double>(ids.acquired_unix_ns) * 1e-9;
+  frame->drift_compensation_nm_per_s = Vec2(
+      msg.drift_compensation_x_nm_per_s(), msg.drift_compensation_y_nm_per_s());
+  frame->drift_compensation_offset_nm =
+      Vec2(msg.drift_compensation_offset_x_nm(),
+           msg.drift_compensation_offset_y_nm());
 }
 
 // Validation and conversion of a parsed message; fills out->frame on kOk.
@@ -528,6 +546,10 @@ v1::Frame FrameToProto(const InboundFrame& in) {
   msg.set_channel(f.channel);
   msg.set_bias_v(f.bias_v);
   msg.set_feedback_error(f.feedback_error);
+  msg.set_drift_compensation_x_nm_per_s(f.drift_compensation_nm_per_s.x());
+  msg.set_drift_compensation_y_nm_per_s(f.drift_compensation_nm_per_s.y());
+  msg.set_drift_compensation_offset_x_nm(f.drift_compensation_offset_nm.x());
+  msg.set_drift_compensation_offset_y_nm(f.drift_compensation_offset_nm.y());
   return msg;
 }
 
@@ -620,13 +642,144 @@ v1::Sites MakeSites(const InboundFrame& in,
   return out;
 }
 
-v1::DriftEstimate MakeDriftPlaceholder(const InboundFrame& in,
-                                       uint64_t sequence) {
+v1::DriftEstimate MakeDriftEstimate(const InboundFrame& in,
+                                    uint64_t sequence,
+                                    const TrackResult& track) {
   v1::DriftEstimate out;
   out.set_frame_id(in.frame_id);
   out.set_sequence(sequence);
-  out.set_valid(false);
-  out.set_message("drift tracking is not implemented yet");
+  out.set_session(in.session);
+  const DriftReport& d = track.drift;
+  out.set_valid(d.valid);
+  out.set_message(d.message);
+  if (d.valid) {
+    out.set_velocity_x_nm_per_s(d.velocity_nm_per_s.x());
+    out.set_velocity_y_nm_per_s(d.velocity_nm_per_s.y());
+    out.set_velocity_x_sigma_nm_per_s(d.velocity_sigma_nm_per_s.x());
+    out.set_velocity_y_sigma_nm_per_s(d.velocity_sigma_nm_per_s.y());
+    out.set_compensation_x_m_per_s(d.velocity_nm_per_s.x() * 1e-9);
+    out.set_compensation_y_m_per_s(d.velocity_nm_per_s.y() * 1e-9);
+    out.set_creep_rate_x_nm_per_s(d.creep_rate_nm_per_s.x());
+    out.set_creep_rate_y_nm_per_s(d.creep_rate_nm_per_s.y());
+    out.set_creep_remaining_x_nm(d.creep_remaining_nm.x());
+    out.set_creep_remaining_y_nm(d.creep_remaining_nm.y());
+    out.set_apparent_x_nm_per_s(d.apparent_velocity_nm_per_s.x());
+    out.set_apparent_y_nm_per_s(d.apparent_velocity_nm_per_s.y());
+    out.set_next_frame_unix_ns(
+        static_cast<int64_t>(std::llround(d.next_frame_unix_s * 1e9)));
+    out.set_next_scan_offset_x_nm(d.next_scan_offset_nm.x());
+    out.set_next_scan_offset_y_nm(d.next_scan_offset_nm.y());
+    out.set_centre_correction_x_nm(d.centre_correction_nm.x());
+    out.set_centre_correction_y_nm(d.centre_correction_nm.y());
+    out.set_frames_used(static_cast<uint32_t>(d.frames));
+    out.set_residual_rms_nm(d.residual_rms_nm);
+  }
+  const Placement& p = track.placement;
+  out.set_placed(p.placed);
+  out.set_placement_confidence(p.confidence);
+  out.set_placement_message(p.message);
+  if (p.placed) {
+    switch (p.method) {
+      case PlacementMethod::kFirst:
+        out.set_placement_method(v1::PLACEMENT_METHOD_FIRST);
+        break;
+      case PlacementMethod::kPrediction:
+        out.set_placement_method(v1::PLACEMENT_METHOD_PREDICTION);
+        break;
+      case PlacementMethod::kCodes:
+        out.set_placement_method(v1::PLACEMENT_METHOD_CODES);
+        break;
+    }
+    out.set_rotation_steps(p.rotation_steps);
+    out.set_n1(p.n1);
+    out.set_n2(p.n2);
+    out.set_centre_session_x_nm(p.centre_session_nm.x());
+    out.set_centre_session_y_nm(p.centre_session_nm.y());
+  }
+  return out;
+}
+
+v1::DefectKind ToProtoDefectKind(DefectKind kind) {
+  return kind == DefectKind::kVacancy ? v1::DEFECT_KIND_VACANCY
+                                      : v1::DEFECT_KIND_OFF_LATTICE;
+}
+
+void SetDefect(const DefectRecord& r, const Vec2& p_px, v1::Defect* out) {
+  out->set_id(r.id);
+  out->set_kind(ToProtoDefectKind(r.kind));
+  out->set_x_nm(r.session_nm.x());
+  out->set_y_nm(r.session_nm.y());
+  out->set_sigma_nm(r.sigma_nm);
+  out->set_x_px(p_px.x());
+  out->set_y_px(p_px.y());
+  out->set_i(r.kind == DefectKind::kVacancy ? r.i : 0);
+  out->set_j(r.kind == DefectKind::kVacancy ? r.j : 0);
+  out->set_site(r.kind == DefectKind::kVacancy ? r.site : -1);
+  out->set_first_seen_unix_ns(r.first_seen_unix_ns);
+  out->set_last_seen_unix_ns(r.last_seen_unix_ns);
+  out->set_times_seen(r.times_seen);
+  out->set_times_observed(r.times_observed);
+  out->set_active(r.active());
+  out->set_changed_unix_ns(r.changed_unix_ns);
+}
+
+Status ValidateFindDefects(const v1::QueryRequest::FindDefects& q) {
+  Violations v("query: find_defects");
+  v.Require(v1::DefectKind_IsValid(q.kind()), "kind",
+            static_cast<int>(q.kind()),
+            "one of 0 (any), 1 (VACANCY), 2 (OFF_LATTICE)");
+  if (q.has_rect()) {
+    const auto& r = q.rect();
+    for (const auto& [name, value] :
+         {std::pair{"rect.x0_nm", r.x0_nm()}, std::pair{"rect.y0_nm", r.y0_nm()},
+          std::pair{"rect.x1_nm", r.x1_nm()}, std::pair{"rect.y1_nm", r.y1_nm()}}) {
+      v.Require(std::isfinite(value), name, value, "finite");
+    }
+  }
+  if (q.has_disc()) {
+    const auto& d = q.disc();
+    v.Require(std::isfinite(d.x_nm()), "disc.x_nm", d.x_nm(), "finite");
+    v.Require(std::isfinite(d.y_nm()), "disc.y_nm", d.y_nm(), "finite");
+    v.Require(std::isfinite(d.radius_nm()) && d.radius_nm() >= 0,
+              "disc.radius_nm", d.radius_nm(), "finite and >= 0");
+  }
+  if (q.has_nearest_to_nm()) {
+    const auto& n = q.nearest_to_nm();
+    v.Require(std::isfinite(n.x()), "nearest_to_nm.x", n.x(), "finite");
+    v.Require(std::isfinite(n.y()), "nearest_to_nm.y", n.y(), "finite");
+  }
+  return OneLine(v.ToStatus());
+}
+
+DefectQuery ToDefectQuery(const v1::QueryRequest::FindDefects& q,
+                          const std::string& session,
+                          int64_t max_limit) {
+  DefectQuery out;
+  out.session = session;
+  if (q.kind() == v1::DEFECT_KIND_VACANCY) out.kind = DefectKind::kVacancy;
+  if (q.kind() == v1::DEFECT_KIND_OFF_LATTICE) {
+    out.kind = DefectKind::kOffLattice;
+  }
+  if (q.has_rect()) {
+    const auto& r = q.rect();
+    out.rect_nm = std::make_pair(
+        Vec2(std::min(r.x0_nm(), r.x1_nm()), std::min(r.y0_nm(), r.y1_nm())),
+        Vec2(std::max(r.x0_nm(), r.x1_nm()), std::max(r.y0_nm(), r.y1_nm())));
+  }
+  if (q.has_disc()) {
+    out.disc_nm = std::make_pair(Vec2(q.disc().x_nm(), q.disc().y_nm()),
+                                 q.disc().radius_nm());
+  }
+  if (q.has_nearest_to_nm()) {
+    out.nearest_to_nm = Vec2(q.nearest_to_nm().x(), q.nearest_to_nm().y());
+  }
+  if (q.changed_since_unix_ns() != 0) {
+    out.changed_since_unix_ns = q.changed_since_unix_ns();
+  }
+  out.limit = q.limit() == 0
+                  ? max_limit
+                  : std::min<int64_t>(q.limit(), max_limit);
+  out.include_inactive = q.include_inactive();
   return out;
 }
 
@@ -674,10 +827,12 @@ Status DecodeQuery(std::string_view bytes, v1::QueryRequest* out) {
   switch (out->query_case()) {
     case v1::QueryRequest::kSitesInRect:
       return ValidateSitesInRect(out->sites_in_rect());
+    case v1::QueryRequest::kFindDefects:
+      return ValidateFindDefects(out->find_defects());
     case v1::QueryRequest::QUERY_NOT_SET:
       return Status::InvalidInput(
           "query: no query set (one of health, latest_result, "
-          "sites_in_rect, current_config)");
+          "sites_in_rect, current_config, latest_drift, find_defects)");
     default:
       return Status::Ok();
   }

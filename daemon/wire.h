@@ -8,9 +8,11 @@
 
 #include "anchord/model/lattice_model.h"
 #include "anchord/pipeline/register_frame.h"
+#include "anchord/track/session_tracker.h"
 #include "anchord/util/frame.h"
 #include "anchord/util/status.h"
 #include "anchord/v1/anchord.pb.h"
+#include "daemon/catalog.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +28,7 @@ inline constexpr std::string_view kTopicRegistration = "registration";
 inline constexpr std::string_view kTopicCorrected = "corrected";
 inline constexpr std::string_view kTopicSites = "sites";
 inline constexpr std::string_view kTopicDrift = "drift";
+inline constexpr std::string_view kTopicDefects = "defects";
 inline constexpr std::string_view kTopicStatus = "status";
 
 // Limits every incoming frame must meet (configuration table [limits]); a
@@ -141,11 +144,26 @@ v1::Sites MakeSites(const InboundFrame& in,
                     uint64_t sequence,
                     const FrameResult& result);
 
-// The drift message until the tracker exists (DESIGN §6): valid = false,
-// zero velocities and uncertainties, and a message saying so. Never
-// invents an estimate.
-v1::DriftEstimate MakeDriftPlaceholder(const InboundFrame& in,
-                                       uint64_t sequence);
+// The drift message of one frame from the session tracker's result:
+// velocities (nm/s and m/s), creep, prediction, and the frame's placement
+// in its session frame. Velocity fields stay 0 unless track.drift.valid.
+v1::DriftEstimate MakeDriftEstimate(const InboundFrame& in,
+                                    uint64_t sequence,
+                                    const TrackResult& track);
+
+// One catalogued defect; p_px is its position in the raw image of the
+// frame the enclosing message names.
+void SetDefect(const DefectRecord& record, const Vec2& p_px, v1::Defect* out);
+v1::DefectKind ToProtoDefectKind(DefectKind kind);
+
+// kOk, or kInvalidInput naming every non-finite coordinate, negative
+// radius or unknown kind ("query: find_defects.disc.radius_nm = -1. …").
+Status ValidateFindDefects(const v1::QueryRequest::FindDefects& query);
+// The catalog query of a valid FindDefects for `session`; limit 0 becomes
+// max_limit and larger limits are clamped to it.
+DefectQuery ToDefectQuery(const v1::QueryRequest::FindDefects& query,
+                          const std::string& session,
+                          int64_t max_limit);
 
 // kOk, or kInvalidInput ("query: sites_in_rect.x0_px = nan. Violated
 // constraint: finite", …) when a coordinate is not finite or an enum value
@@ -160,8 +178,9 @@ v1::Sites SitesInRect(const v1::Sites& sites,
 
 // Parses one serialized QueryRequest. kInvalidInput "query: not a valid
 // anchord.v1.QueryRequest message (N bytes)" for garbage, "query: no query
-// set (one of health, latest_result, sites_in_rect, current_config)" when
-// the oneof is empty, or ValidateSitesInRect's message. On a parse that
+// set (one of health, latest_result, sites_in_rect, current_config,
+// latest_drift, find_defects)" when the oneof is empty, or the message of
+// ValidateSitesInRect / ValidateFindDefects. On a parse that
 // succeeded, out->request_id is set even when validation fails. Never
 // throws.
 Status DecodeQuery(std::string_view bytes, v1::QueryRequest* out);

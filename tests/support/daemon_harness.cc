@@ -123,6 +123,7 @@ daemon::DaemonConfig MakeTestConfig(const std::string& frames_endpoint) {
   c.endpoints.http_metrics = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
   c.pipeline.status_period_ms = 100;
   c.logging.level = "info";
+  c.catalog.path = "";
   return c;
 }
 

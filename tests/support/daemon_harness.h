@@ -60,7 +60,9 @@ std::string ReadWholeFile(const std::string& path);
 // A daemon configuration for tests: loopback endpoints on fresh ports
 // (frames = `frames_endpoint`, connect mode), Prometheus on a fresh port,
 // status every 100 ms, logging at "info" with one per-frame warning per
-// second; everything else the defaults of config/anchord.toml.
+// second, the defect catalog in memory (tests never share a database by
+// accident; a test that restarts a daemon on its catalog sets a path);
+// everything else the defaults of config/anchord.toml.
 daemon::DaemonConfig MakeTestConfig(const std::string& frames_endpoint);
 
 // How a child process ended.

@@ -144,7 +144,21 @@ TEST_CASE("the shipped config lists every key, and only those") {
   REQUIRE(loaded.status.ok());
   CHECK(AssignedKeys(loaded.source_text) ==
         AssignedKeys(ToToml(DaemonConfig{})));
-  CHECK(AssignedKeys(loaded.source_text).size() == 57);
+  CHECK(AssignedKeys(loaded.source_text).size() == 83);
+}
+
+TEST_CASE("track and catalog violations name their full keys") {
+  const LoadedConfig loaded = Load(
+      "[track]\nmin_confidence = 1.5\n"
+      "[track.drift]\nmax_frames = 1\n"
+      "[catalog]\nmatch_radius_nm = 0.0\n"
+      "[registration.off_lattice]\nmin_height = -1.0\n");
+  CHECK(loaded.status.code() == StatusCode::kInvalidInput);
+  const std::string& m = loaded.status.message();
+  CHECK(m.find("track.min_confidence = 1.5") != std::string::npos);
+  CHECK(m.find("track.drift.max_frames = 1") != std::string::npos);
+  CHECK(m.find("catalog.match_radius_nm = 0") != std::string::npos);
+  CHECK(m.find("registration.off_lattice.min_height") != std::string::npos);
 }
 
 TEST_CASE("an empty file gives the defaults") {

@@ -600,15 +600,114 @@ TEST_CASE("queries: garbage, empty and valid requests") {
   CHECK(!DecodeQuery(sent.SerializeAsString(), &q).ok());
 }
 
-TEST_CASE("drift placeholder and status message") {
+TEST_CASE("drift estimate from a track result") {
   InboundFrame in;
   in.frame_id = 3;
-  const v1::DriftEstimate d = MakeDriftPlaceholder(in, 8);
+  in.session = "s1";
+  TrackResult track;
+  track.drift.message = "one frame placed so far";
+  track.placement.placed = true;
+  track.placement.method = PlacementMethod::kFirst;
+  track.placement.confidence = 1;
+  v1::DriftEstimate d = MakeDriftEstimate(in, 8, track);
   CHECK(d.frame_id() == 3);
   CHECK(d.sequence() == 8);
+  CHECK(d.session() == "s1");
   CHECK(!d.valid());
-  CHECK(!d.message().empty());
+  CHECK(d.message() == "one frame placed so far");
   CHECK(d.velocity_x_nm_per_s() == 0);
+  CHECK(d.placed());
+  CHECK(d.placement_method() == v1::PLACEMENT_METHOD_FIRST);
+
+  track.drift.valid = true;
+  track.drift.message.clear();
+  track.drift.velocity_nm_per_s = Vec2(0.02, -0.01);
+  track.drift.velocity_sigma_nm_per_s = Vec2(1e-4, 2e-4);
+  track.drift.next_frame_unix_s = 1.8e9 + 0.5;
+  track.drift.centre_correction_nm = Vec2(1.5, -0.5);
+  track.placement.method = PlacementMethod::kCodes;
+  track.placement.n1 = -2;
+  track.placement.centre_session_nm = Vec2(10, 20);
+  d = MakeDriftEstimate(in, 9, track);
+  CHECK(d.valid());
+  CHECK(d.velocity_x_nm_per_s() == 0.02);
+  CHECK(d.velocity_y_sigma_nm_per_s() == 2e-4);
+  // Nanonis Piezo.DriftCompSet takes m/s.
+  CHECK(d.compensation_x_m_per_s() == doctest::Approx(0.02e-9));
+  CHECK(d.compensation_y_m_per_s() == doctest::Approx(-0.01e-9));
+  CHECK(d.next_frame_unix_ns() == 1800000000500000000LL);
+  CHECK(d.centre_correction_x_nm() == 1.5);
+  CHECK(d.placement_method() == v1::PLACEMENT_METHOD_CODES);
+  CHECK(d.n1() == -2);
+  CHECK(d.centre_session_y_nm() == 20);
+
+  track.placement = Placement{};
+  track.placement.message = "ambiguous";
+  d = MakeDriftEstimate(in, 10, track);
+  CHECK(!d.placed());
+  CHECK(d.placement_method() == v1::PLACEMENT_METHOD_UNSPECIFIED);
+  CHECK(d.placement_message() == "ambiguous");
+}
+
+TEST_CASE("find_defects queries are validated and converted") {
+  v1::QueryRequest sent;
+  sent.set_request_id(5);
+  auto* q = sent.mutable_find_defects();
+  q->set_kind(v1::DEFECT_KIND_VACANCY);
+  q->mutable_rect()->set_x0_nm(4);
+  q->mutable_rect()->set_x1_nm(-4);
+  q->mutable_rect()->set_y0_nm(1);
+  q->mutable_rect()->set_y1_nm(2);
+  q->set_limit(5000);
+  v1::QueryRequest got;
+  REQUIRE(DecodeQuery(sent.SerializeAsString(), &got).ok());
+  const DefectQuery dq = ToDefectQuery(got.find_defects(), "s", 1000);
+  CHECK(dq.session == "s");
+  REQUIRE(dq.kind.has_value());
+  CHECK(*dq.kind == DefectKind::kVacancy);
+  REQUIRE(dq.rect_nm.has_value());
+  CHECK(dq.rect_nm->first == Vec2(-4, 1));
+  CHECK(dq.rect_nm->second == Vec2(4, 2));
+  CHECK(!dq.disc_nm.has_value());
+  CHECK(!dq.nearest_to_nm.has_value());
+  CHECK(!dq.changed_since_unix_ns.has_value());
+  CHECK(dq.limit == 1000);  // clamped
+
+  q->mutable_disc()->set_radius_nm(-1);
+  q->mutable_nearest_to_nm()->set_x(std::numeric_limits<double>::quiet_NaN());
+  q->set_kind(static_cast<v1::DefectKind>(7));
+  const Status bad = DecodeQuery(sent.SerializeAsString(), &got);
+  CHECK(bad.code() == StatusCode::kInvalidInput);
+  CHECK(Contains(bad.message(), "disc.radius_nm"));
+  CHECK(Contains(bad.message(), "nearest_to_nm.x"));
+  CHECK(Contains(bad.message(), "kind"));
+  CHECK(got.request_id() == 5);
+}
+
+TEST_CASE("drift compensation fields cross the wire") {
+  InboundFrame in;
+  in.frame_id = 1;
+  in.acquired_unix_ns = 1800000000250000000LL;
+  in.frame.image = cv::Mat1f(32, 32, 1.0f);
+  in.frame.pixel_size_x_nm = in.frame.pixel_size_y_nm = 0.1;
+  in.frame.drift_compensation_nm_per_s = Vec2(0.03, -0.02);
+  in.frame.drift_compensation_offset_nm = Vec2(4.5, 1.25);
+  InboundFrame out;
+  REQUIRE(DecodeFrame(EncodeFrame(in), FrameLimits{}, &out).ok());
+  CHECK(out.frame.drift_compensation_nm_per_s == Vec2(0.03, -0.02));
+  CHECK(out.frame.drift_compensation_offset_nm == Vec2(4.5, 1.25));
+  CHECK(out.frame.acquired_unix_s == doctest::Approx(1.80000000025e9));
+
+  v1::Frame msg = FrameToProto(in);
+  msg.set_drift_compensation_y_nm_per_s(
+      std::numeric_limits<double>::infinity());
+  const Status bad =
+      DecodeFrame(msg.SerializeAsString(), FrameLimits{}, &out);
+  CHECK(bad.code() == StatusCode::kInvalidInput);
+  CHECK(Contains(bad.message(), "drift_compensation_y_nm_per_s"));
+}
+
+TEST_CASE("status message") {
 
   DaemonCounters c;
   c.uptime_s = 4.5;

@@ -1,0 +1,184 @@
+#include "daemon/track_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <limits>
+
+#include "daemon/config.h"
+
+namespace anchord::daemon {
+namespace {
+
+int64_t NowUnixNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+DefectObservation ToObservation(const TrackedDefect& d) {
+  DefectObservation o;
+  o.kind = d.kind == TrackedDefectKind::kVacancy ? DefectKind::kVacancy
+                                                 : DefectKind::kOffLattice;
+  o.i = d.i;
+  o.j = d.j;
+  o.site = d.site;
+  o.session_nm = d.session_nm;
+  o.sigma_nm = d.sigma_nm;
+  return o;
+}
+
+}  // namespace
+
+std::shared_ptr<TrackService> TrackService::Open(const DaemonConfig& config,
+                                                 Status* status) {
+  CatalogOptions options;
+  options.path = config.catalog.path.empty() ? ":memory:" : config.catalog.path;
+  options.max_defects_per_session = config.catalog.max_defects_per_session;
+  options.max_age_s = config.catalog.max_age_s;
+  options.match_radius_nm = config.catalog.match_radius_nm;
+  std::unique_ptr<DefectCatalog> catalog = DefectCatalog::Open(options, status);
+  if (!catalog) return nullptr;
+  return std::shared_ptr<TrackService>(new TrackService(std::move(catalog)));
+}
+
+TrackService::TrackService(std::unique_ptr<DefectCatalog> catalog)
+    : catalog_(std::move(catalog)), model_(MakeSi7x7Model()) {}
+
+TrackService::Session& TrackService::SessionFor(const std::string& name,
+                                                const TrackOptions& options) {
+  auto [it, fresh] = sessions_.try_emplace(name);
+  Session& s = it->second;
+  if (!fresh) return s;
+  s.tracker = std::make_unique<SessionTracker>(options, model_);
+  std::string state;
+  const Status loaded = catalog_->LoadTrackerState(name, &state);
+  if (!loaded.ok()) {
+    spdlog::error("[track] session '{}': cannot read its stored state: {}",
+                  name, loaded.message());
+  } else if (!state.empty()) {
+    const Status restored = s.tracker->Restore(state);
+    if (restored.ok()) {
+      spdlog::info("[track] session '{}' resumed: {} frames placed before",
+                   name, s.tracker->frames_placed());
+    } else {
+      spdlog::error("[track] session '{}': stored state unusable ({}); "
+                    "starting a new session frame",
+                    name, restored.message());
+    }
+  }
+  return s;
+}
+
+Vec2 TrackService::PixelOf(const Session& s, const Vec2& session_nm) const {
+  const Vec2 model_nm = Apply(s.session_from_model.inverse(), session_nm);
+  return Apply(s.image_from_model, model_nm);
+}
+
+TrackOutcome TrackService::Process(const InboundFrame& in,
+                                   uint64_t sequence,
+                                   const FrameResult* result,
+                                   const TrackOptions& options) {
+  std::lock_guard lock(mutex_);
+  Session& s = SessionFor(in.session, options);
+  FrameResult not_registered;
+  if (result == nullptr) {
+    not_registered.status = Status::NoLattice("the frame was not registered");
+  }
+  const TrackResult track =
+      s.tracker->Track(in.frame, result ? *result : not_registered);
+  TrackOutcome out;
+  out.drift = MakeDriftEstimate(in, sequence, track);
+  s.drift = out.drift;
+  s.has_drift = true;
+  if (!track.placement.placed) return out;
+
+  CatalogUpdate update;
+  update.session = in.session;
+  update.frame_id = in.frame_id;
+  update.time_unix_ns = in.acquired_unix_ns != 0 ? in.acquired_unix_ns
+                                                 : NowUnixNs();
+  update.footprint_nm = track.footprint_session_nm;
+  for (const TrackedDefect& d : track.defects) {
+    update.observations.push_back(ToObservation(d));
+  }
+  update.tracker_state = s.tracker->Serialize();
+  std::vector<DefectRecord> records;
+  out.status = catalog_->Commit(update, &records);
+  if (!out.status.ok()) return out;
+
+  s.placed = true;
+  s.frame_id = in.frame_id;
+  s.sequence = sequence;
+  s.image_from_model = result->image_from_model;
+  s.session_from_model = track.placement.session_from_model;
+  latest_session_ = in.session;
+
+  out.has_defects = true;
+  out.defects.set_frame_id(in.frame_id);
+  out.defects.set_sequence(sequence);
+  out.defects.set_session(in.session);
+  for (size_t k = 0; k < records.size() && k < track.defects.size(); ++k) {
+    SetDefect(records[k], track.defects[k].p_px, out.defects.add_defects());
+  }
+  return out;
+}
+
+const TrackService::Session* TrackService::Find(const std::string& name,
+                                                std::string* resolved) const {
+  *resolved = name.empty() ? latest_session_ : name;
+  auto it = sessions_.find(*resolved);
+  return it == sessions_.end() ? nullptr : &it->second;
+}
+
+Status TrackService::FindDefects(const v1::QueryRequest::FindDefects& query,
+                                 int64_t max_results,
+                                 v1::Defects* out) const {
+  std::lock_guard lock(mutex_);
+  std::string session;
+  const Session* s = Find(query.session(), &session);
+  const bool placed = s != nullptr && s->placed;
+  if (!placed) {
+    // A session catalogued before a restart is answered without pixel
+    // positions until one of its frames is placed again.
+    int64_t count = 0;
+    if (session.empty() || !catalog_->Count(session, &count).ok() ||
+        count == 0) {
+      return Status::InvalidInput(
+          session.empty() ? "query: no frame has been placed yet"
+                          : "query: no defect catalogued for session '" +
+                                session + "'");
+    }
+  }
+  std::vector<DefectRecord> records;
+  const Status found = catalog_->Find(
+      ToDefectQuery(query, session, max_results), &records);
+  if (!found.ok()) return found;
+  out->set_frame_id(placed ? s->frame_id : 0);
+  out->set_sequence(placed ? s->sequence : 0);
+  out->set_session(session);
+  const Vec2 unknown(std::numeric_limits<double>::quiet_NaN(),
+                     std::numeric_limits<double>::quiet_NaN());
+  for (const DefectRecord& r : records) {
+    SetDefect(r, placed ? PixelOf(*s, r.session_nm) : unknown,
+              out->add_defects());
+  }
+  return Status::Ok();
+}
+
+Status TrackService::LatestDrift(const std::string& name,
+                                 v1::DriftEstimate* out) const {
+  std::lock_guard lock(mutex_);
+  std::string session;
+  const Session* s = Find(name, &session);
+  if (s == nullptr || !s->has_drift) {
+    return Status::InvalidInput(
+        session.empty() ? "query: no frame has been tracked yet"
+                        : "query: no frame of session '" + session +
+                              "' has been tracked since the daemon started");
+  }
+  *out = s->drift;
+  return Status::Ok();
+}
+
+}  // namespace anchord::daemon

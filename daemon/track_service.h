@@ -1,0 +1,90 @@
+#pragma once
+
+// Cross-frame state of the daemon (DESIGN §6): one SessionTracker per
+// session, the persistent defect catalog, and what queries need of them.
+//
+// Writes come from the ordered track stage (one frame at a time, in frame
+// order); reads from the I/O thread's query handler. One mutex guards
+// everything; both sides hold it briefly (a frame's tracking and catalog
+// commit take a few ms).
+//
+// Restart: a session's tracker state is committed with every frame's
+// defects in one catalog transaction; the first frame of a session after
+// a restart restores it, so the session frame, the drift fit and every
+// defect id carry over.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "anchord/model/lattice_model.h"
+#include "anchord/pipeline/register_frame.h"
+#include "anchord/track/session_tracker.h"
+#include "anchord/util/status.h"
+#include "anchord/v1/anchord.pb.h"
+#include "daemon/catalog.h"
+#include "daemon/wire.h"
+
+namespace anchord::daemon {
+
+struct DaemonConfig;
+
+// What the track stage publishes for one frame.
+struct TrackOutcome {
+  v1::DriftEstimate drift;
+  bool has_defects = false;  // the frame was placed
+  v1::Defects defects;
+  Status status;  // kInternal when the catalog commit failed
+};
+
+class TrackService {
+ public:
+  // Opens the catalog of `config.catalog`. Null with `status` set when the
+  // database cannot be opened.
+  static std::shared_ptr<TrackService> Open(const DaemonConfig& config,
+                                            Status* status);
+
+  // Tracks one decoded frame: `result` is its registration (null when it
+  // was not registered). The defects are committed to the catalog before
+  // this returns. `options` come from the frame's configuration snapshot
+  // (a changed [track] takes effect for sessions started afterwards).
+  TrackOutcome Process(const InboundFrame& in,
+                       uint64_t sequence,
+                       const FrameResult* result,
+                       const TrackOptions& options);
+
+  // Query side. kInvalidInput when the session is unknown (or none was
+  // placed yet); positions in px refer to the session's latest placed
+  // frame.
+  Status FindDefects(const v1::QueryRequest::FindDefects& query,
+                     int64_t max_results,
+                     v1::Defects* out) const;
+  Status LatestDrift(const std::string& session,
+                     v1::DriftEstimate* out) const;
+
+ private:
+  struct Session {
+    std::unique_ptr<SessionTracker> tracker;
+    // The latest placed frame: model ↔ image and session ↔ model.
+    bool placed = false;
+    uint64_t frame_id = 0, sequence = 0;
+    Mat3 image_from_model = Mat3::Identity();
+    Mat3 session_from_model = Mat3::Identity();
+    v1::DriftEstimate drift;
+    bool has_drift = false;
+  };
+
+  explicit TrackService(std::unique_ptr<DefectCatalog> catalog);
+  Session& SessionFor(const std::string& name, const TrackOptions& options);
+  Vec2 PixelOf(const Session& s, const Vec2& session_nm) const;
+  const Session* Find(const std::string& name, std::string* resolved) const;
+
+  mutable std::mutex mutex_;
+  std::unique_ptr<DefectCatalog> catalog_;
+  std::map<std::string, Session> sessions_;
+  std::string latest_session_;
+  const LatticeModel model_;
+};
+
+}  // namespace anchord::daemon
