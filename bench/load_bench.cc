@@ -201,7 +201,11 @@ class DaemonChild {
     dir_ = fs::temp_directory_path() /
            ("anchord_load_bench_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
-    std::ofstream(dir_ / "anchord.toml") << daemon::ToToml(config);
+    // The defect catalog on disk, in this run's folder (a relative path
+    // would land in the working directory).
+    daemon::DaemonConfig own = config;
+    own.catalog.path = (dir_ / "catalog.sqlite").string();
+    std::ofstream(dir_ / "anchord.toml") << daemon::ToToml(own);
   }
   ~DaemonChild() {
     Stop();

@@ -824,6 +824,7 @@ Status DefectCatalog::Impl::CommitInTransaction(
   }
   if (Status st = MarkMissed(update, seen); !st.ok()) return st;
   if (Status st = Retain(update); !st.ok()) return st;
+  if (!update.store_tracker_state) return Status::Ok();
 
   Status status;
   Statement s(Prepare(

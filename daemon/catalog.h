@@ -89,8 +89,11 @@ struct CatalogUpdate {
   std::vector<Vec2> footprint_nm;
   std::vector<DefectObservation> observations;
   // The tracker's serialised state after this frame (opaque), stored with
-  // the update.
+  // the update when store_tracker_state; otherwise the session keeps the
+  // state stored last (the caller saves it only every few seconds when
+  // frames come fast).
   std::string tracker_state;
+  bool store_tracker_state = true;
 };
 
 // One catalogued defect.

@@ -202,6 +202,7 @@ void ForEachKey(Config& c, Visitor&& visit) {
   visit("catalog", "max_age_s", ca.max_age_s);
   visit("catalog", "match_radius_nm", ca.match_radius_nm);
   visit("catalog", "max_query_results", ca.max_query_results);
+  visit("catalog", "state_interval_s", ca.state_interval_s);
 }
 
 std::string JoinKey(std::string_view table, std::string_view key) {
@@ -708,6 +709,8 @@ void ValidateCatalog(const CatalogConfig& c, Violations& v) {
             "> 0");
   v.Require(c.max_query_results >= 1, "max_query_results",
             c.max_query_results, ">= 1");
+  v.Require(c.state_interval_s >= 0, "state_interval_s", c.state_interval_s,
+            ">= 0");
 }
 
 // The library's messages name keys by stage ("register.gate_fraction",

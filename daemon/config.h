@@ -126,6 +126,7 @@ struct LoggingConfig {
 };
 
 // The persistent defect catalog (daemon/catalog.h). Table [catalog].
+// Opened once: a reload applies max_query_results only.
 struct CatalogConfig {
   // SQLite database file, created when missing; relative paths resolve
   // against the daemon's working directory. "" keeps the catalog in memory
@@ -142,6 +143,12 @@ struct CatalogConfig {
   double match_radius_nm = 0.4;
   // Most defects one query returns. Default 1000; >= 1.
   int max_query_results = 1000;
+  // The tracker's state (session frame, drift fit, site map) is committed
+  // with a frame's defects when this long has passed since it was last
+  // stored, s; 0 = with every frame. After a crash the session resumes
+  // from a state at most this old (every defect is stored regardless).
+  // Default 5; >= 0.
+  double state_interval_s = 5;
 
   bool operator==(const CatalogConfig&) const = default;
 };

@@ -4,8 +4,9 @@
 #include "daemon/config.h"
 #include "daemon/demo_view.h"
 #include "daemon/frame_publisher.h"
+#include "daemon/instrument_loop.h"
+#include "daemon/local_daemon.h"
 #include "daemon/sequence.h"
-#include "daemon/server.h"
 #include "daemon/stop_signals.h"
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -34,10 +36,8 @@ constexpr int kExitUsage = 2;
 constexpr uint64_t kSeed = 7;
 constexpr int kSizePx = 512;
 constexpr double kFovNm = 30.0;
-const Vec2 kDriftNmPerFrame(0.25, 0.1);
+const Vec2 kDriftNmPerMin(1.8, 0.9);
 
-// How long the daemon may take to answer its first query.
-constexpr std::chrono::seconds kStartTimeout{10};
 // How long results may lag behind the last frame sent.
 constexpr std::chrono::seconds kResultGrace{15};
 constexpr std::chrono::milliseconds kPollStep{100};
@@ -62,137 +62,30 @@ Status ApplyOption(const std::string& name,
   return Status::Ok();
 }
 
-// A private folder under the system's temporary directory for the ipc
-// endpoints; removed with everything in it on destruction.
-class RuntimeDir {
- public:
-  RuntimeDir() = default;
-  RuntimeDir(const RuntimeDir&) = delete;
-  RuntimeDir& operator=(const RuntimeDir&) = delete;
-  ~RuntimeDir() {
-    std::error_code ignored;
-    if (!path_.empty()) fs::remove_all(path_, ignored);
-  }
-
-  // kInternal when the folder cannot be made.
-  Status Create() {
-    std::error_code ec;
-    std::string pattern =
-        (fs::temp_directory_path(ec) / "anchord-demo-XXXXXX").string();
-    if (ec || mkdtemp(pattern.data()) == nullptr) {
-      return Status::Internal(
-          "cannot create a temporary folder for the "
-          "demo's sockets");
-    }
-    path_ = pattern;
-    return Status::Ok();
-  }
-  // "ipc://<folder>/<name>".
-  std::string Endpoint(const char* name) const {
-    return "ipc://" + (path_ / name).string();
-  }
-
- private:
-  fs::path path_;
-};
-
-// The built-in default configuration with the demo's endpoints.
-DaemonConfig DemoConfig(const RuntimeDir& dir) {
-  DaemonConfig config;
-  config.endpoints.frames = dir.Endpoint("frames");
-  config.endpoints.frames_mode = FramesMode::kConnect;
-  config.endpoints.results = dir.Endpoint("results");
-  config.endpoints.queries = dir.Endpoint("queries");
-  config.endpoints.http_metrics = "";
-  config.logging.level = "warn";
-  return config;
-}
-
-// Server::Run on a thread of its own.
-class DaemonThread {
- public:
-  explicit DaemonThread(std::shared_ptr<const DaemonConfig> config)
-      : server_(std::move(config), "") {
-    thread_ = std::thread([this] { Run(); });
-  }
-  DaemonThread(const DaemonThread&) = delete;
-  DaemonThread& operator=(const DaemonThread&) = delete;
-  ~DaemonThread() { Stop(); }
-
-  bool exited() const { return exited_; }
-  // Asks the daemon to drain and stop (as SIGTERM would).
-  void RequestStop() { server_.RequestStop(); }
-  // RequestStop, then waits for Run to return; its exit status.
-  int Stop() {
-    server_.RequestStop();
-    if (thread_.joinable()) thread_.join();
-    return exit_status_;
-  }
-
- private:
-  void Run() {
-    try {
-      exit_status_ = server_.Run();
-    } catch (const std::exception& e) {
-      spdlog::critical("[demo] daemon: {}", e.what());
-      exit_status_ = kExitFailure;
-    }
-    exited_ = true;
-  }
-
-  Server server_;
-  std::thread thread_;
-  std::atomic<bool> exited_{false};
-  int exit_status_ = kExitFailure;
-};
-
-// Sends a health query until the daemon answers (it is then serving);
-// false when it exits, `stop` is set or kStartTimeout passes first.
-bool WaitUntilServing(zmq::context_t& context,
-                      const std::string& queries,
-                      const DaemonThread& daemon,
-                      const std::atomic<bool>& stop) {
-  zmq::socket_t dealer(context, zmq::socket_type::dealer);
-  dealer.set(zmq::sockopt::linger, 0);
-  dealer.connect(queries);
-  v1::QueryRequest request;
-  request.set_request_id(1);
-  request.mutable_health();
-  const std::string body = request.SerializeAsString();
-  dealer.send(zmq::message_t(), zmq::send_flags::sndmore);
-  dealer.send(zmq::buffer(body), zmq::send_flags::none);
-  const Clock::time_point deadline = Clock::now() + kStartTimeout;
-  while (!stop && !daemon.exited() && Clock::now() < deadline) {
-    zmq::pollitem_t item{static_cast<void*>(dealer), 0, ZMQ_POLLIN, 0};
-    try {
-      zmq::poll(&item, 1, kPollStep);
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) throw;
-      continue;
-    }
-    if (item.revents & ZMQ_POLLIN) return true;
-  }
-  return false;
-}
-
-SyntheticSequence DemoSequence() {
-  SyntheticSequence sequence;
-  sequence.base = DefaultSequenceScan(kSeed, kSizePx, kFovNm);
-  sequence.drift_nm_per_frame = kDriftNmPerFrame;
-  sequence.instrument = "demo-instrument";
-  sequence.session = "anchord-demo";
-  return sequence;
+// The demo's instrument: 512 px frames of 30 nm, drift 2 nm/min with a
+// slow random walk; frames 52 s apart in simulated time.
+SimulatedInstrumentOptions DemoInstrument() {
+  SimulatedInstrumentOptions o;
+  o.scan = DefaultSequenceScan(kSeed, kSizePx, kFovNm);
+  o.scan.adsorbates_per_cell = 0.01;
+  o.line_time_s = 0.1;
+  o.frame_gap_s = 1.0;
+  o.drift_nm_per_s = kDriftNmPerMin / 60.0;
+  o.seed = kSeed;
+  return o;
 }
 
 void PrintIntro(const DemoArgs& args,
                 const DaemonConfig& config,
                 std::ostream& out) {
-  char instrument[200];
+  char instrument[240];
   std::snprintf(instrument, sizeof instrument,
-                "  instrument: synthetic Si(111)-7x7 (seed %llu), %d px over "
-                "%.0f nm, sample drift %.2f,%.2f nm/frame, ",
+                "  instrument: simulated Si(111)-7x7 (seed %llu), %d px over "
+                "%.0f nm, drift %.1f,%.1f nm/min + random walk, compensation "
+                "%s, ",
                 static_cast<unsigned long long>(kSeed), kSizePx, kFovNm,
-                kDriftNmPerFrame.x(), kDriftNmPerFrame.y());
+                kDriftNmPerMin.x(), kDriftNmPerMin.y(),
+                args.compensate ? "from the daemon's drift" : "off");
   out << "anchord demo: the daemon (default configuration), a simulated "
          "instrument and this console view\n"
       << instrument << RateText(args.rate_hz) << ", "
@@ -201,6 +94,7 @@ void PrintIntro(const DemoArgs& args,
       << "\n  endpoints:  frames " << config.endpoints.frames << "\n"
       << "              results " << config.endpoints.results << "\n"
       << "              queries " << config.endpoints.queries << "\n"
+      << "  catalog:    " << config.catalog.path << "\n"
       << "  output:     " << args.out_dir
       << "/{corrected,overlay}-<frame>.{tiff,png}\n\n"
       << std::flush;
@@ -252,24 +146,37 @@ Status PrepareFolders(const DemoArgs& args, RuntimeDir& runtime) {
   return Status::Ok();
 }
 
-// The simulated instrument: publishes the demo sequence (args.frames
-// frames, or until `stop`) on a thread; sets `done` when it has finished.
+// The simulated instrument closing the drift loop with the daemon
+// (instrument_loop.h) on a thread: args.frames frames, or until `stop`;
+// sets `done` when it has finished.
 std::thread StartInstrument(FramePublisher& publisher,
-                            const SyntheticSequence& sequence,
+                            const DaemonConfig& config,
                             const DemoArgs& args,
                             const std::atomic<bool>& stop,
                             std::atomic<bool>& done) {
-  return std::thread([&publisher, &sequence, &args, &stop, &done] {
-    const PublishOutcome outcome = PublishPaced(
-        publisher, args.rate_hz,
-        [&](int64_t k, InboundFrame* out) {
-          if (args.frames > 0 && k >= args.frames) return false;
-          *out = sequence.Inbound(k);
-          return true;
-        },
-        stop, nullptr);
-    if (!outcome.status.ok()) {
-      spdlog::error("[demo] instrument: {}", outcome.status.message());
+  return std::thread([&publisher, &config, &args, &stop, &done] {
+    zmq::context_t context(1);
+    zmq::socket_t drift(context, zmq::socket_type::sub);
+    drift.set(zmq::sockopt::linger, 0);
+    drift.set(zmq::sockopt::subscribe, std::string(kTopicDrift));
+    drift.connect(config.endpoints.results);
+    SimulatedInstrument instrument(DemoInstrument());
+    InstrumentLoopOptions o;
+    o.frames = args.frames > 0 ? static_cast<int>(args.frames)
+                               : std::numeric_limits<int>::max();
+    o.compensate = args.compensate;
+    o.instrument = "demo-instrument";
+    o.session = "anchord-demo";
+    o.rate_hz = args.rate_hz;
+    const InstrumentLoopResult r =
+        RunInstrumentLoop(instrument, publisher, drift, o, stop);
+    if (!r.status.ok()) {
+      spdlog::error("[demo] instrument: {}", r.status.message());
+    } else if (!r.frames.empty()) {
+      const ResidualDrift residual =
+          MeasureResidualDrift(r.frames, std::min<int>(2, r.frames.size() - 1));
+      spdlog::info("[demo] residual drift from frame 2 on: {:.3f} nm/min",
+                   residual.net_nm_per_min);
     }
     done = true;
   });
@@ -283,7 +190,8 @@ int RunDemo(const DemoArgs& args) {
     spdlog::error("[demo] {}", s.message());
     return kExitFailure;
   }
-  const auto config = std::make_shared<const DaemonConfig>(DemoConfig(runtime));
+  const auto config = std::make_shared<const DaemonConfig>(LocalDaemonConfig(
+      runtime, (fs::path(args.out_dir) / "catalog.sqlite").string()));
   PrintIntro(args, *config, std::cout);
   DaemonThread daemon(config);
   zmq::context_t context(1);
@@ -303,9 +211,8 @@ int RunDemo(const DemoArgs& args) {
     spdlog::error("[demo] {}", s.message());
     return kExitFailure;
   }
-  const SyntheticSequence sequence = DemoSequence();
   std::atomic<bool> publishing_done{false};
-  std::thread instrument = StartInstrument(publisher, sequence, args,
+  std::thread instrument = StartInstrument(publisher, *config, args,
                                            signals.flag(), publishing_done);
   view.PrintHeader();
   ShowResults(view, args.frames, daemon, signals, publishing_done);
@@ -324,12 +231,16 @@ int RunDemo(const DemoArgs& args) {
 
 Status ParseDemoArgs(const std::vector<std::string>& args, DemoArgs& parsed) {
   SplitArgs split;
-  Status s = SplitCommandLine(args, {"--help", "-h"},
+  Status s = SplitCommandLine(args, {"--help", "-h", "--no-compensation"},
                               {"--frames", "--out", "--rate"}, split);
   if (!s.ok()) return s;
-  if (!split.flags.empty()) {
-    parsed.help = true;
-    return Status::Ok();
+  for (const std::string& flag : split.flags) {
+    if (flag == "--no-compensation") {
+      parsed.compensate = false;
+    } else {
+      parsed.help = true;
+      return Status::Ok();
+    }
   }
   if (!split.positional.empty()) {
     return Usage("unexpected argument '" + split.positional.front() + "'");
@@ -342,29 +253,37 @@ Status ParseDemoArgs(const std::vector<std::string>& args, DemoArgs& parsed) {
 }
 
 void PrintDemoHelp(std::ostream& out) {
-  out << R"(Usage: anchord demo [--frames N] [--out DIR] [--rate HZ]
+  out << R"(Usage: anchord demo [--frames N] [--out DIR] [--rate HZ] [--no-compensation]
 
 The product in one command: starts the daemon (as `anchord serve` with the
 built-in default configuration, on private ipc sockets so that it cannot
-clash with a daemon already running), a simulated instrument that publishes
-a drifting synthetic Si(111)-7x7 sequence (as `anchord replay --synthetic`),
-and a console view subscribed to the daemon's results.
+clash with a daemon already running, its defect catalog in
+DIR/catalog.sqlite), a simulated instrument (a virtual Si(111)-7x7 sample
+with a fixed defect population under 2 nm/min of drift with a slow random
+walk) that scans frames and closes the drift loop: after each frame it sets
+its drift compensation to the velocity the daemon published, as a control
+loop would with Nanonis Piezo.DriftCompSet; and a console view subscribed
+to the daemon's results.
 
 Per frame the view prints: frame id, sequence, status, latency (the
-daemon's, frame received -> result published; and end to end, frame sent ->
-result received), drift (n/a until the daemon's drift estimate is valid;
-the tracker is not built yet), adatom sites, vacancies and the lattice
-residual; and writes to DIR the corrected frame (corrected-ID.tiff, 32-bit
-float on the absolute model grid, NaN outside the scan) and an overlay of
-the daemon's sites on it (overlay-ID.png: occupied adatoms green, vacancies
-red, corner holes cyan).
+daemon's, frame received -> result published; and end to end, daemon
+receipt -> result received here), the drift velocity in nm/min with the
+frame's placement in the session (F first, P drift prediction, C unit-cell
+codes, - not placed), adatom sites, vacancies and the lattice residual; and
+writes to DIR the corrected frame (corrected-ID.tiff, 32-bit float on the
+absolute model grid, NaN outside the scan) and an overlay of the daemon's
+sites on it (overlay-ID.png: occupied adatoms green, vacancies red, corner
+holes cyan).
 
 Options:
-  --frames N   stop after the results of N frames (default 0: run until
-               Ctrl-C)
-  --out DIR    output folder (default out/demo; created if missing)
-  --rate HZ    frames per second (default 2; 0 = as fast as possible)
-  -h, --help   show this help
+  --frames N          stop after the results of N frames (default 0: run
+                      until Ctrl-C)
+  --out DIR           output folder (default out/demo; created if missing)
+  --rate HZ           frames per second (default 2; 0 = as fast as
+                      possible); the instrument's own clock runs in
+                      simulated time, 52 s per frame
+  --no-compensation   the instrument only scans; the drift stays
+  -h, --help          show this help
 
 Ctrl-C (SIGINT) or SIGTERM stops the instrument, drains the daemon and
 prints a summary.

@@ -9,13 +9,14 @@
 
 namespace anchord::daemon {
 
-// `anchord demo [--frames N] [--out DIR] [--rate HZ]`: the product in one
+// `anchord demo [--frames N] [--out DIR] [--rate HZ] [--no-compensation]`: the product in one
 // command (DESIGN §9). Runs, in one process,
 // - the daemon (Server, built-in default configuration except endpoints:
 //   ipc sockets in a fresh private temporary folder, so nothing clashes
 //   with a daemon already running; no metrics endpoint; log level warn),
-// - a simulated instrument publishing a drifting synthetic sequence
-//   (SyntheticSequence, as `anchord replay --synthetic`) at HZ frames/s,
+// - a simulated instrument (SimulatedInstrument) scanning a drifting
+//   virtual sample at HZ frames/s and closing the drift loop with the
+//   daemon (instrument_loop.h), its catalog in DIR/catalog.sqlite,
 // - a console view (DemoView) subscribed to the daemon's results: one row
 //   per frame on stdout; corrected frames and overlays written to DIR.
 // Stops on SIGINT/SIGTERM, or once the results of N frames are in (N > 0);
@@ -29,6 +30,7 @@ struct DemoArgs {
   int64_t frames = 0;  // 0 = until interrupted
   std::string out_dir = "out/demo";
   double rate_hz = 2.0;  // 0 = as fast as possible
+  bool compensate = true;  // the instrument applies the daemon's drift
   bool help = false;
 };
 

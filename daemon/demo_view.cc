@@ -113,11 +113,27 @@ const char* StatusName(v1::ResultStatus status) {
   }
 }
 
+// "+1.800,+0.900 P": velocity in nm/min and how the frame was placed.
 std::string DriftText(const v1::DriftEstimate& drift) {
-  if (!drift.valid()) return "n/a";
+  const char* placed = "-";
+  switch (drift.placement_method()) {
+    case v1::PLACEMENT_METHOD_FIRST:
+      placed = "F";
+      break;
+    case v1::PLACEMENT_METHOD_PREDICTION:
+      placed = "P";
+      break;
+    case v1::PLACEMENT_METHOD_CODES:
+      placed = "C";
+      break;
+    default:
+      break;
+  }
+  if (!drift.valid()) return std::string("n/a           ") + placed;
   char text[48];
-  std::snprintf(text, sizeof text, "%+.3f,%+.3f", drift.velocity_x_nm_per_s(),
-                drift.velocity_y_nm_per_s());
+  std::snprintf(text, sizeof text, "%+.3f,%+.3f %s",
+                60 * drift.velocity_x_nm_per_s(),
+                60 * drift.velocity_y_nm_per_s(), placed);
   return text;
 }
 
@@ -207,7 +223,7 @@ DemoView::DemoView(zmq::context_t& context,
 }
 
 void DemoView::PrintHeader() {
-  out_ << " frame   seq  status          lat ms   e2e ms  drift nm/s     "
+  out_ << " frame   seq  status          lat ms   e2e ms  drift nm/min     "
           " adatoms  vacancies  resid nm\n"
        << std::flush;
 }
@@ -280,21 +296,21 @@ void DemoView::PrintRow(const Pending& p) {
   ++rows_;
   ++status_counts_[status];
   latencies_ms_.push_back(r.latency_ms());
-  const double e2e_ms = r.acquired_unix_ns() > 0
+  const double e2e_ms = r.received_unix_ns() > 0
                             ? 1e-6 * static_cast<double>(p.received_unix_ns -
-                                                         r.acquired_unix_ns())
+                                                         r.received_unix_ns())
                             : NAN;
   char line[256];
   if (r.status() == v1::RESULT_STATUS_OK) {
     std::snprintf(line, sizeof line,
-                  "%6llu %5llu  %-14s %7.1f  %7.1f  %-15s %8u %10u %9.4f",
+                  "%6llu %5llu  %-14s %7.1f  %7.1f  %-17s %8u %10u %9.4f",
                   static_cast<unsigned long long>(r.frame_id()),
                   static_cast<unsigned long long>(r.sequence()), status,
                   r.latency_ms(), e2e_ms, DriftText(*p.drift).c_str(),
                   r.adatoms(), r.vacancies(), r.lattice().residual_rms_nm());
   } else {
     std::snprintf(line, sizeof line,
-                  "%6llu %5llu  %-14s %7.1f  %7.1f  %-15s  %.*s",
+                  "%6llu %5llu  %-14s %7.1f  %7.1f  %-17s  %.*s",
                   static_cast<unsigned long long>(r.frame_id()),
                   static_cast<unsigned long long>(r.sequence()), status,
                   r.latency_ms(), e2e_ms, DriftText(*p.drift).c_str(),

@@ -41,10 +41,12 @@ Status CorrectedPixels(const v1::CorrectedFrame& corrected, cv::Mat1f* out);
 // results endpoint and joins the messages of each frame by sequence, in
 // whatever order they come:
 // - a table row is printed once the frame's registration and drift are in
-//   (columns: frame id, sequence, status, daemon latency ms, end-to-end ms
-//   from acquired_unix_ns to receipt, drift or "n/a" while the daemon's
-//   estimate is not valid, adatom sites, vacancies, lattice residual nm;
-//   the message of a frame that was not registered);
+//   (columns: frame id, sequence, status, daemon latency ms, ms from the
+//   daemon's receipt of the frame to the view's receipt of the result,
+//   drift velocity nm/min or "n/a" while the daemon's estimate is not
+//   valid, with the placement: F first, P prediction, C codes, - not
+//   placed; adatom sites, vacancies, lattice residual nm; the message of
+//   a frame that was not registered);
 // - for a registered frame, once its corrected frame and sites are in,
 //   OUT/corrected-ID.tiff (32-bit float, NaN outside the raw frame) and
 //   OUT/overlay-ID.png are written (ID = frame id, six digits).

@@ -48,7 +48,8 @@ FramePipeline::FramePipeline(Options options,
       config_(std::move(config)),
       sink_(std::move(sink)),
       ingest_(options.ingest_capacity, options.overflow),
-      reorder_(options.reorder_max, options.reorder_timeout) {
+      reorder_(options.reorder_max, options.reorder_timeout),
+      ordered_queue_(options.reorder_max, OverflowPolicy::kBlock) {
   for (const auto& stage : stages_) {
     stats_.push_back(std::make_unique<ExecStats>(stage->name()));
   }
@@ -62,6 +63,9 @@ FramePipeline::~FramePipeline() { Stop(Clock::duration::zero()); }
 void FramePipeline::Start() {
   if (running_.exchange(true)) return;
   const int workers = options_.workers < 1 ? 1 : options_.workers;
+  if (!ordered_stages_.empty()) {
+    ordered_thread_ = std::thread([this] { OrderedLoop(); });
+  }
   pool_ = std::make_unique<boost::asio::thread_pool>(workers);
   for (int k = 0; k < workers; ++k) {
     boost::asio::post(*pool_, [this] { WorkerLoop(); });
@@ -132,11 +136,22 @@ void FramePipeline::RunStages(Job& job) {
 }
 
 void FramePipeline::Release(std::unique_ptr<Job> job) {
-  for (size_t k = 0; k < ordered_stages_.size(); ++k) {
-    RunOne(*ordered_stages_[k], *job, *stats_[stages_.size() + k]);
+  if (ordered_stages_.empty()) {
+    ++completed_;
+    sink_(std::move(job));
+    return;
   }
-  ++completed_;
-  sink_(std::move(job));
+  ordered_queue_.Push(std::move(job));
+}
+
+void FramePipeline::OrderedLoop() {
+  while (std::optional<std::unique_ptr<Job>> job = ordered_queue_.Pop()) {
+    for (size_t k = 0; k < ordered_stages_.size(); ++k) {
+      RunOne(*ordered_stages_[k], **job, *stats_[stages_.size() + k]);
+    }
+    ++completed_;
+    sink_(std::move(*job));
+  }
 }
 
 void FramePipeline::Deliver(std::unique_ptr<Job> job) {
@@ -171,8 +186,13 @@ void FramePipeline::Stop(Clock::duration deadline) {
   }
   left_at_stop_ += ingest_.TakeAll().size();
   pool_->join();
-  std::lock_guard lock(reorder_mutex_);
-  for (auto& job : reorder_.Flush()) Release(std::move(job));
+  {
+    std::lock_guard lock(reorder_mutex_);
+    for (auto& job : reorder_.Flush()) Release(std::move(job));
+  }
+  // The ordered thread finishes what is queued, then ends.
+  ordered_queue_.Close();
+  if (ordered_thread_.joinable()) ordered_thread_.join();
 }
 
 FramePipeline::Snapshot FramePipeline::Stats() const {

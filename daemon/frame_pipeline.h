@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/thread_pool.hpp>
@@ -27,11 +28,15 @@ namespace anchord::daemon {
 // policy (dropped frames are counted). Workers (a Boost.Asio thread pool)
 // take jobs in order, assign consecutive sequence numbers, run every stage
 // and hand the job to a reorder buffer, which releases jobs in sequence
-// order. Each released job then runs the ordered stages (cross-frame work
-// such as tracking: one job at a time, in sequence order, so they may keep
-// state across frames) and goes to the sink. Ordered stages and the sink
-// are called with the reorder lock held, from a worker or from Poll();
-// they must be quick (the sink hands the job to the I/O thread).
+// order. Without ordered stages the released job goes to the sink at
+// once, with the reorder lock held (from a worker or from Poll()). With
+// ordered stages (cross-frame work such as tracking and the catalog
+// commit, which may keep state across frames) released jobs go through a
+// bounded queue (capacity reorder_max, overflow policy block: a lagging
+// ordered stage holds the workers back rather than losing results) to one
+// ordered thread, which runs the ordered stages on each job in sequence
+// order and then calls the sink. The sink must be quick (it hands the job
+// to the I/O thread); it is called by one thread at a time, in order.
 //
 // States: kIdle → Start() → kRunning → Stop() → kStopped.
 //   kRunning: Submit() accepts messages; Poll() releases jobs whose
@@ -93,9 +98,11 @@ class FramePipeline {
   void WorkerLoop();
   void RunStages(Job& job);
   void Deliver(std::unique_ptr<Job> job);
-  // Runs the ordered stages on a released job and hands it to the sink;
-  // reorder lock held.
+  // Hands a released job to the ordered thread, or to the sink when there
+  // are no ordered stages; reorder lock held.
   void Release(std::unique_ptr<Job> job);
+  // The ordered thread: ordered stages, then the sink, job by job.
+  void OrderedLoop();
 
   const Options options_;
   std::vector<std::unique_ptr<Stage>> stages_;
@@ -110,6 +117,8 @@ class FramePipeline {
   uint64_t next_sequence_ = 0;
   mutable std::mutex reorder_mutex_;
   ReorderBuffer<std::unique_ptr<Job>> reorder_;
+  BoundedQueue<std::unique_ptr<Job>> ordered_queue_;
+  std::thread ordered_thread_;
   std::unique_ptr<boost::asio::thread_pool> pool_;
 
   std::atomic<bool> running_{false};

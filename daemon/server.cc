@@ -556,6 +556,17 @@ void Server::Reload() {
     next.pipeline.drain_timeout_ms = drain;
     next.pipeline.status_period_ms = status;
   }
+  // The catalog is opened once, with its retention and state interval,
+  // except the query limit, which queries read from the snapshot.
+  CatalogConfig catalog = next.catalog;
+  catalog.max_query_results = old->catalog.max_query_results;
+  if (!(catalog == old->catalog)) {
+    spdlog::warn("[serve] reload: catalog changes other than "
+                 "max_query_results need a restart; they are not applied");
+    const int limit = next.catalog.max_query_results;
+    next.catalog = old->catalog;
+    next.catalog.max_query_results = limit;
+  }
   std::string changed;
   for (const std::string& key : ChangedKeys(*old, next)) {
     changed += (changed.empty() ? "" : ", ") + key;

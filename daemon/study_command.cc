@@ -3,6 +3,7 @@
 #include "anchord/util/stopwatch.h"
 
 #include "daemon/baselines_study.h"
+#include "daemon/closed_loop_study.h"
 #include "daemon/cli_args.h"
 #include "daemon/fig3_heatmap.h"
 #include <opencv2/core/utility.hpp>
@@ -282,6 +283,7 @@ void PrintFig3Tables(std::ostream& out,
 void PrintStudyHelp(std::ostream& out) {
   out << R"(Usage: anchord study fig3 [options]
        anchord study baselines [options]   (anchord study baselines --help)
+       anchord study closed-loop [options] (anchord study closed-loop --help)
 
 fig3: the accuracy study of seed 000, Fig. 3. N anchors on an n x n unit
 grid, a random homography, Gaussian noise of std sigma (unit spacings) on
@@ -322,6 +324,7 @@ int RunStudyCommand(const std::vector<std::string>& args) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "fig3") return RunFig3(rest);
   if (args[0] == "baselines") return RunBaselinesStudy(rest);
+  if (args[0] == "closed-loop") return RunClosedLoopStudy(rest);
   std::cerr << "anchord study: unknown study '" << args[0] << "'\n\n";
   PrintStudyHelp(std::cerr);
   return kExitUsage;

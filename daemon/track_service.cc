@@ -39,7 +39,11 @@ std::shared_ptr<TrackService> TrackService::Open(const DaemonConfig& config,
   options.match_radius_nm = config.catalog.match_radius_nm;
   std::unique_ptr<DefectCatalog> catalog = DefectCatalog::Open(options, status);
   if (!catalog) return nullptr;
-  return std::shared_ptr<TrackService>(new TrackService(std::move(catalog)));
+  auto service =
+      std::shared_ptr<TrackService>(new TrackService(std::move(catalog)));
+  service->set_state_interval(
+      std::chrono::duration<double>(config.catalog.state_interval_s));
+  return service;
 }
 
 TrackService::TrackService(std::unique_ptr<DefectCatalog> catalog)
@@ -102,10 +106,14 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
   for (const TrackedDefect& d : track.defects) {
     update.observations.push_back(ToObservation(d));
   }
-  update.tracker_state = s.tracker->Serialize();
+  const auto now = std::chrono::steady_clock::now();
+  update.store_tracker_state =
+      !s.state_stored || now - *s.state_stored >= state_interval_;
+  if (update.store_tracker_state) update.tracker_state = s.tracker->Serialize();
   std::vector<DefectRecord> records;
   out.status = catalog_->Commit(update, &records);
   if (!out.status.ok()) return out;
+  if (update.store_tracker_state) s.state_stored = now;
 
   s.placed = true;
   s.frame_id = in.frame_id;

@@ -13,7 +13,9 @@
 // a restart restores it, so the session frame, the drift fit and every
 // defect id carry over.
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +47,12 @@ class TrackService {
   static std::shared_ptr<TrackService> Open(const DaemonConfig& config,
                                             Status* status);
 
+  // The state of a session is committed with a frame's defects when this
+  // long has passed since it was last (0 = every frame).
+  void set_state_interval(std::chrono::duration<double> interval) {
+    state_interval_ = interval;
+  }
+
   // Tracks one decoded frame: `result` is its registration (null when it
   // was not registered). The defects are committed to the catalog before
   // this returns. `options` come from the frame's configuration snapshot
@@ -73,6 +81,8 @@ class TrackService {
     Mat3 session_from_model = Mat3::Identity();
     v1::DriftEstimate drift;
     bool has_drift = false;
+    // When the tracker state was last committed (never: nullopt).
+    std::optional<std::chrono::steady_clock::time_point> state_stored;
   };
 
   explicit TrackService(std::unique_ptr<DefectCatalog> catalog);
@@ -84,6 +94,7 @@ class TrackService {
   std::unique_ptr<DefectCatalog> catalog_;
   std::map<std::string, Session> sessions_;
   std::string latest_session_;
+  std::chrono::duration<double> state_interval_{0.0};
   const LatticeModel model_;
 };
 

@@ -199,6 +199,7 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
   const double sigma = 0.2 * kAdatomSpacingNm * px_per_nm;
   cv::Mat1f smooth;
   cv::GaussianBlur(levelled, smooth, cv::Size(0, 0), std::max(0.5, sigma));
+  res.smoothed = smooth;
 
   // Contrast of every site under the registration as given; the brighter
   // half is the faulted one (DESIGN §4).

@@ -88,10 +88,14 @@ std::vector<OffLatticeFeature> FindOffLatticeFeatures(
       std::abs(Jacobian(h, Apply(model_from_image, centre)).determinant()));
   if (!std::isfinite(px_per_nm) || px_per_nm <= 0) return out;
 
-  cv::Mat1f smooth;
-  cv::GaussianBlur(
-      levelled, smooth, cv::Size(0, 0),
-      std::max(0.5, kSiteSmoothFraction * kAdatomSpacingNm * px_per_nm));
+  // LocateSites' smoothing when it came along (same scale), else the same
+  // blur here.
+  cv::Mat1f smooth = sites.smoothed;
+  if (smooth.size() != size) {
+    cv::GaussianBlur(
+        levelled, smooth, cv::Size(0, 0),
+        std::max(0.5, kSiteSmoothFraction * kAdatomSpacingNm * px_per_nm));
+  }
   std::vector<double> occupied_level;
   for (const AdatomSite& a : sites.adatoms) {
     if (a.occupied) occupied_level.push_back(Bilinear(smooth, a.p_px));

@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <numeric>
+#include <set>
+#include <thread>
 #include <string>
 
 #include "support/fake_stages.h"
@@ -59,6 +61,56 @@ TEST_CASE("every frame comes out once, in order, from parallel workers" *
   CHECK(stats.dropped == 0);
   CHECK(stats.reorder_skipped == 0);
   CHECK(stats.stages[0].processed == 60);
+}
+
+// An ordered stage that keeps cross-frame state: the sequences it saw and
+// the threads it ran on.
+class HistoryStage final : public Stage {
+ public:
+  const char* name() const override { return "history"; }
+  bool Process(Job& job) override {
+    seen.push_back(job.sequence);  // no lock: ordered stages run serially
+    threads.insert(std::this_thread::get_id());
+    job.outputs.push_back({"history", std::to_string(seen.size())});
+    return true;
+  }
+  std::vector<uint64_t> seen;
+  std::set<std::thread::id> threads;
+};
+
+TEST_CASE("ordered stages see every job once, in sequence, one at a time" *
+          doctest::timeout(20)) {
+  FramePipeline::Options o;
+  o.workers = 4;
+  o.ingest_capacity = 64;
+  o.overflow = OverflowPolicy::kBlock;
+  o.reorder_max = 4;  // the ordered queue is as small: back-pressure
+  auto history = std::make_unique<HistoryStage>();
+  HistoryStage* h = history.get();
+  std::vector<std::unique_ptr<Stage>> ordered;
+  ordered.push_back(std::move(history));
+  ordered.push_back(std::make_unique<testing::SlowStage>(milliseconds(2)));
+  RecordingSink sink;
+  FramePipeline p(
+      o,
+      Stages(std::make_unique<testing::SlowStage>(milliseconds(1),
+                                                  milliseconds(8))),
+      std::move(ordered), [] { return nullptr; },
+      [&](std::unique_ptr<Job> job) { sink(std::move(job)); });
+  p.Start();
+  for (int k = 0; k < 60; ++k) p.Submit(std::to_string(k), 0);
+  p.Stop(std::chrono::seconds(10));
+  std::vector<uint64_t> expected(60);
+  std::iota(expected.begin(), expected.end(), 0);
+  CHECK(h->seen == expected);
+  CHECK(h->threads.size() == 1);
+  CHECK(sink.Sequences() == expected);
+  const auto stats = p.Stats();
+  CHECK(stats.completed == 60);
+  REQUIRE(stats.stages.size() == 3);
+  CHECK(stats.stages[1].name == "history");
+  CHECK(stats.stages[1].processed == 60);
+  CHECK(stats.stages[2].processed == 60);
 }
 
 TEST_CASE("a full ingest queue drops the oldest frames and counts them" *

@@ -70,6 +70,9 @@ struct SitesResult {
   int vacancies = 0;
   // Off-lattice features; filled by RegisterFrame (not by LocateSites).
   std::vector<OffLatticeFeature> off_lattice;
+  // The levelled frame smoothed as the contrasts were measured (Gaussian,
+  // std 0.2 × the adatom spacing); FindOffLatticeFeatures reuses it.
+  cv::Mat1f smoothed;
 };
 
 // Adatom and corner-hole positions from H, the residual field and the
