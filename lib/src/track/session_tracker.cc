@@ -414,6 +414,11 @@ TrackResult SessionTracker::Track(const Frame& frame,
                        ? st.fit.velocity_sigma_nm_per_s.norm() * dt
                        : options_.prior_velocity_sigma_nm_per_s * dt;
     sigma = std::max(sigma, options_.min_prediction_sigma_nm);
+    // Without acquisition times nothing predicts the drift between frames:
+    // a prior as wide as the search, so the codes decide.
+    if (!(frame.acquired_unix_s > 0)) {
+      sigma = 0.5 * options_.max_search_cells * model.lattice_constant_nm();
+    }
     pl.prediction_sigma_nm = sigma;
     const Vec2 tau = s_pred - rot * centre_model;
     const Vec2 u = model.LatticeFromModel(tau);
@@ -555,11 +560,13 @@ TrackResult SessionTracker::Track(const Frame& frame,
   st.fit = FitDrift(st.points, st.offset_change_s, options_.drift);
 
   // The fixed scanner map: scanner − D(t) = L · session + b over the
-  // window's points.
+  // window's points (the newest frame's alone while D is unknown: the
+  // frames are displaced against each other by the unmodelled drift).
   {
     Eigen::Matrix3d a = Eigen::Matrix3d::Zero();
     Eigen::Matrix<double, 3, 2> rhs = Eigen::Matrix<double, 3, 2>::Zero();
     for (const DriftPoint& p : st.points) {
+      if (!st.fit.valid && p.frame != frame_index) continue;
       const Vec2 s = model.ModelFromLattice(CellI(p.key), CellJ(p.key));
       const Eigen::Vector3d x(s.x(), s.y(), 1.0);
       a += x * x.transpose();

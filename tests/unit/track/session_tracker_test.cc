@@ -142,12 +142,17 @@ RunStats Run(SimulatedInstrument& instrument, SessionTracker& tracker,
 
 TEST_CASE("frames drifting 0.4, 1 and 2.5 cells between frames are placed "
           "correctly") {
-  for (double cells : {0.4, 1.0, 2.5}) {
+  for (const auto& [cells, seed] :
+       {std::pair{0.4, 11}, std::pair{0.4, 12}, std::pair{0.4, 13},
+        std::pair{1.0, 11}, std::pair{1.0, 12}, std::pair{1.0, 13},
+        std::pair{2.5, 11}, std::pair{2.5, 12}, std::pair{2.5, 13}}) {
     CAPTURE(cells);
-    SimulatedInstrument instrument(SequenceOptions(cells, 11));
+    CAPTURE(seed);
+    SimulatedInstrument instrument(SequenceOptions(cells, seed));
     SessionTracker tracker(TrackOptions{}, MakeSi7x7Model());
     const RunStats s = Run(instrument, tracker, 12);
-    MESSAGE("drift " << cells << " cells/frame: placed " << s.placed << "/"
+    MESSAGE("drift " << cells << " cells/frame, seed " << seed << ": placed "
+                     << s.placed << "/"
                      << s.frames << ", correct " << s.correct
                      << ", by prediction "
                      << (s.methods.count(PlacementMethod::kPrediction)
@@ -158,6 +163,30 @@ TEST_CASE("frames drifting 0.4, 1 and 2.5 cells between frames are placed "
     CHECK(s.placed == s.frames);
     CHECK(s.correct == s.frames);
     CHECK(s.worst_hole_error_nm < 0.2);
+  }
+}
+
+TEST_CASE("frames without acquisition times are placed by their codes") {
+  SimulatedInstrument instrument(SequenceOptions(2.5, 61));
+  SessionTracker tracker(TrackOptions{}, MakeSi7x7Model());
+  const LatticeModel model = MakeSi7x7Model();
+  PipelineOptions popt;
+  popt.make_corrected = false;
+  Isometry iso;
+  for (int k = 0; k < 6; ++k) {
+    SimulatedFrame sf = instrument.ScanNextFrame();
+    sf.scan.frame.acquired_unix_s = 0;
+    sf.scan.frame.line_times_s.clear();
+    const FrameResult r = RegisterFrame(sf.scan.frame, model, popt);
+    REQUIRE(r.status.ok());
+    const TrackResult tr = tracker.Track(sf.scan.frame, r);
+    REQUIRE_MESSAGE(tr.placement.placed, tr.placement.message);
+    CHECK(tr.placement.method ==
+          (k == 0 ? PlacementMethod::kFirst : PlacementMethod::kCodes));
+    const auto holes = HolesInSession(sf, r, tr.placement);
+    if (k == 0) iso = MeasureIsometry(holes);
+    for (const auto& [m, s] : holes) CHECK((s - iso(m)).norm() < 0.2);
+    CHECK_FALSE(tr.drift.valid);
   }
 }
 

@@ -168,7 +168,9 @@ class SessionTracker {
   // Places one registered frame (result.status ok) and updates the drift
   // fit and the session map. `frame` carries the metadata (times, scan
   // offset and angle, pixel sizes, compensation). A frame with a status
-  // other than ok is not placed; the drift report is the prediction.
+  // other than ok is not placed; the drift report is the prediction. A
+  // frame without acquisition time (acquired_unix_s = 0) is placed by its
+  // codes alone (a prior as wide as the search) and gives no drift.
   TrackResult Track(const Frame& frame, const FrameResult& result);
 
   // Frames tracked, frames placed.
