@@ -49,6 +49,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "anchord/synth/simulated_instrument.h"
 #include "anchord/synth/synthetic_scan.h"
 #include "anchord/v1/anchord.pb.h"
 #include "daemon/config.h"
@@ -276,24 +277,36 @@ class DaemonChild {
 // Serialized Frame messages with frame_id unset, `count` distinct
 // synthetic 7×7 scans (about 46 px per cell, mild distortion, creep,
 // noise and vacancies).
+// `count` consecutive frames of one simulated session: one sample (5 %
+// vacancies, adsorbates) under a fixed moderate distortion, drifting
+// 2 nm/min, with its acquisition times, so that the daemon's ordered track
+// stage places every frame and commits its defects as in a live session.
+// The pool repeats, so after `count` frames the acquisition clock jumps
+// back (the tracker places those frames again from its drift fit).
 std::vector<std::string> MakePool(int count, int size_px) {
+  SimulatedInstrumentOptions o;
+  o.scan.width_px = o.scan.height_px = size_px;
+  o.scan.field_of_view_nm = size_px * (15.0 / 256.0);
+  o.scan.rotation_deg = 17.0;
+  o.scan.scale_error_x = 0.03;
+  o.scan.scale_error_y = -0.02;
+  o.scan.shear = 0.02;
+  o.scan.noise = 0.1;
+  o.scan.vacancy_fraction = 0.04;
+  o.scan.adsorbates_per_cell = 0.01;
+  o.scan.seed = 1000;
+  o.line_time_s = 0.1;
+  o.drift_nm_per_s = Vec2(2.0 / 60.0, 0.5 / 60.0);
+  SimulatedInstrument instrument(o);
   std::vector<std::string> pool;
   for (int k = 0; k < count; ++k) {
-    SyntheticScanOptions o;
-    o.width_px = o.height_px = size_px;
-    o.field_of_view_nm = size_px * (15.0 / 256.0);
-    o.rotation_deg = 17.0 * k;
-    o.scale_error_x = 0.01 * (k % 7) - 0.03;
-    o.scale_error_y = 0.01 * (k % 5) - 0.02;
-    o.shear = 0.01 * (k % 3);
-    o.creep_px = 1.5;
-    o.noise = 0.1;
-    o.vacancy_fraction = 0.04;
-    o.seed = 1000 + static_cast<uint64_t>(k);
+    const SimulatedFrame sf = instrument.ScanNextFrame();
     daemon::InboundFrame in;
     in.instrument = "load-bench";
     in.session = "sweep";
-    in.frame = MakeSyntheticScan(o).frame;
+    in.acquired_unix_ns =
+        static_cast<int64_t>(std::llround(sf.scan.frame.acquired_unix_s * 1e9));
+    in.frame = sf.scan.frame;
     pool.push_back(daemon::EncodeFrame(in));
   }
   return pool;
@@ -638,6 +651,24 @@ double RunSoak(const Options& o,
   return r.rss_mb.back() - r.rss_mb.front();
 }
 
+// The daemon's own per-stage execution times over its recent items (the
+// status message's StageStats), after the whole run.
+void PrintStageTimes(const std::optional<v1::Status>& status) {
+  if (!status) {
+    std::printf("\nPer-stage times: no health reply\n");
+    return;
+  }
+  std::printf("\nDaemon stages (recent items), ms:\n"
+              "  stage        processed  errors     p50     p90     p99     max\n");
+  for (const v1::StageStats& st : status->stages()) {
+    std::printf("  %-12s %9llu %7llu %7.2f %7.2f %7.2f %7.2f\n",
+                st.name().c_str(),
+                static_cast<unsigned long long>(st.processed()),
+                static_cast<unsigned long long>(st.errors()), st.exec_ms_p50(),
+                st.exec_ms_p90(), st.exec_ms_p99(), st.exec_ms_max());
+  }
+}
+
 void PrintTargets(const SweepSummary& s, double rss_growth_mb) {
   std::printf("\nTargets (issue 4):\n");
   std::printf("  >= 100 frames/s without drops: highest drop-free rate of "
@@ -694,6 +725,7 @@ int Run(const Options& o) {
                                              : 25;
     rss_growth_mb = RunSoak(o, rate, client, pool, daemon_child);
   }
+  PrintStageTimes(client.Health());
   PrintTargets(sweep, rss_growth_mb);
   const int status = daemon_child.Stop();
   std::printf("\ndaemon exit status after SIGTERM: %d\n", status);

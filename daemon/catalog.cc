@@ -131,6 +131,11 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
 
   bool prepared() const { return stmt_ != nullptr; }
+  // Ready to step again with new bindings.
+  void Reset() {
+    sqlite3_reset(stmt_);
+    bind_rc_ = SQLITE_OK;
+  }
 
   void Bind(int index, int64_t value) {
     Check(sqlite3_bind_int64(stmt_, index, value));
@@ -365,7 +370,8 @@ struct DefectCatalog::Impl {
   Status WriteSighting(const CatalogUpdate& update, Sighting* sighting);
   Status MarkMissed(const CatalogUpdate& update,
                     const std::unordered_set<int64_t>& seen);
-  Status Retain(const CatalogUpdate& update);
+  Status Retain(const CatalogUpdate& update,
+                const std::unordered_set<int64_t>& keep);
   Status CommitInTransaction(const CatalogUpdate& update,
                              std::vector<Sighting>* sightings,
                              std::vector<size_t>* sighting_of);
@@ -775,18 +781,38 @@ Status DefectCatalog::Impl::MarkMissed(
 
 // Age first (last seen more than max_age_s before this frame), then count
 // (the least recently seen first; ties: the older id first).
-Status DefectCatalog::Impl::Retain(const CatalogUpdate& update) {
+// Retention (max_age_s, then max_defects_per_session, least recently seen
+// first, ties by older id) over the session's records except `keep` (the
+// records this frame reports: a published id is always in the database,
+// so a frame with more new defects than the bound leaves the session over
+// it).
+Status DefectCatalog::Impl::Retain(const CatalogUpdate& update,
+                                   const std::unordered_set<int64_t>& keep) {
   Status status;
+  Statement erase(Prepare("DELETE FROM defects WHERE id = ?1",
+                          "delete a defect", &status));
+  if (!erase.prepared()) return status;
+  auto remove = [&](int64_t id) {
+    erase.Reset();
+    erase.Bind(1, id);
+    return erase.Step() == SQLITE_DONE;
+  };
   if (options.max_age_s > 0) {
     const double cutoff = double(update.time_unix_ns) - options.max_age_s * 1e9;
     if (cutoff > double(std::numeric_limits<int64_t>::min())) {
-      Statement s(
-          Prepare("DELETE FROM defects WHERE session = ?1 AND last_seen < ?2",
-                  "delete defects by age", &status));
+      std::vector<int64_t> old;
+      Statement s(Prepare(
+          "SELECT id FROM defects WHERE session = ?1 AND last_seen < ?2",
+          "select defects by age", &status));
       if (!s.prepared()) return status;
       s.Bind(1, update.session);
       s.Bind(2, static_cast<int64_t>(cutoff));
-      if (s.Step() != SQLITE_DONE) return Error("delete defects by age");
+      int rc;
+      while ((rc = s.Step()) == SQLITE_ROW) old.push_back(s.Int(0));
+      if (rc != SQLITE_DONE) return Error("select defects by age");
+      for (int64_t id : old) {
+        if (!keep.count(id) && !remove(id)) return Error("delete defects by age");
+      }
     }
   }
   int64_t count = 0;
@@ -798,15 +824,26 @@ Status DefectCatalog::Impl::Retain(const CatalogUpdate& update) {
     if (s.Step() != SQLITE_ROW) return Error("count defects");
     count = s.Int(0);
   }
-  if (count <= options.max_defects_per_session) return Status::Ok();
-  Statement s(
-      Prepare("DELETE FROM defects WHERE id IN (SELECT id FROM defects "
-              "WHERE session = ?1 ORDER BY last_seen, id LIMIT ?2)",
-              "delete defects by count", &status));
-  if (!s.prepared()) return status;
-  s.Bind(1, update.session);
-  s.Bind(2, count - options.max_defects_per_session);
-  if (s.Step() != SQLITE_DONE) return Error("delete defects by count");
+  int64_t excess = count - options.max_defects_per_session;
+  if (excess <= 0) return Status::Ok();
+  std::vector<int64_t> oldest;
+  {
+    Statement s(Prepare("SELECT id FROM defects WHERE session = ?1 "
+                        "ORDER BY last_seen, id LIMIT ?2",
+                        "select defects by count", &status));
+    if (!s.prepared()) return status;
+    s.Bind(1, update.session);
+    s.Bind(2, excess + static_cast<int64_t>(keep.size()));
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) oldest.push_back(s.Int(0));
+    if (rc != SQLITE_DONE) return Error("select defects by count");
+  }
+  for (int64_t id : oldest) {
+    if (excess == 0) break;
+    if (keep.count(id)) continue;
+    if (!remove(id)) return Error("delete defects by count");
+    --excess;
+  }
   return Status::Ok();
 }
 
@@ -823,7 +860,7 @@ Status DefectCatalog::Impl::CommitInTransaction(
     seen.insert(sighting.row.record.id);
   }
   if (Status st = MarkMissed(update, seen); !st.ok()) return st;
-  if (Status st = Retain(update); !st.ok()) return st;
+  if (Status st = Retain(update, seen); !st.ok()) return st;
   if (!update.store_tracker_state) return Status::Ok();
 
   Status status;

@@ -10,18 +10,22 @@
 // whatever happens to the process afterwards (kill -9 included), and it is
 // fsynced (synchronous = FULL), so an OS crash or power loss cannot take it
 // back either; the daemon publishes a frame's defects only after its
-// Commit() returned. The tracker's state blob is written in the same
-// transaction, so the catalog and the session frame it refers to never
-// disagree after a crash.
+// Commit() returned. The tracker's state blob, when an update carries it,
+// is written in the same transaction: the stored state never refers to
+// defects the catalog lacks. (The daemon stores it at most every
+// catalog.state_interval_s, so after a crash the session resumes from a
+// state up to that old; the defects of later frames are all there and are
+// found again by their session keys and positions.)
 //
 // Time: every time in the catalog (first/last seen, changed, the age
 // retention, the order of Sessions()) is the frames' acquisition time
 // (CatalogUpdate::time_unix_ns), not the wall clock, so a replayed run
 // gives the same catalog.
 //
-// Threading: one DefectCatalog is used by one thread at a time (the
-// daemon's ordered track stage writes; queries run on the I/O thread
-// through a second, read-only DefectCatalog on the same file).
+// Threading: not thread-safe. The daemon's TrackService serialises the
+// ordered track stage (writes) and the query handler (reads) on one
+// instance with its own mutex; a separate read-only instance on the same
+// file (read_only) may run in another thread or process.
 
 #include <cstdint>
 #include <memory>

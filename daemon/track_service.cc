@@ -66,9 +66,14 @@ TrackService::Session& TrackService::SessionFor(const std::string& name,
       spdlog::info("[track] session '{}' resumed: {} frames placed before",
                    name, s.tracker->frames_placed());
     } else {
-      spdlog::error("[track] session '{}': stored state unusable ({}); "
-                    "starting a new session frame",
-                    name, restored.message());
+      // A new session frame under the old name would file new sightings
+      // against defects catalogued in the old frame: refuse instead.
+      s.broken = "session '" + name +
+                 "': its stored tracker state is unusable (" +
+                 restored.message() +
+                 "); frames of this session are not placed — use a new "
+                 "session name";
+      spdlog::error("[track] {}", s.broken);
     }
   }
   return s;
@@ -89,6 +94,23 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
   if (result == nullptr) {
     not_registered.status = Status::NoLattice("the frame was not registered");
   }
+  // Frames are tracked in acquisition order; one overtaken by a later frame
+  // (the reorder buffer gave up waiting for it) or of a broken session is
+  // answered unplaced.
+  std::string refuse = s.broken;
+  if (refuse.empty() && s.last_sequence && sequence < *s.last_sequence) {
+    refuse = "arrived after a later frame of its session (sequence " +
+             std::to_string(*s.last_sequence) + "); not tracked";
+  }
+  if (!refuse.empty()) {
+    TrackResult refused;
+    refused.placement.message = refuse;
+    refused.drift.message = refuse;
+    TrackOutcome out;
+    out.drift = MakeDriftEstimate(in, sequence, refused);
+    return out;
+  }
+  s.last_sequence = sequence;
   const TrackResult track =
       s.tracker->Track(in.frame, result ? *result : not_registered);
   TrackOutcome out;

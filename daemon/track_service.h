@@ -81,6 +81,12 @@ class TrackService {
     Mat3 session_from_model = Mat3::Identity();
     v1::DriftEstimate drift;
     bool has_drift = false;
+    // Not empty when the session cannot be tracked (its stored state is
+    // unusable): every frame is then reported unplaced with this reason.
+    std::string broken;
+    // The newest frame tracked (sequence); an older one arriving late
+    // (published past by the reorder timeout) is not tracked.
+    std::optional<uint64_t> last_sequence;
     // When the tracker state was last committed (never: nullopt).
     std::optional<std::chrono::steady_clock::time_point> state_stored;
   };

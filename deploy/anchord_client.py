@@ -142,10 +142,12 @@ def format_drift(drift):
         return "drift -"
     if not drift.valid:
         return f"drift n/a ({drift.message})" if drift.message else "drift n/a"
-    return (f"drift ({drift.velocity_x_nm_per_s:+.4f}, "
-            f"{drift.velocity_y_nm_per_s:+.4f}) "
-            f"± ({drift.velocity_x_sigma_nm_per_s:.4f}, "
-            f"{drift.velocity_y_sigma_nm_per_s:.4f}) nm/s")
+    placed = ("placed" if drift.placed
+              else f"not placed: {drift.placement_message}")
+    return (f"drift ({60 * drift.velocity_x_nm_per_s:+.3f}, "
+            f"{60 * drift.velocity_y_nm_per_s:+.3f}) "
+            f"± ({60 * drift.velocity_x_sigma_nm_per_s:.3f}, "
+            f"{60 * drift.velocity_y_sigma_nm_per_s:.3f}) nm/min, {placed}")
 
 
 def format_frame(pb2, result, drift):

@@ -278,7 +278,10 @@ struct FrameView {
       : frame(&f), result(&r), scan(f) {
     image_from_model = r.image_from_model;
     model_from_image = image_from_model.inverse();
-    start_s = f.acquired_unix_s > 0 ? f.acquired_unix_s - t0 : 0.0;
+    start_s = std::isfinite(f.acquired_unix_s) && f.acquired_unix_s > 0 &&
+                      t0 > 0
+                  ? f.acquired_unix_s - t0
+                  : 0.0;
     comp_velocity = f.drift_compensation_nm_per_s;
     comp_offset = f.drift_compensation_offset_nm;
   }
@@ -317,11 +320,15 @@ TrackResult SessionTracker::Track(const Frame& frame,
     const double now = view ? view->TimeOf(view->Centre()) : st.last_centre_s;
     d.creep_rate_nm_per_s = fit.Rate(now) - fit.velocity_nm_per_s;
     if (fit.has_creep) {
-      d.creep_remaining_nm = fit.Displacement(now) - fit.velocity_nm_per_s * now;
+      // A·g(now) of the creep term is still to decay to 0: the drift has
+      // that much left to go, with the opposite sign.
+      d.creep_remaining_nm =
+          -(fit.Displacement(now) - fit.velocity_nm_per_s * now);
     }
     const Vec2 comp = view ? view->comp_velocity : Vec2::Zero();
     d.apparent_velocity_nm_per_s = fit.Rate(now) - comp;
-    if (view && !st.frame_starts_s.empty()) {
+    if (view && view->frame->acquired_unix_s > 0 &&
+        !st.frame_starts_s.empty()) {
       double period = st.last_duration_s;
       if (st.frame_starts_s.size() >= 2) {
         std::vector<double> gaps;
@@ -346,9 +353,12 @@ TrackResult SessionTracker::Track(const Frame& frame,
     out.drift = report(nullptr);
     return out;
   }
-  if (!st.started) {
-    st.t0_unix_s = frame.acquired_unix_s;
-  }
+  // Frames without a (finite) acquisition time are placed by their codes
+  // and add nothing to the drift; the session clock starts at the first
+  // timed frame.
+  const bool timed =
+      std::isfinite(frame.acquired_unix_s) && frame.acquired_unix_s > 0;
+  if (timed && !(st.t0_unix_s > 0)) st.t0_unix_s = frame.acquired_unix_s;
   const FrameView view(frame, result, st.t0_unix_s);
   const LatticeModel& model = model_;
   const bool decisive =
@@ -407,8 +417,11 @@ TrackResult SessionTracker::Track(const Frame& frame,
     // Prediction of the frame centre in the session frame.
     const double t_c = view.TimeOf(view.Centre());
     const Vec2 q_c = view.Uncompensated(view.Centre());
+    // Untimed frames: the scanner map of the newest frame already holds
+    // its drift; the best guess is "where the last frame was".
+    const Vec2 drift_c = timed ? st.fit.Displacement(t_c) : Vec2::Zero();
     const Vec2 s_pred = st.scanner_from_session.inverse() *
-                        (q_c - st.fit.Displacement(t_c) - st.scanner_offset);
+                        (q_c - drift_c - st.scanner_offset);
     const double dt = std::abs(t_c - st.last_centre_s);
     double sigma = st.fit.valid
                        ? st.fit.velocity_sigma_nm_per_s.norm() * dt
@@ -416,13 +429,18 @@ TrackResult SessionTracker::Track(const Frame& frame,
     sigma = std::max(sigma, options_.min_prediction_sigma_nm);
     // Without acquisition times nothing predicts the drift between frames:
     // a prior as wide as the search, so the codes decide.
-    if (!(frame.acquired_unix_s > 0)) {
+    if (!timed || !std::isfinite(sigma)) {
       sigma = 0.5 * options_.max_search_cells * model.lattice_constant_nm();
     }
     pl.prediction_sigma_nm = sigma;
     const Vec2 tau = s_pred - rot * centre_model;
     const Vec2 u = model.LatticeFromModel(tau);
     const double cell_nm = model.lattice_constant_nm();
+    if (!u.allFinite()) {
+      pl.message = "no finite prediction of the frame's position";
+      out.drift = report(&view);
+      return out;
+    }
     const int reach = std::min(
         options_.max_search_cells,
         static_cast<int>(std::ceil(4.0 * sigma / cell_nm)) + 1);
@@ -495,6 +513,11 @@ TrackResult SessionTracker::Track(const Frame& frame,
       *best_index = best;
       return std::exp(best_lp - top) / z;
     };
+    if (cands.empty()) {
+      pl.message = "no lattice translation within the search";
+      out.drift = report(&view);
+      return out;
+    }
     size_t best = 0, prior_best = 0;
     const double confidence = posterior_best(true, &best);
     const double prior_confidence = posterior_best(false, &prior_best);
@@ -508,7 +531,7 @@ TrackResult SessionTracker::Track(const Frame& frame,
                  prior_confidence >= options_.min_confidence)
                     ? PlacementMethod::kPrediction
                     : PlacementMethod::kCodes;
-    if (pl.message.empty() && confidence < options_.min_confidence) {
+    if (pl.message.empty() && !(confidence >= options_.min_confidence)) {
       char buf[200];
       std::snprintf(buf, sizeof buf,
                     "ambiguous lattice translation: best posterior %.4f < "
@@ -542,15 +565,17 @@ TrackResult SessionTracker::Track(const Frame& frame,
   st.have_offset = true;
   st.last_offset_nm = view.scan.offset_nm;
 
-  // Drift points: the detected corner holes.
+  // The detected corner holes: drift points of timed frames, and this
+  // frame's own scanner map.
+  std::vector<DriftPoint> own;
   for (const CornerHoleSite& h : result.sites.corner_holes) {
     if (!h.detected || !Inside(h.p_px, view.size(), 0.0)) continue;
     const Eigen::Vector2i c =
         sym.cell_map * Eigen::Vector2i(h.i, h.j) + Eigen::Vector2i(pl.n1, pl.n2);
-    st.points.push_back(DriftPoint{CellKey(c.x(), c.y()), frame_index,
-                                   view.TimeOf(h.p_px),
-                                   view.Uncompensated(h.p_px)});
+    own.push_back(DriftPoint{CellKey(c.x(), c.y()), frame_index,
+                             view.TimeOf(h.p_px), view.Uncompensated(h.p_px)});
   }
+  if (timed) st.points.insert(st.points.end(), own.begin(), own.end());
   // Window: the newest max_frames frames within window_s.
   const double newest = view.TimeOf(view.Centre());
   const int oldest_frame = frame_index - options_.drift.max_frames + 1;
@@ -560,28 +585,39 @@ TrackResult SessionTracker::Track(const Frame& frame,
   st.fit = FitDrift(st.points, st.offset_change_s, options_.drift);
 
   // The fixed scanner map: scanner − D(t) = L · session + b over the
-  // window's points (the newest frame's alone while D is unknown: the
-  // frames are displaced against each other by the unmodelled drift).
+  // window's points; this frame's alone (without D) while D is unknown or
+  // the frame untimed: frames are displaced against each other by the
+  // unmodelled drift.
   {
+    const bool windowed = timed && st.fit.valid;
     Eigen::Matrix3d a = Eigen::Matrix3d::Zero();
     Eigen::Matrix<double, 3, 2> rhs = Eigen::Matrix<double, 3, 2>::Zero();
-    for (const DriftPoint& p : st.points) {
-      if (!st.fit.valid && p.frame != frame_index) continue;
+    for (const DriftPoint& p : windowed ? st.points : own) {
       const Vec2 s = model.ModelFromLattice(CellI(p.key), CellJ(p.key));
       const Eigen::Vector3d x(s.x(), s.y(), 1.0);
       a += x * x.transpose();
-      rhs += x * (p.scanner_nm - st.fit.Displacement(p.t_s)).transpose();
+      const Vec2 drift = windowed ? st.fit.Displacement(p.t_s) : Vec2::Zero();
+      rhs += x * (p.scanner_nm - drift).transpose();
     }
     if (std::abs(a.determinant()) > 1e-9) {
       const Eigen::Matrix<double, 3, 2> sol = a.ldlt().solve(rhs);
       st.scanner_from_session = sol.topRows(2).transpose();
       st.scanner_offset = sol.row(2).transpose();
+    } else if (frame_index == 0) {
+      // Too few corner holes for a fit: the frame's own map at its centre.
+      st.scanner_from_session =
+          view.scan.linear *
+          Jacobian(view.image_from_model, centre_model) * rot.transpose();
+      st.scanner_offset = view.Uncompensated(view.Centre()) -
+                          st.scanner_from_session * pl.centre_session_nm;
     }
   }
-  st.last_centre_s = newest;
-  st.frame_starts_s.push_back(view.start_s);
-  while (st.frame_starts_s.size() > 8) st.frame_starts_s.pop_front();
-  st.last_duration_s = FrameDuration(frame);
+  if (timed) {
+    st.last_centre_s = newest;
+    st.frame_starts_s.push_back(view.start_s);
+    while (st.frame_starts_s.size() > 8) st.frame_starts_s.pop_front();
+    st.last_duration_s = FrameDuration(frame);
+  }
 
   // Session map and defects.
   const double sigma_nm =

@@ -897,5 +897,31 @@ TEST_CASE("every commit a killed writer reported survives the kill" *
   CHECK(reported_max > 100);
 }
 
+TEST_CASE("retention never deletes what the committing frame reports") {
+  TempDir dir("anchord_catalog");
+  CatalogOptions options = OptionsAt(dir / "catalog.db");
+  options.max_defects_per_session = 3;
+  options.max_age_s = 10;
+  auto catalog = OpenOk(options);
+  CommitOk(*catalog, Update("s", 1, 100.0, {Vacancy(9, 9, 0, Vec2(9, 9))}));
+  // Five new defects in one frame: all five stay (their ids are published),
+  // the older one goes.
+  const auto big = CommitOk(
+      *catalog, Update("s", 2, 101.0,
+                       {Vacancy(0, 0, 0, Vec2(0, 0)), Vacancy(1, 0, 0, Vec2(1, 0)),
+                        Vacancy(2, 0, 0, Vec2(2, 0)), Vacancy(3, 0, 0, Vec2(3, 0)),
+                        Vacancy(4, 0, 0, Vec2(4, 0))}));
+  std::vector<int64_t> reported;
+  for (const auto& r : big) reported.push_back(r.id);
+  CHECK(Ids(All(*catalog, "s")) == reported);
+  // A late frame (acquired before the stored ones) that sees one of them
+  // again keeps it.
+  const auto late = CommitOk(*catalog, Update("s", 3, 50.0,
+                                              {Vacancy(0, 0, 0, Vec2(0, 0))}));
+  REQUIRE(late.size() == 1);
+  const auto ids = Ids(All(*catalog, "s"));
+  CHECK(std::find(ids.begin(), ids.end(), late[0].id) != ids.end());
+}
+
 }  // namespace
 }  // namespace anchord::daemon

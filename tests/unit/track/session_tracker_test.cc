@@ -176,7 +176,9 @@ TEST_CASE("frames without acquisition times are placed by their codes") {
   for (int k = 0; k < 6; ++k) {
     SimulatedFrame sf = instrument.ScanNextFrame();
     sf.scan.frame.acquired_unix_s = 0;
-    sf.scan.frame.line_times_s.clear();
+    // Half of them keep their per-line times (relative to an unknown
+    // start): still no drift.
+    if (k % 2 == 0) sf.scan.frame.line_times_s.clear();
     const FrameResult r = RegisterFrame(sf.scan.frame, model, popt);
     REQUIRE(r.status.ok());
     const TrackResult tr = tracker.Track(sf.scan.frame, r);
@@ -249,6 +251,12 @@ TEST_CASE("creep after a scan offset change does not bias the velocity") {
                               << ", creep remaining "
                               << d.creep_remaining_nm.transpose() << " nm");
   CHECK(error <= std::max(0.05 * truth.norm(), 0.05 * kNmPerMin));
+  // The creep still to come opposes the lag: the piezo catches up with the
+  // offset change, the sample appears to move back by what remains.
+  const double t_end = after.truth.back().scan.frame.acquired_unix_s +
+                       256 * o.line_time_s;
+  const Vec2 lag = instrument.LagAt(t_end);
+  CHECK((d.creep_remaining_nm + lag).norm() < 0.3 * lag.norm() + 0.02);
 }
 
 TEST_CASE("re-observed vacancies keep their session identity") {
@@ -360,6 +368,14 @@ TEST_CASE("a frame without a lattice leaves the session untouched") {
   CHECK_FALSE(r.placement.placed);
   CHECK(r.drift.valid);  // the prediction still stands
   CHECK(tracker.frames_placed() == 3);
+  // Everything but the frame counter (second line) is unchanged.
+  auto without_counters = [](const std::string& state) {
+    const size_t first = state.find('\n');
+    const size_t second = state.find('\n', first + 1);
+    return state.substr(0, first) + state.substr(second);
+  };
+  CHECK(without_counters(tracker.Serialize()) == without_counters(before));
+  CHECK(tracker.frames_seen() == 4);
 }
 
 TEST_CASE("options list every violation") {
