@@ -22,6 +22,7 @@
 #include "daemon/catalog.h"
 #include "daemon/wire.h"
 #include "support/daemon_harness.h"
+#include "support/lattice_isometry.h"
 #include "support/temp_dir.h"
 
 namespace anchord::testing {
@@ -111,47 +112,21 @@ std::optional<FrameOutcome> SendAndWait(DaemonClient& client,
   return std::nullopt;
 }
 
-// session = rotation · sample + translation, an exact lattice isometry,
-// measured on the session's first frame (whose model frame is the
-// session frame) from its registration and the truth corner holes.
-struct Isometry {
-  Mat2 rotation = Mat2::Identity();
-  Vec2 translation = Vec2::Zero();
-  Vec2 operator()(const Vec2& m) const { return rotation * m + translation; }
-};
+using Isometry = LatticeIsometry;
 
+// session = rotation · sample + translation, measured on the session's
+// first frame (whose model frame is the session frame) from its
+// registration and the truth corner holes.
 Isometry SessionFromSample(const SimulatedFrame& sf,
                            const v1::RegistrationResult& r) {
   Mat3 h;
   for (int k = 0; k < 9; ++k) h(k / 3, k % 3) = r.image_from_model(k);
   const Mat3 model_from_image = h.inverse();
-  double best = 1e300;
-  Isometry iso;
-  for (int step = 0; step < 6; ++step) {
-    const double a = step * 3.14159265358979323846 / 3.0;
-    Mat2 rot;
-    rot << std::cos(a), -std::sin(a), std::sin(a), std::cos(a);
-    Vec2 mean = Vec2::Zero();
-    for (const TruthCornerHole& c : sf.scan.corner_holes) {
-      mean += Apply(model_from_image, c.p_px) - rot * c.model_nm;
-    }
-    mean /= static_cast<double>(sf.scan.corner_holes.size());
-    double err = 0;
-    for (const TruthCornerHole& c : sf.scan.corner_holes) {
-      err += (Apply(model_from_image, c.p_px) - rot * c.model_nm - mean)
-                 .squaredNorm();
-    }
-    if (err < best) {
-      best = err;
-      iso.rotation = rot;
-      iso.translation = mean;
-    }
+  std::vector<std::pair<Vec2, Vec2>> pairs;
+  for (const TruthCornerHole& c : sf.scan.corner_holes) {
+    pairs.emplace_back(c.model_nm, Apply(model_from_image, c.p_px));
   }
-  const LatticeModel model = MakeSi7x7Model();
-  const Vec2 f = model.LatticeFromModel(iso.translation);
-  iso.translation =
-      model.ModelFromLattice(std::round(f.x()), std::round(f.y()));
-  return iso;
+  return FitLatticeIsometry(pairs);
 }
 
 // The truth defects of the sample inside a session-frame rectangle.

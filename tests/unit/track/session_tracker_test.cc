@@ -13,6 +13,7 @@
 #include "anchord/model/lattice_model.h"
 #include "anchord/pipeline/register_frame.h"
 #include "anchord/synth/simulated_instrument.h"
+#include "support/lattice_isometry.h"
 
 namespace anchord {
 namespace {
@@ -46,13 +47,8 @@ SimulatedInstrumentOptions SequenceOptions(double cells_per_frame,
   return o;
 }
 
-// An exact lattice isometry (rotation by a multiple of 60° and lattice
-// translation) from sample model to session, as measured on frame 0.
-struct Isometry {
-  Mat2 rotation = Mat2::Identity();
-  Vec2 translation = Vec2::Zero();
-  Vec2 operator()(const Vec2& m) const { return rotation * m + translation; }
-};
+using testing::FitLatticeIsometry;
+using Isometry = testing::LatticeIsometry;
 
 // Session positions of the frame's true corner holes through the
 // tracker's placement and the frame's own registration.
@@ -66,33 +62,6 @@ std::vector<std::pair<Vec2, Vec2>> HolesInSession(const SimulatedFrame& sf,
     out.emplace_back(h.model_nm, Apply(pl.session_from_model, m));
   }
   return out;
-}
-
-Isometry MeasureIsometry(const std::vector<std::pair<Vec2, Vec2>>& holes) {
-  // Rotation from the mean direction of hole differences, snapped to 60°.
-  double best = 1e300;
-  Isometry iso;
-  for (int r = 0; r < 6; ++r) {
-    const double a = r * 3.14159265358979323846 / 3.0;
-    Mat2 rot;
-    rot << std::cos(a), -std::sin(a), std::sin(a), std::cos(a);
-    Vec2 mean = Vec2::Zero();
-    for (const auto& [m, s] : holes) mean += s - rot * m;
-    mean /= static_cast<double>(holes.size());
-    double err = 0;
-    for (const auto& [m, s] : holes) err += (s - rot * m - mean).squaredNorm();
-    if (err < best) {
-      best = err;
-      iso.rotation = rot;
-      iso.translation = mean;
-    }
-  }
-  // Both origins are corner holes: the translation is a lattice vector.
-  const LatticeModel model = MakeSi7x7Model();
-  const Vec2 f = model.LatticeFromModel(iso.translation);
-  iso.translation =
-      model.ModelFromLattice(std::round(f.x()), std::round(f.y()));
-  return iso;
 }
 
 struct RunStats {
@@ -123,7 +92,7 @@ RunStats Run(SimulatedInstrument& instrument, SessionTracker& tracker,
       ++stats.placed;
       ++stats.methods[tr.placement.method];
       const auto holes = HolesInSession(sf, r, tr.placement);
-      if (k == 0) stats.session_from_sample = MeasureIsometry(holes);
+      if (k == 0) stats.session_from_sample = FitLatticeIsometry(holes);
       double worst = 0;
       for (const auto& [m, s] : holes) {
         worst = std::max(worst, (s - stats.session_from_sample(m)).norm());
@@ -186,7 +155,7 @@ TEST_CASE("frames without acquisition times are placed by their codes") {
     CHECK(tr.placement.method ==
           (k == 0 ? PlacementMethod::kFirst : PlacementMethod::kCodes));
     const auto holes = HolesInSession(sf, r, tr.placement);
-    if (k == 0) iso = MeasureIsometry(holes);
+    if (k == 0) iso = FitLatticeIsometry(holes);
     for (const auto& [m, s] : holes) CHECK((s - iso(m)).norm() < 0.2);
     CHECK_FALSE(tr.drift.valid);
   }
