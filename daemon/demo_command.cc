@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -166,7 +167,10 @@ std::thread StartInstrument(FramePublisher& publisher,
                                : std::numeric_limits<int>::max();
     o.compensate = args.compensate;
     o.instrument = "demo-instrument";
-    o.session = "anchord-demo";
+    // A session of its own per run: the simulated sample restarts where it
+    // began, which a catalogued session from an earlier run would read as
+    // the sample jumping back.
+    o.session = "anchord-demo-" + std::to_string(std::time(nullptr));
     o.rate_hz = args.rate_hz;
     const InstrumentLoopResult r =
         RunInstrumentLoop(instrument, publisher, drift, o, stop);
