@@ -232,19 +232,31 @@ struct Sighting {
 struct MissedTest {
   const std::vector<Vec2>* footprint_nm;
   const std::unordered_set<int64_t>* seen;
+  const std::vector<Vec2>* undecided_nm;
 };
 
+// Within 0.05 nm of a place the frame could not decide (a vacancy's
+// position is its exact site, so this only matches that site).
+bool Undecided(const std::vector<Vec2>& undecided, const Vec2& p) {
+  for (const Vec2& u : undecided) {
+    if ((u - p).squaredNorm() < 0.05 * 0.05) return true;
+  }
+  return false;
+}
+
 // SQL anchord_missed(id, x_nm, y_nm): 1 when the defect is inside the
-// current MissedTest's footprint and was not seen, else 0 (also outside
+// current MissedTest's footprint, was not seen and is not at a place the
+// frame left undecided, else 0 (also outside
 // MarkMissed()). User data: the Impl's `const MissedTest*` slot.
 void MissedFunction(sqlite3_context* context, int, sqlite3_value** args) {
   const auto* slot =
       static_cast<const MissedTest* const*>(sqlite3_user_data(context));
   const MissedTest* test = *slot;
+  const Vec2 p(sqlite3_value_double(args[1]), sqlite3_value_double(args[2]));
   const bool missed =
       test != nullptr && test->seen->count(sqlite3_value_int64(args[0])) == 0 &&
-      InConvexPolygon(*test->footprint_nm, Vec2(sqlite3_value_double(args[1]),
-                                                sqlite3_value_double(args[2])));
+      InConvexPolygon(*test->footprint_nm, p) &&
+      !Undecided(*test->undecided_nm, p);
   sqlite3_result_int(context, missed ? 1 : 0);
 }
 
@@ -771,7 +783,7 @@ Status DefectCatalog::Impl::MarkMissed(
   s.Bind(4, lo.y());
   s.Bind(5, hi.y());
   s.Bind(6, update.time_unix_ns);
-  const MissedTest test{&polygon, &seen};
+  const MissedTest test{&polygon, &seen, &update.undecided_nm};
   missed_test = &test;
   const int rc = s.Step();
   missed_test = nullptr;
@@ -779,8 +791,6 @@ Status DefectCatalog::Impl::MarkMissed(
   return Status::Ok();
 }
 
-// Age first (last seen more than max_age_s before this frame), then count
-// (the least recently seen first; ties: the older id first).
 // Retention (max_age_s, then max_defects_per_session, least recently seen
 // first, ties by older id) over the session's records except `keep` (the
 // records this frame reports: a published id is always in the database,

@@ -91,6 +91,10 @@ struct CatalogUpdate {
   // defects inside it that are not in `observations` count as observed
   // but not seen.
   std::vector<Vec2> footprint_nm;
+  // Places inside the footprint the frame could not classify (sites of low
+  // confidence), session nm: a catalogued defect within 0.05 nm of one
+  // does not count as observed.
+  std::vector<Vec2> undecided_nm;
   std::vector<DefectObservation> observations;
   // The tracker's serialised state after this frame (opaque), stored with
   // the update when store_tracker_state; otherwise the session keeps the

@@ -49,7 +49,7 @@ FramePipeline::FramePipeline(Options options,
       sink_(std::move(sink)),
       ingest_(options.ingest_capacity, options.overflow),
       reorder_(options.reorder_max, options.reorder_timeout),
-      ordered_queue_(options.reorder_max, OverflowPolicy::kBlock) {
+      ordered_queue_(4 * options.reorder_max, OverflowPolicy::kBlock) {
   for (const auto& stage : stages_) {
     stats_.push_back(std::make_unique<ExecStats>(stage->name()));
   }

@@ -32,10 +32,11 @@ namespace anchord::daemon {
 // once, with the reorder lock held (from a worker or from Poll()). With
 // ordered stages (cross-frame work such as tracking and the catalog
 // commit, which may keep state across frames) released jobs go through a
-// bounded queue (capacity reorder_max, overflow policy block: a lagging
-// ordered stage holds the workers back rather than losing results) to one
-// ordered thread, which runs the ordered stages on each job in sequence
-// order and then calls the sink. The sink must be quick (it hands the job
+// bounded queue (capacity 4 × reorder_max, overflow policy block: a
+// lagging ordered stage holds back the workers — and Poll(), hence the
+// caller's thread, once that many results wait — rather than losing
+// results) to one ordered thread, which runs the ordered stages on each
+// job in sequence order and then calls the sink. The sink must be quick (it hands the job
 // to the I/O thread); it is called by one thread at a time, in order.
 //
 // States: kIdle → Start() → kRunning → Stop() → kStopped.

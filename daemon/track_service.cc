@@ -125,6 +125,7 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
   update.time_unix_ns = in.acquired_unix_ns != 0 ? in.acquired_unix_ns
                                                  : NowUnixNs();
   update.footprint_nm = track.footprint_session_nm;
+  update.undecided_nm = track.undecided_session_nm;
   for (const TrackedDefect& d : track.defects) {
     update.observations.push_back(ToObservation(d));
   }

@@ -370,9 +370,13 @@ TrackResult SessionTracker::Track(const Frame& frame,
     int basis;
   };
   std::vector<UsedSite> used;
+  std::vector<const AdatomSite*> undecided;
   for (const AdatomSite& a : result.sites.adatoms) {
-    if (a.confidence < options_.min_site_confidence) continue;
     if (!Inside(a.p_px, view.size(), options_.border_px)) continue;
+    if (a.confidence < options_.min_site_confidence) {
+      undecided.push_back(&a);
+      continue;
+    }
     int basis = -1;
     for (size_t k = 0; k < model.sites.size(); ++k) {
       if (model.sites[k].half == a.half &&
@@ -643,6 +647,9 @@ TrackResult SessionTracker::Track(const Frame& frame,
     d.p_px = us.site->p_px;
     d.confidence = us.site->confidence;
     out.defects.push_back(d);
+  }
+  for (const AdatomSite* a : undecided) {
+    out.undecided_session_nm.push_back(rot * a->model_nm + translation);
   }
   for (const OffLatticeFeature& f : result.sites.off_lattice) {
     if (f.confidence < options_.min_site_confidence) continue;

@@ -897,6 +897,23 @@ TEST_CASE("every commit a killed writer reported survives the kill" *
   CHECK(reported_max > 100);
 }
 
+TEST_CASE("a defect at a place the frame left undecided is not observed") {
+  TempDir dir("anchord_catalog");
+  auto catalog = OpenOk(OptionsAt(dir / "catalog.db"));
+  const auto f1 = CommitOk(
+      *catalog, Update("s", 1, 1.0,
+                       {Vacancy(0, 0, 0, Vec2(5, 5)), Vacancy(1, 0, 0, Vec2(7, 5))},
+                       Box(Vec2(0, 0), Vec2(10, 10))));
+  CatalogUpdate u = Update("s", 2, 2.0, {}, Box(Vec2(0, 0), Vec2(10, 10)));
+  u.undecided_nm = {Vec2(5.01, 5.0)};  // A's site, within 0.05 nm
+  CommitOk(*catalog, u);
+  const auto all = All(*catalog, "s");
+  CHECK(ById(all, f1[0].id).times_observed == 1);
+  CHECK(ById(all, f1[0].id).active());
+  CHECK(ById(all, f1[1].id).times_observed == 2);  // B was decided: missing
+  CHECK_FALSE(ById(all, f1[1].id).active());
+}
+
 TEST_CASE("retention never deletes what the committing frame reports") {
   TempDir dir("anchord_catalog");
   CatalogOptions options = OptionsAt(dir / "catalog.db");

@@ -84,7 +84,7 @@ TEST_CASE("ordered stages see every job once, in sequence, one at a time" *
   o.workers = 4;
   o.ingest_capacity = 64;
   o.overflow = OverflowPolicy::kBlock;
-  o.reorder_max = 4;  // the ordered queue is as small: back-pressure
+  o.reorder_max = 4;  // the ordered queue holds 16: back-pressure
   auto history = std::make_unique<HistoryStage>();
   HistoryStage* h = history.get();
   std::vector<std::unique_ptr<Stage>> ordered;

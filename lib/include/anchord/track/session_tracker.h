@@ -155,6 +155,9 @@ struct TrackResult {
   // Where this frame classified sites, as a convex polygon in session nm
   // (the frame inset by border_px); empty when not placed.
   std::vector<Vec2> footprint_session_nm;
+  // Sites inside that polygon left undecided (classification confidence
+  // below min_site_confidence), session nm.
+  std::vector<Vec2> undecided_session_nm;
 };
 
 class SessionTracker {
