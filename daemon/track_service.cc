@@ -90,6 +90,8 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
                                    const TrackOptions& options) {
   std::lock_guard lock(mutex_);
   Session& s = SessionFor(in.session, options);
+  s.last_used = ++use_counter_;
+  EvictIdle(in.session);
   FrameResult not_registered;
   if (result == nullptr) {
     not_registered.status = Status::NoLattice("the frame was not registered");
@@ -113,6 +115,7 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
   s.last_sequence = sequence;
   const TrackResult track =
       s.tracker->Track(in.frame, result ? *result : not_registered);
+  s.state_dirty = true;
   TrackOutcome out;
   out.drift = MakeDriftEstimate(in, sequence, track);
   s.drift = out.drift;
@@ -136,7 +139,11 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
   std::vector<DefectRecord> records;
   out.status = catalog_->Commit(update, &records);
   if (!out.status.ok()) return out;
-  if (update.store_tracker_state) s.state_stored = now;
+  if (update.store_tracker_state) {
+    s.state_stored = now;
+    s.state_dirty = false;
+  }
+  s.last_time_unix_ns = update.time_unix_ns;
 
   s.placed = true;
   s.frame_id = in.frame_id;
@@ -153,6 +160,38 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
     SetDefect(records[k], track.defects[k].p_px, out.defects.add_defects());
   }
   return out;
+}
+
+void TrackService::EvictIdle(const std::string& current) {
+  while (sessions_.size() > kMaxLiveSessions) {
+    auto oldest = sessions_.end();
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+      if (it->first == current) continue;
+      if (oldest == sessions_.end() ||
+          it->second.last_used < oldest->second.last_used) {
+        oldest = it;
+      }
+    }
+    if (oldest == sessions_.end()) return;
+    Session& s = oldest->second;
+    if (s.state_dirty && s.broken.empty() && s.tracker->frames_placed() > 0) {
+      CatalogUpdate update;
+      update.session = oldest->first;
+      update.frame_id = s.frame_id;
+      update.time_unix_ns = s.last_time_unix_ns;
+      update.tracker_state = s.tracker->Serialize();
+      std::vector<DefectRecord> none;
+      const Status stored = catalog_->Commit(update, &none);
+      if (!stored.ok()) {
+        spdlog::error("[track] session '{}' kept in memory: its state could "
+                      "not be stored: {}",
+                      oldest->first, stored.message());
+        return;
+      }
+    }
+    if (latest_session_ == oldest->first) latest_session_.clear();
+    sessions_.erase(oldest);
+  }
 }
 
 const TrackService::Session* TrackService::Find(const std::string& name,

@@ -8,10 +8,13 @@
 // everything; both sides hold it briefly (a frame's tracking and catalog
 // commit take a few ms).
 //
-// Restart: a session's tracker state is committed with every frame's
-// defects in one catalog transaction; the first frame of a session after
-// a restart restores it, so the session frame, the drift fit and every
-// defect id carry over.
+// Restart: a session's tracker state is committed with a frame's defects
+// in one catalog transaction (at most every catalog.state_interval_s); the
+// first frame of a session after a restart restores it, so the session
+// frame, the drift fit and every defect id carry over. Memory stays
+// bounded over days of sessions: at most kMaxLiveSessions trackers are
+// kept, an idle one is evicted after its state is stored and restored the
+// same way when its session returns.
 
 #include <chrono>
 #include <map>
@@ -89,10 +92,20 @@ class TrackService {
     std::optional<uint64_t> last_sequence;
     // When the tracker state was last committed (never: nullopt).
     std::optional<std::chrono::steady_clock::time_point> state_stored;
+    // Whether frames were tracked since the state was last committed, and
+    // the latest frame's acquisition time.
+    bool state_dirty = false;
+    int64_t last_time_unix_ns = 0;
+    // Last use, for evicting idle sessions.
+    uint64_t last_used = 0;
   };
 
   explicit TrackService(std::unique_ptr<DefectCatalog> catalog);
   Session& SessionFor(const std::string& name, const TrackOptions& options);
+  // Keeps at most kMaxLiveSessions trackers in memory: the least recently
+  // used goes, after its state is committed (it is restored from the
+  // catalog when its session sends frames again). `current` stays.
+  void EvictIdle(const std::string& current);
   Vec2 PixelOf(const Session& s, const Vec2& session_nm) const;
   const Session* Find(const std::string& name, std::string* resolved) const;
 
@@ -101,6 +114,8 @@ class TrackService {
   std::map<std::string, Session> sessions_;
   std::string latest_session_;
   std::chrono::duration<double> state_interval_{0.0};
+  uint64_t use_counter_ = 0;
+  static constexpr size_t kMaxLiveSessions = 16;
   const LatticeModel model_;
 };
 
