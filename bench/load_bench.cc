@@ -20,14 +20,23 @@
 //          [--workers 2] [--ingest-queue 8] [--size 512] [--pool 20]
 //          [--no-corrected] [--anchord PATH]
 
+#include "anchord/synth/simulated_instrument.h"
+#include "anchord/synth/synthetic_scan.h"
+#include "anchord/v1/anchord.pb.h"
+
+#include "daemon/config.h"
+#include "daemon/sequence.h"
+#include "daemon/wire.h"
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -45,15 +54,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <zmq.hpp>
-#include <zmq_addon.hpp>
-
-#include "anchord/synth/simulated_instrument.h"
-#include "anchord/synth/synthetic_scan.h"
-#include "anchord/v1/anchord.pb.h"
-#include "daemon/config.h"
-#include "daemon/wire.h"
 
 extern char** environ;
 
@@ -274,40 +274,25 @@ class DaemonChild {
 
 // --- Frames -----------------------------------------------------------------
 
-// Serialized Frame messages with frame_id unset, `count` distinct
-// synthetic 7×7 scans (about 46 px per cell, mild distortion, creep,
-// noise and vacancies).
-// `count` consecutive frames of one simulated session: one sample (5 %
-// vacancies, adsorbates) under a fixed moderate distortion, drifting
+// Serialized Frame messages with frame_id unset: `count` consecutive
+// frames of one simulated session, about 46 px per cell: one sample (the
+// scan of `anchord synth`: 5 % vacancies, moderate distortion; sparse
+// adsorbates) drifting
 // 2 nm/min, with its acquisition times, so that the daemon's ordered track
 // stage places every frame and commits its defects as in a live session.
 // The pool repeats, so after `count` frames the acquisition clock jumps
 // back (the tracker places those frames again from its drift fit).
 std::vector<std::string> MakePool(int count, int size_px) {
   SimulatedInstrumentOptions o;
-  o.scan.width_px = o.scan.height_px = size_px;
-  o.scan.field_of_view_nm = size_px * (15.0 / 256.0);
-  o.scan.rotation_deg = 17.0;
-  o.scan.scale_error_x = 0.03;
-  o.scan.scale_error_y = -0.02;
-  o.scan.shear = 0.02;
-  o.scan.noise = 0.1;
-  o.scan.vacancy_fraction = 0.04;
+  o.scan = daemon::DefaultSequenceScan(1000, size_px, size_px * (15.0 / 256.0));
   o.scan.adsorbates_per_cell = 0.01;
-  o.scan.seed = 1000;
   o.line_time_s = 0.1;
   o.drift_nm_per_s = Vec2(2.0 / 60.0, 0.5 / 60.0);
   SimulatedInstrument instrument(o);
   std::vector<std::string> pool;
   for (int k = 0; k < count; ++k) {
-    const SimulatedFrame sf = instrument.ScanNextFrame();
-    daemon::InboundFrame in;
-    in.instrument = "load-bench";
-    in.session = "sweep";
-    in.acquired_unix_ns =
-        static_cast<int64_t>(std::llround(sf.scan.frame.acquired_unix_s * 1e9));
-    in.frame = sf.scan.frame;
-    pool.push_back(daemon::EncodeFrame(in));
+    pool.push_back(daemon::EncodeFrame(daemon::SimulatedInbound(
+        instrument.ScanNextFrame(), "load-bench", "sweep", 0)));
   }
   return pool;
 }
@@ -342,11 +327,11 @@ struct PhaseResult {
   int sent = 0;
   int results = 0;
   int not_ok = 0;
-  uint64_t dropped = 0;   // Status.frames_dropped during the phase
-  double published_hz = 0;  // results / (last result − first send)
+  uint64_t dropped = 0;            // Status.frames_dropped during the phase
+  double published_hz = 0;         // results / (last result − first send)
   std::vector<double> latency_ms;  // subscriber-side, per result
   std::vector<double> daemon_latency_ms;  // RegistrationResult.latency_ms
-  std::vector<double> rss_mb;  // soak: every 1000 results
+  std::vector<double> rss_mb;             // soak: every 1000 results
   bool complete = true;  // every frame accounted for (result or drop)
 };
 
@@ -437,9 +422,9 @@ class LoadClient {
           std::chrono::duration<double>(1.0 / rate_hz));
       for (int k = 0; k < count; ++k) {
         std::this_thread::sleep_until(start + k * period);
-        const std::string msg = WithFrameId(
-            first_id + static_cast<uint64_t>(k),
-            pool[static_cast<size_t>(k) % pool.size()]);
+        const std::string msg =
+            WithFrameId(first_id + static_cast<uint64_t>(k),
+                        pool[static_cast<size_t>(k) % pool.size()]);
         sent_ns[static_cast<size_t>(k)] =
             (Clock::now() - start).count();  // before the send
         frames_.send(zmq::buffer(msg), zmq::send_flags::none);
@@ -468,7 +453,7 @@ class LoadClient {
     sender.join();
     while (PollIn(results_, Millis(0))) {
       ReceiveOne(r, first_id, count, sent_ns, start, &first_result,
-                   &last_result, rss);
+                 &last_result, rss);
     }
     // Sends k = 0 … count − 1 are due at k / rate: count − 1 periods.
     const double send_s =
@@ -478,8 +463,8 @@ class LoadClient {
     // between the first and the last.
     const double out_s =
         std::chrono::duration<double>(last_result - first_result).count();
-    r.published_hz = r.results > 1 && out_s > 0 ? (r.results - 1) / out_s
-                                                : r.results;
+    r.published_hz =
+        r.results > 1 && out_s > 0 ? (r.results - 1) / out_s : r.results;
     const std::optional<v1::Status> after = Health();
     if (before && after) {
       r.dropped = after->frames_dropped() - before->frames_dropped();
@@ -494,8 +479,8 @@ class LoadClient {
     return (item.revents & ZMQ_POLLIN) != 0;
   }
   static Millis Left(Clock::time_point deadline) {
-    return std::max(Millis(0), std::chrono::duration_cast<Millis>(
-                                   deadline - Clock::now()));
+    return std::max(
+        Millis(0), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
   }
 
   // True when the daemon received every frame of the phase and each was
@@ -504,7 +489,8 @@ class LoadClient {
                  const PhaseResult& r) {
     const std::optional<v1::Status> now = Health();
     if (!before || !now) return false;
-    const uint64_t received = now->frames_received() - before->frames_received();
+    const uint64_t received =
+        now->frames_received() - before->frames_received();
     const uint64_t dropped = now->frames_dropped() - before->frames_dropped();
     return received == static_cast<uint64_t>(r.sent) &&
            static_cast<uint64_t>(r.results) + dropped == received;
@@ -532,10 +518,9 @@ class LoadClient {
       return;  // a late result of an earlier phase
     }
     const int64_t sent = sent_ns[result.frame_id() - first_id];
-    r.latency_ms.push_back(
-        std::chrono::duration<double, std::milli>(
-            now - (start + Clock::duration(sent)))
-            .count());
+    r.latency_ms.push_back(std::chrono::duration<double, std::milli>(
+                               now - (start + Clock::duration(sent)))
+                               .count());
     r.daemon_latency_ms.push_back(result.latency_ms());
     if (result.status() != v1::RESULT_STATUS_OK) ++r.not_ok;
     if (r.results++ == 0) *first_result = now;
@@ -557,19 +542,18 @@ class LoadClient {
 // --- Report -----------------------------------------------------------------
 
 void PrintHeader() {
-  std::printf(
-      "%9s %9s %6s %7s %11s %7s %7s %7s %7s %7s %7s %8s\n", "offered/s",
-      "sent/s", "sent", "results", "published/s", "dropped", "p50 ms",
-      "p90 ms", "p99 ms", "max ms", "not ok", "daemon p50");
+  std::printf("%9s %9s %6s %7s %11s %7s %7s %7s %7s %7s %7s %8s\n", "offered/s",
+              "sent/s", "sent", "results", "published/s", "dropped", "p50 ms",
+              "p90 ms", "p99 ms", "max ms", "not ok", "daemon p50");
 }
 
 void PrintRow(const PhaseResult& r) {
   std::printf(
       "%9.0f %9.1f %6d %7d %11.1f %7llu %7.1f %7.1f %7.1f %7.1f %7d %8.1f%s\n",
       r.offered_hz, r.achieved_hz, r.sent, r.results, r.published_hz,
-      static_cast<unsigned long long>(r.dropped),
-      Percentile(r.latency_ms, 0.5), Percentile(r.latency_ms, 0.9),
-      Percentile(r.latency_ms, 0.99), Percentile(r.latency_ms, 1.0), r.not_ok,
+      static_cast<unsigned long long>(r.dropped), Percentile(r.latency_ms, 0.5),
+      Percentile(r.latency_ms, 0.9), Percentile(r.latency_ms, 0.99),
+      Percentile(r.latency_ms, 1.0), r.not_ok,
       Percentile(r.daemon_latency_ms, 0.5), r.complete ? "" : "  (incomplete)");
   std::fflush(stdout);
 }
@@ -604,9 +588,10 @@ struct SweepSummary {
 SweepSummary RunSweep(const Options& o,
                       LoadClient& client,
                       const std::vector<std::string>& pool) {
-  std::printf("Sweep: %.0f s per rate; latency = frame sent -> registration "
-              "result received (at the subscriber)\n",
-              o.seconds);
+  std::printf(
+      "Sweep: %.0f s per rate; latency = frame sent -> registration "
+      "result received (at the subscriber)\n",
+      o.seconds);
   PrintHeader();
   SweepSummary summary;
   for (double rate : o.rates) {
@@ -658,8 +643,9 @@ void PrintStageTimes(const std::optional<v1::Status>& status) {
     std::printf("\nPer-stage times: no health reply\n");
     return;
   }
-  std::printf("\nDaemon stages (recent items), ms:\n"
-              "  stage        processed  errors     p50     p90     p99     max\n");
+  std::printf(
+      "\nDaemon stages (recent items), ms:\n"
+      "  stage        processed  errors     p50     p90     p99     max\n");
   for (const v1::StageStats& st : status->stages()) {
     std::printf("  %-12s %9llu %7llu %7.2f %7.2f %7.2f %7.2f\n",
                 st.name().c_str(),
@@ -671,10 +657,10 @@ void PrintStageTimes(const std::optional<v1::Status>& status) {
 
 void PrintTargets(const SweepSummary& s, double rss_growth_mb) {
   std::printf("\nTargets (issue 4):\n");
-  std::printf("  >= 100 frames/s without drops: highest drop-free rate of "
-              "those offered %.0f frames/s -> %s\n",
-              s.best_drop_free_hz,
-              s.best_drop_free_hz >= 100 ? "met" : "NOT met");
+  std::printf(
+      "  >= 100 frames/s without drops: highest drop-free rate of "
+      "those offered %.0f frames/s -> %s\n",
+      s.best_drop_free_hz, s.best_drop_free_hz >= 100 ? "met" : "NOT met");
   if (s.p99_at_50_ms) {
     std::printf("  p99 <= 30 ms at 50 frames/s: %.1f ms -> %s\n",
                 *s.p99_at_50_ms, *s.p99_at_50_ms <= 30 ? "met" : "NOT met");
@@ -685,28 +671,29 @@ void PrintTargets(const SweepSummary& s, double rss_growth_mb) {
     std::printf("  RSS flat: not measured\n");
   } else {
     // "Flat": under 5 MB growth between the first and the last sample.
-    std::printf("  RSS flat: %+.1f MB from the first to the last sample -> "
-                "%s\n",
-                rss_growth_mb, std::abs(rss_growth_mb) < 5 ? "met" : "NOT met");
+    std::printf(
+        "  RSS flat: %+.1f MB from the first to the last sample -> "
+        "%s\n",
+        rss_growth_mb, std::abs(rss_growth_mb) < 5 ? "met" : "NOT met");
   }
 }
 
 int Run(const Options& o) {
-  std::printf("anchord_load_bench: %d x %d float32 frames (%d distinct, "
-              "pre-encoded, %.1f MB each), %u CPUs\n",
-              o.size_px, o.size_px, o.pool,
-              o.size_px * o.size_px * 4 / 1048576.0,
-              std::thread::hardware_concurrency());
+  std::printf(
+      "anchord_load_bench: %d x %d float32 frames (%d distinct, "
+      "pre-encoded, %.1f MB each), %u CPUs\n",
+      o.size_px, o.size_px, o.pool, o.size_px * o.size_px * 4 / 1048576.0,
+      std::thread::hardware_concurrency());
   const std::vector<std::string> pool = MakePool(o.pool, o.size_px);
   LoadClient client;
   const daemon::DaemonConfig config = BenchConfig(o, client.frames_endpoint());
-  std::printf("daemon %s: workers %d, ingest_queue %d (%s), reorder_max %d, "
-              "make_corrected %s\n\n",
-              o.anchord.c_str(), config.pipeline.workers,
-              config.pipeline.ingest_queue,
-              daemon::OverflowPolicyName(config.pipeline.ingest_overflow),
-              config.pipeline.reorder_max,
-              config.registration.make_corrected ? "on" : "off");
+  std::printf(
+      "daemon %s: workers %d, ingest_queue %d (%s), reorder_max %d, "
+      "make_corrected %s\n\n",
+      o.anchord.c_str(), config.pipeline.workers, config.pipeline.ingest_queue,
+      daemon::OverflowPolicyName(config.pipeline.ingest_overflow),
+      config.pipeline.reorder_max,
+      config.registration.make_corrected ? "on" : "off");
   DaemonChild daemon_child(o.anchord, config);
   if (!daemon_child.Start()) return 1;
   client.Connect(config);
@@ -720,9 +707,9 @@ int Run(const Options& o) {
   const SweepSummary sweep = RunSweep(o, client, pool);
   double rss_growth_mb = std::nan("");
   if (o.rss_frames > 0) {
-    const double rate = o.rss_rate > 0       ? o.rss_rate
+    const double rate = o.rss_rate > 0      ? o.rss_rate
                         : sweep.soak_hz > 0 ? sweep.soak_hz
-                                             : 25;
+                                            : 25;
     rss_growth_mb = RunSoak(o, rate, client, pool, daemon_child);
   }
   PrintStageTimes(client.Health());

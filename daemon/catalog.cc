@@ -206,6 +206,26 @@ class Statement {
     return row;
   }
 
+  // Binds the row's mutable state, x_nm … ref_y_nm in ANCHORD_CATALOG_COLUMNS
+  // order, to parameters first, first + 1, … first + 12.
+  void BindState(int first, const Row& row) {
+    const DefectRecord& r = row.record;
+    int k = first;
+    Bind(k++, r.session_nm.x());
+    Bind(k++, r.session_nm.y());
+    Bind(k++, r.sigma_nm);
+    Bind(k++, r.first_seen_unix_ns);
+    Bind(k++, r.last_seen_unix_ns);
+    Bind(k++, r.times_seen);
+    Bind(k++, r.times_observed);
+    Bind(k++, static_cast<int64_t>(r.last_frame_id));
+    Bind(k++, r.changed_unix_ns);
+    Bind(k++, row.m2_nm2);
+    Bind(k++, row.var_sum_nm2);
+    Bind(k++, row.ref_nm.x());
+    Bind(k++, row.ref_nm.y());
+  }
+
  private:
   void Check(int rc) {
     if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
@@ -253,10 +273,10 @@ void MissedFunction(sqlite3_context* context, int, sqlite3_value** args) {
       static_cast<const MissedTest* const*>(sqlite3_user_data(context));
   const MissedTest* test = *slot;
   const Vec2 p(sqlite3_value_double(args[1]), sqlite3_value_double(args[2]));
-  const bool missed =
-      test != nullptr && test->seen->count(sqlite3_value_int64(args[0])) == 0 &&
-      InConvexPolygon(*test->footprint_nm, p) &&
-      !Undecided(*test->undecided_nm, p);
+  const bool missed = test != nullptr &&
+                      test->seen->count(sqlite3_value_int64(args[0])) == 0 &&
+                      InConvexPolygon(*test->footprint_nm, p) &&
+                      !Undecided(*test->undecided_nm, p);
   sqlite3_result_int(context, missed ? 1 : 0);
 }
 
@@ -706,19 +726,7 @@ Status DefectCatalog::Impl::WriteSighting(const CatalogUpdate& update,
     s.Bind(3, r.i);
     s.Bind(4, r.j);
     s.Bind(5, r.site);
-    s.Bind(6, r.session_nm.x());
-    s.Bind(7, r.session_nm.y());
-    s.Bind(8, r.sigma_nm);
-    s.Bind(9, r.first_seen_unix_ns);
-    s.Bind(10, r.last_seen_unix_ns);
-    s.Bind(11, r.times_seen);
-    s.Bind(12, r.times_observed);
-    s.Bind(13, static_cast<int64_t>(r.last_frame_id));
-    s.Bind(14, r.changed_unix_ns);
-    s.Bind(15, row.m2_nm2);
-    s.Bind(16, row.var_sum_nm2);
-    s.Bind(17, row.ref_nm.x());
-    s.Bind(18, row.ref_nm.y());
+    s.BindState(6, row);
     if (s.Step() != SQLITE_DONE) return Error("insert defect");
     r.id = sqlite3_last_insert_rowid(db);
     return Status::Ok();
@@ -731,19 +739,7 @@ Status DefectCatalog::Impl::WriteSighting(const CatalogUpdate& update,
       "update seen defect", &status));
   if (!s.prepared()) return status;
   s.Bind(1, r.id);
-  s.Bind(2, r.session_nm.x());
-  s.Bind(3, r.session_nm.y());
-  s.Bind(4, r.sigma_nm);
-  s.Bind(5, r.first_seen_unix_ns);
-  s.Bind(6, r.last_seen_unix_ns);
-  s.Bind(7, r.times_seen);
-  s.Bind(8, r.times_observed);
-  s.Bind(9, static_cast<int64_t>(r.last_frame_id));
-  s.Bind(10, r.changed_unix_ns);
-  s.Bind(11, row.m2_nm2);
-  s.Bind(12, row.var_sum_nm2);
-  s.Bind(13, row.ref_nm.x());
-  s.Bind(14, row.ref_nm.y());
+  s.BindState(2, row);
   if (s.Step() != SQLITE_DONE) return Error("update seen defect");
   return Status::Ok();
 }
@@ -799,8 +795,8 @@ Status DefectCatalog::Impl::MarkMissed(
 Status DefectCatalog::Impl::Retain(const CatalogUpdate& update,
                                    const std::unordered_set<int64_t>& keep) {
   Status status;
-  Statement erase(Prepare("DELETE FROM defects WHERE id = ?1",
-                          "delete a defect", &status));
+  Statement erase(
+      Prepare("DELETE FROM defects WHERE id = ?1", "delete a defect", &status));
   if (!erase.prepared()) return status;
   auto remove = [&](int64_t id) {
     erase.Reset();
@@ -821,7 +817,8 @@ Status DefectCatalog::Impl::Retain(const CatalogUpdate& update,
       while ((rc = s.Step()) == SQLITE_ROW) old.push_back(s.Int(0));
       if (rc != SQLITE_DONE) return Error("select defects by age");
       for (int64_t id : old) {
-        if (!keep.count(id) && !remove(id)) return Error("delete defects by age");
+        if (!keep.count(id) && !remove(id))
+          return Error("delete defects by age");
       }
     }
   }
@@ -838,9 +835,10 @@ Status DefectCatalog::Impl::Retain(const CatalogUpdate& update,
   if (excess <= 0) return Status::Ok();
   std::vector<int64_t> oldest;
   {
-    Statement s(Prepare("SELECT id FROM defects WHERE session = ?1 "
-                        "ORDER BY last_seen, id LIMIT ?2",
-                        "select defects by count", &status));
+    Statement s(
+        Prepare("SELECT id FROM defects WHERE session = ?1 "
+                "ORDER BY last_seen, id LIMIT ?2",
+                "select defects by count", &status));
     if (!s.prepared()) return status;
     s.Bind(1, update.session);
     s.Bind(2, excess + static_cast<int64_t>(keep.size()));

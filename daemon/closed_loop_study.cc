@@ -1,17 +1,17 @@
 #include "daemon/closed_loop_study.h"
 
+#include "daemon/cli_args.h"
+#include "daemon/instrument_loop.h"
+#include "daemon/local_daemon.h"
+#include "daemon/sequence.h"
+#include "daemon/stop_signals.h"
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
-
-#include "daemon/cli_args.h"
-#include "daemon/instrument_loop.h"
-#include "daemon/local_daemon.h"
-#include "daemon/stop_signals.h"
 
 namespace anchord::daemon {
 namespace {
@@ -34,11 +34,11 @@ struct StudyArgs {
 
 Status ParseArgs(const std::vector<std::string>& args, StudyArgs& a) {
   SplitArgs split;
-  Status s = SplitCommandLine(
-      args, {"--help", "-h"},
-      {"--frames", "--drift-nm-per-min", "--walk", "--size", "--line-time",
-       "--seed", "--settle", "--json"},
-      split);
+  Status s =
+      SplitCommandLine(args, {"--help", "-h"},
+                       {"--frames", "--drift-nm-per-min", "--walk", "--size",
+                        "--line-time", "--seed", "--settle", "--json"},
+                       split);
   if (!s.ok()) return s;
   a.help = !split.flags.empty();
   if (!split.positional.empty()) {
@@ -53,7 +53,8 @@ Status ParseArgs(const std::vector<std::string>& args, StudyArgs& a) {
            a.drift_nm_per_min <= 20;
     }
     if (name == "--walk") ok = ParseNumber(value, a.walk) && a.walk >= 0;
-    if (name == "--size") ok = ParseNumber(value, a.size_px) && a.size_px >= 128;
+    if (name == "--size")
+      ok = ParseNumber(value, a.size_px) && a.size_px >= 128;
     if (name == "--line-time") {
       ok = ParseNumber(value, a.line_time_s) && a.line_time_s > 0;
     }
@@ -62,7 +63,8 @@ Status ParseArgs(const std::vector<std::string>& args, StudyArgs& a) {
       ok = ParseNumber(value, a.settle_frames) && a.settle_frames >= 0;
     }
     if (name == "--json") a.json = value;
-    if (!ok) return Status::InvalidInput(name + " = '" + value + "': out of range");
+    if (!ok)
+      return Status::InvalidInput(name + " = '" + value + "': out of range");
   }
   if (a.settle_frames >= a.frames) {
     return Status::InvalidInput("--settle must be below --frames");
@@ -70,18 +72,12 @@ Status ParseArgs(const std::vector<std::string>& args, StudyArgs& a) {
   return Status::Ok();
 }
 
+// The sample and scanner of `anchord synth` (DefaultSequenceScan), 30 nm
+// per 256 px, with a sparse adsorbate population.
 SimulatedInstrumentOptions Instrument(const StudyArgs& a) {
   SimulatedInstrumentOptions o;
-  o.scan.width_px = o.scan.height_px = a.size_px;
-  o.scan.field_of_view_nm = 30.0 * a.size_px / 256.0;
-  o.scan.rotation_deg = 17;
-  o.scan.scale_error_x = 0.06;
-  o.scan.scale_error_y = -0.04;
-  o.scan.shear = 0.03;
-  o.scan.noise = 0.1;
-  o.scan.vacancy_fraction = 0.05;
+  o.scan = DefaultSequenceScan(a.seed, a.size_px, 30.0 * a.size_px / 256.0);
   o.scan.adsorbates_per_cell = 0.01;
-  o.scan.seed = a.seed;
   o.line_time_s = a.line_time_s;
   o.frame_gap_s = 1.0;
   const double v = a.drift_nm_per_min / 60.0;
@@ -98,8 +94,11 @@ struct RunFigures {
   int placed = 0;
 };
 
-Status RunOne(const StudyArgs& a, bool compensate, const DaemonConfig& config,
-              const std::atomic<bool>& stop, RunFigures* out) {
+Status RunOne(const StudyArgs& a,
+              bool compensate,
+              const DaemonConfig& config,
+              const std::atomic<bool>& stop,
+              RunFigures* out) {
   zmq::context_t context(1);
   zmq::socket_t drift(context, zmq::socket_type::sub);
   drift.set(zmq::sockopt::linger, 0);
@@ -125,15 +124,17 @@ Status RunOne(const StudyArgs& a, bool compensate, const DaemonConfig& config,
   out->settled = MeasureResidualDrift(out->loop.frames, a.settle_frames);
   for (const LoopFrame& f : out->loop.frames) out->placed += f.drift.placed();
   const LoopFrame& last = out->loop.frames.back();
-  out->estimate_error_nm_per_min =
-      (Vec2(last.drift.velocity_x_nm_per_s(), last.drift.velocity_y_nm_per_s()) -
-       last.true_velocity_nm_per_s)
-          .norm() *
-      60;
+  out->estimate_error_nm_per_min = (Vec2(last.drift.velocity_x_nm_per_s(),
+                                         last.drift.velocity_y_nm_per_s()) -
+                                    last.true_velocity_nm_per_s)
+                                       .norm() *
+                                   60;
   return Status::Ok();
 }
 
-void Print(const StudyArgs& a, const RunFigures& off, const RunFigures& on,
+void Print(const StudyArgs& a,
+           const RunFigures& off,
+           const RunFigures& on,
            std::ostream& out) {
   char line[256];
   out << "closed loop: simulated instrument, " << a.frames << " frames of "
@@ -167,19 +168,20 @@ void Print(const StudyArgs& a, const RunFigures& off, const RunFigures& on,
 nlohmann::json ToJson(const RunFigures& r) {
   nlohmann::json frames = nlohmann::json::array();
   for (const LoopFrame& f : r.loop.frames) {
-    frames.push_back({{"frame_id", f.frame_id},
-                      {"start_unix_s", f.start_unix_s},
-                      {"true_velocity_nm_per_s",
-                       {f.true_velocity_nm_per_s.x(), f.true_velocity_nm_per_s.y()}},
-                      {"compensation_nm_per_s",
-                       {f.compensation_nm_per_s.x(), f.compensation_nm_per_s.y()}},
-                      {"apparent_start_nm",
-                       {f.apparent_start_nm.x(), f.apparent_start_nm.y()}},
-                      {"apparent_end_nm", {f.apparent_end_nm.x(), f.apparent_end_nm.y()}},
-                      {"estimate_valid", f.drift.valid()},
-                      {"estimate_nm_per_s",
-                       {f.drift.velocity_x_nm_per_s(), f.drift.velocity_y_nm_per_s()}},
-                      {"placed", f.drift.placed()}});
+    frames.push_back(
+        {{"frame_id", f.frame_id},
+         {"start_unix_s", f.start_unix_s},
+         {"true_velocity_nm_per_s",
+          {f.true_velocity_nm_per_s.x(), f.true_velocity_nm_per_s.y()}},
+         {"compensation_nm_per_s",
+          {f.compensation_nm_per_s.x(), f.compensation_nm_per_s.y()}},
+         {"apparent_start_nm",
+          {f.apparent_start_nm.x(), f.apparent_start_nm.y()}},
+         {"apparent_end_nm", {f.apparent_end_nm.x(), f.apparent_end_nm.y()}},
+         {"estimate_valid", f.drift.valid()},
+         {"estimate_nm_per_s",
+          {f.drift.velocity_x_nm_per_s(), f.drift.velocity_y_nm_per_s()}},
+         {"placed", f.drift.placed()}});
   }
   return {{"net_all_nm_per_min", r.all.net_nm_per_min},
           {"net_settled_nm_per_min", r.settled.net_nm_per_min},
@@ -255,7 +257,8 @@ int RunClosedLoopStudy(const std::vector<std::string>& args) {
     return kExitFailure;
   }
   RunFigures off, on;
-  for (auto [compensate, figures] : {std::pair{false, &off}, std::pair{true, &on}}) {
+  for (auto [compensate, figures] :
+       {std::pair{false, &off}, std::pair{true, &on}}) {
     s = RunOne(a, compensate, *config, signals.flag(), figures);
     if (!s.ok()) {
       spdlog::error("[study] compensation {}: {}", compensate ? "on" : "off",

@@ -1,27 +1,15 @@
 #include "daemon/instrument_loop.h"
 
+#include "daemon/sequence.h"
+#include "daemon/wire.h"
+
 #include <cmath>
 #include <thread>
-
-#include "daemon/wire.h"
 
 namespace anchord::daemon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-InboundFrame ToInbound(const SimulatedFrame& sf,
-                       const InstrumentLoopOptions& o,
-                       uint64_t frame_id) {
-  InboundFrame in;
-  in.frame_id = frame_id;
-  in.instrument = o.instrument;
-  in.session = o.session;
-  in.acquired_unix_ns =
-      static_cast<int64_t>(std::llround(sf.scan.frame.acquired_unix_s * 1e9));
-  in.frame = sf.scan.frame;
-  return in;
-}
 
 // The drift message of `frame_id`, or nullopt after `timeout` (or stop).
 std::optional<v1::DriftEstimate> AwaitDrift(zmq::socket_t& drift,
@@ -71,7 +59,8 @@ InstrumentLoopResult RunInstrumentLoop(SimulatedInstrument& instrument,
       next_due += std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(1.0 / o.rate_hz));
     }
-    result.status = publisher.Send(ToInbound(sf, o, frame_id));
+    result.status =
+        publisher.Send(SimulatedInbound(sf, o.instrument, o.session, frame_id));
     if (!result.status.ok()) return result;
     const std::optional<v1::DriftEstimate> d =
         AwaitDrift(drift, frame_id, o.drift_timeout, stop);
@@ -84,11 +73,10 @@ InstrumentLoopResult RunInstrumentLoop(SimulatedInstrument& instrument,
       return result;
     }
     LoopFrame f;
-    f.index = k;
     f.frame_id = frame_id;
     f.start_unix_s = sf.scan.frame.acquired_unix_s;
-    f.duration_s =
-        sf.scan.frame.line_time_s * static_cast<double>(sf.scan.frame.image.rows);
+    f.duration_s = sf.scan.frame.line_time_s *
+                   static_cast<double>(sf.scan.frame.image.rows);
     f.true_velocity_nm_per_s = sf.drift_velocity_nm_per_s;
     f.apparent_start_nm = sf.apparent_start_nm;
     f.apparent_end_nm = sf.apparent_end_nm;
@@ -111,10 +99,11 @@ ResidualDrift MeasureResidualDrift(const std::vector<LoopFrame>& frames,
   if (from < 0 || from >= static_cast<int>(frames.size())) return r;
   const LoopFrame& first = frames[from];
   const LoopFrame& last = frames.back();
-  const double elapsed_s = last.start_unix_s + last.duration_s - first.start_unix_s;
+  const double elapsed_s =
+      last.start_unix_s + last.duration_s - first.start_unix_s;
   if (elapsed_s > 0) {
-    r.net_nm_per_min =
-        (last.apparent_end_nm - first.apparent_start_nm).norm() / elapsed_s * 60;
+    r.net_nm_per_min = (last.apparent_end_nm - first.apparent_start_nm).norm() /
+                       elapsed_s * 60;
   }
   double sum_sq = 0;
   for (size_t k = static_cast<size_t>(from); k < frames.size(); ++k) {

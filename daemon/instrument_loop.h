@@ -8,20 +8,20 @@
 // in simulated time: the instrument waits for the daemon, not for the
 // wall clock, so a 100-frame, 90-minute session takes seconds.
 
+#include "anchord/synth/simulated_instrument.h"
+#include "anchord/util/geometry.h"
+#include "anchord/util/status.h"
+#include "anchord/v1/anchord.pb.h"
+
+#include "daemon/frame_publisher.h"
+#include <zmq.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <zmq.hpp>
-
-#include "anchord/synth/simulated_instrument.h"
-#include "anchord/util/geometry.h"
-#include "anchord/util/status.h"
-#include "anchord/v1/anchord.pb.h"
-#include "daemon/frame_publisher.h"
 
 namespace anchord::daemon {
 
@@ -47,7 +47,6 @@ struct InstrumentLoopOptions {
 
 // One frame of the loop, with the instrument's truth.
 struct LoopFrame {
-  int64_t index = 0;
   uint64_t frame_id = 0;
   double start_unix_s = 0, duration_s = 0;
   Vec2 true_velocity_nm_per_s = Vec2::Zero();

@@ -31,6 +31,20 @@ SyntheticScanOptions DefaultSequenceScan(uint64_t seed,
   return SynthOptionsFromArgs(args);
 }
 
+InboundFrame SimulatedInbound(const SimulatedFrame& frame,
+                              const std::string& instrument,
+                              const std::string& session,
+                              uint64_t frame_id) {
+  InboundFrame in;
+  in.frame_id = frame_id;
+  in.instrument = instrument;
+  in.session = session;
+  in.acquired_unix_ns = static_cast<int64_t>(
+      std::llround(frame.scan.frame.acquired_unix_s * 1e9));
+  in.frame = frame.scan.frame;
+  return in;
+}
+
 Status SyntheticSequence::Validate() const {
   const Status valid = base.Validate();
   if (!valid.ok()) return valid;

@@ -6,6 +6,7 @@
 // integration tests. Pure functions of their arguments: no clocks, no
 // sockets; thread-safe.
 
+#include "anchord/synth/simulated_instrument.h"
 #include "anchord/synth/synthetic_scan.h"
 #include "anchord/util/geometry.h"
 #include "anchord/util/status.h"
@@ -25,6 +26,13 @@ namespace anchord::daemon {
 SyntheticScanOptions DefaultSequenceScan(uint64_t seed,
                                          int size_px,
                                          double fov_nm);
+
+// A frame of the simulated instrument as its controller sends it: the
+// frame with its metadata, acquired_unix_ns from its acquisition clock.
+InboundFrame SimulatedInbound(const SimulatedFrame& frame,
+                              const std::string& instrument,
+                              const std::string& session,
+                              uint64_t frame_id);
 
 // Frame k (k = 0, 1, …) of the sequence scans the sample of `base` (same
 // `base.seed`: the same lattice, vacancies and corner holes at the same

@@ -1,20 +1,14 @@
 #include "daemon/track_service.h"
 
+#include "daemon/config.h"
+#include "daemon/frame_publisher.h"
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <limits>
 
-#include "daemon/config.h"
-
 namespace anchord::daemon {
 namespace {
-
-int64_t NowUnixNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 DefectObservation ToObservation(const TrackedDefect& d) {
   DefectObservation o;
@@ -125,8 +119,8 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
   CatalogUpdate update;
   update.session = in.session;
   update.frame_id = in.frame_id;
-  update.time_unix_ns = in.acquired_unix_ns != 0 ? in.acquired_unix_ns
-                                                 : NowUnixNs();
+  update.time_unix_ns =
+      in.acquired_unix_ns != 0 ? in.acquired_unix_ns : NowUnixNs();
   update.footprint_nm = track.footprint_session_nm;
   update.undecided_nm = track.undecided_session_nm;
   for (const TrackedDefect& d : track.defects) {
@@ -183,9 +177,10 @@ void TrackService::EvictIdle(const std::string& current) {
       std::vector<DefectRecord> none;
       const Status stored = catalog_->Commit(update, &none);
       if (!stored.ok()) {
-        spdlog::error("[track] session '{}' kept in memory: its state could "
-                      "not be stored: {}",
-                      oldest->first, stored.message());
+        spdlog::error(
+            "[track] session '{}' kept in memory: its state could "
+            "not be stored: {}",
+            oldest->first, stored.message());
         return;
       }
     }
@@ -215,14 +210,14 @@ Status TrackService::FindDefects(const v1::QueryRequest::FindDefects& query,
     if (session.empty() || !catalog_->Count(session, &count).ok() ||
         count == 0) {
       return Status::InvalidInput(
-          session.empty() ? "query: no frame has been placed yet"
-                          : "query: no defect catalogued for session '" +
-                                session + "'");
+          session.empty()
+              ? "query: no frame has been placed yet"
+              : "query: no defect catalogued for session '" + session + "'");
     }
   }
   std::vector<DefectRecord> records;
-  const Status found = catalog_->Find(
-      ToDefectQuery(query, session, max_results), &records);
+  const Status found =
+      catalog_->Find(ToDefectQuery(query, session, max_results), &records);
   if (!found.ok()) return found;
   out->set_frame_id(placed ? s->frame_id : 0);
   out->set_sequence(placed ? s->sequence : 0);

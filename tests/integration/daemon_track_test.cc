@@ -4,6 +4,16 @@
 // leaves an intact database; a restarted daemon resumes the session frame
 // and the ids; catalog queries return exactly the ground-truth sets.
 
+#include "anchord/model/lattice_model.h"
+#include "anchord/synth/simulated_instrument.h"
+
+#include "daemon/catalog.h"
+#include "daemon/sequence.h"
+#include "daemon/wire.h"
+#include "support/daemon_harness.h"
+#include "support/lattice_isometry.h"
+#include "support/temp_dir.h"
+#include <doctest/doctest.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -14,16 +24,6 @@
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <doctest/doctest.h>
-
-#include "anchord/model/lattice_model.h"
-#include "anchord/synth/simulated_instrument.h"
-#include "daemon/catalog.h"
-#include "daemon/wire.h"
-#include "support/daemon_harness.h"
-#include "support/lattice_isometry.h"
-#include "support/temp_dir.h"
 
 namespace anchord::testing {
 namespace {
@@ -62,17 +62,6 @@ struct FrameOutcome {
   std::optional<v1::Defects> defects;
 };
 
-std::string EncodeSimulated(const SimulatedFrame& sf, uint64_t frame_id) {
-  daemon::InboundFrame in;
-  in.frame_id = frame_id;
-  in.instrument = "simulated";
-  in.session = kSession;
-  in.acquired_unix_ns =
-      static_cast<int64_t>(std::llround(sf.scan.frame.acquired_unix_s * 1e9));
-  in.frame = sf.scan.frame;
-  return daemon::EncodeFrame(in);
-}
-
 // Sends one frame and receives its registration, drift and (placed
 // frames) defects messages. With `until_registration` it returns as soon
 // as the registration arrived (to kill the daemon mid-frame).
@@ -80,7 +69,10 @@ std::optional<FrameOutcome> SendAndWait(DaemonClient& client,
                                         const SimulatedFrame& sf,
                                         uint64_t frame_id,
                                         bool until_registration = false) {
-  if (!client.Send(EncodeSimulated(sf, frame_id))) return std::nullopt;
+  if (!client.Send(daemon::EncodeFrame(
+          daemon::SimulatedInbound(sf, "simulated", kSession, frame_id)))) {
+    return std::nullopt;
+  }
   FrameOutcome out;
   bool have_registration = false, have_drift = false;
   const auto deadline = std::chrono::steady_clock::now() + Millis(30000);
@@ -197,7 +189,8 @@ v1::QueryReply FindDefects(DaemonClient& client,
 std::set<std::tuple<int, int, int>> VacancyKeys(const v1::Defects& d) {
   std::set<std::tuple<int, int, int>> keys;
   for (const v1::Defect& x : d.defects()) {
-    if (x.kind() == v1::DEFECT_KIND_VACANCY) keys.insert({x.i(), x.j(), x.site()});
+    if (x.kind() == v1::DEFECT_KIND_VACANCY)
+      keys.insert({x.i(), x.j(), x.site()});
   }
   return keys;
 }
@@ -277,7 +270,8 @@ TEST_CASE("defects survive kill -9, the session resumes, queries are exact") {
     // Anything that still arrives was published before the kill.
     while (const auto m = d.client.Receive(Millis(300))) {
       v1::Defects late;
-      if (m->topic == daemon::kTopicDefects && late.ParseFromString(m->payload)) {
+      if (m->topic == daemon::kTopicDefects &&
+          late.ParseFromString(m->payload)) {
         for (const v1::Defect& x : late.defects()) {
           published[x.id()] = {x.kind(), x.i(), x.j(), x.site()};
         }
@@ -304,10 +298,10 @@ TEST_CASE("defects survive kill -9, the session resumes, queries are exact") {
     std::set<int64_t> stored;
     for (const auto& r : records) stored.insert(r.id);
     int missing = 0;
-    for (const auto& [id, what] : published) missing += stored.count(id) ? 0 : 1;
-    MESSAGE("published before the kill: " << published.size()
-                                          << " defects; missing after it: "
-                                          << missing);
+    for (const auto& [id, what] : published)
+      missing += stored.count(id) ? 0 : 1;
+    MESSAGE("published before the kill: "
+            << published.size() << " defects; missing after it: " << missing);
     CHECK(missing == 0);
   }
 
@@ -341,7 +335,8 @@ TEST_CASE("defects survive kill -9, the session resumes, queries are exact") {
   for (const FrameOutcome& o : outcomes) {
     if (!o.defects) continue;
     for (const v1::Defect& x : o.defects->defects()) {
-      if (x.kind() == v1::DEFECT_KIND_VACANCY) ++sightings[{x.i(), x.j(), x.site()}];
+      if (x.kind() == v1::DEFECT_KIND_VACANCY)
+        ++sightings[{x.i(), x.j(), x.site()}];
     }
   }
   for (const auto& [key, n] : sightings) {
@@ -356,7 +351,8 @@ TEST_CASE("defects survive kill -9, the session resumes, queries are exact") {
   // Queries against the ground truth, in a rectangle every frame saw.
   const Vec2 first(outcomes.front().drift.centre_session_x_nm(),
                    outcomes.front().drift.centre_session_y_nm());
-  const Vec2 final_centre(last.centre_session_x_nm(), last.centre_session_y_nm());
+  const Vec2 final_centre(last.centre_session_x_nm(),
+                          last.centre_session_y_nm());
   const Vec2 mid = 0.5 * (first + final_centre) + Vec2(0.137, -0.211);
   const Vec2 lo = mid - Vec2(6, 6), hi = mid + Vec2(6, 6);
   const std::vector<TruthDefect> expected = TruthIn(instrument, iso, lo, hi);
@@ -386,7 +382,8 @@ TEST_CASE("defects survive kill -9, the session resumes, queries are exact") {
     int compared = 0;
     for (const v1::Defect& x : all_kinds.defects().defects()) {
       auto it = latest_px.find(x.id());
-      if (it == latest_px.end() || x.kind() != v1::DEFECT_KIND_VACANCY) continue;
+      if (it == latest_px.end() || x.kind() != v1::DEFECT_KIND_VACANCY)
+        continue;
       ++compared;
       CHECK((Vec2(x.x_px(), x.y_px()) - it->second).norm() < 1.0);
     }
@@ -433,8 +430,8 @@ TEST_CASE("defects survive kill -9, the session resumes, queries are exact") {
   }
 
   // Changed since: exactly the records whose last change is later.
-  const int64_t since =
-      static_cast<int64_t>(std::llround(truth[12].scan.frame.acquired_unix_s * 1e9));
+  const int64_t since = static_cast<int64_t>(
+      std::llround(truth[12].scan.frame.acquired_unix_s * 1e9));
   v1::QueryRequest::FindDefects everything;
   everything.set_include_inactive(true);
   everything.set_limit(1000);
@@ -446,7 +443,8 @@ TEST_CASE("defects survive kill -9, the session resumes, queries are exact") {
   for (const v1::Defect& x : dump.defects().defects()) {
     if (x.changed_unix_ns() > since) expected_recent.insert(x.id());
   }
-  for (const v1::Defect& x : recent.defects().defects()) got_recent.insert(x.id());
+  for (const v1::Defect& x : recent.defects().defects())
+    got_recent.insert(x.id());
   CHECK(got_recent == expected_recent);
   CHECK(!got_recent.empty());
   CHECK(got_recent.size() < static_cast<size_t>(dump.defects().defects_size()));
@@ -474,7 +472,8 @@ TEST_CASE("defects survive kill -9, the session resumes, queries are exact") {
   REQUIRE(drift_reply.has_value());
   REQUIRE(drift_reply->ok());
   CHECK(drift_reply->drift().frame_id() == last.frame_id());
-  CHECK(drift_reply->drift().velocity_x_nm_per_s() == last.velocity_x_nm_per_s());
+  CHECK(drift_reply->drift().velocity_x_nm_per_s() ==
+        last.velocity_x_nm_per_s());
 }
 
 }  // namespace

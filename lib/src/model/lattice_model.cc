@@ -1,8 +1,9 @@
 #include "anchord/model/lattice_model.h"
 
-#include <cmath>
-
 #include "anchord/util/check.h"
+
+#include <algorithm>
+#include <cmath>
 
 namespace anchord {
 
@@ -18,6 +19,20 @@ Vec2 LatticeModel::LatticeFromModel(const Vec2& m) const {
   basis.col(1) = a2_nm;
   ANCHORD_CHECK(std::abs(basis.determinant()) > 1e-12) << "degenerate basis";
   return basis.inverse() * m;
+}
+
+LatticeModel::CellRange LatticeModel::CellsCovering(const Vec2& lo_nm,
+                                                    const Vec2& hi_nm) const {
+  CellRange r{1 << 30, -(1 << 30), 1 << 30, -(1 << 30)};
+  for (const Vec2& m :
+       {lo_nm, hi_nm, Vec2(lo_nm.x(), hi_nm.y()), Vec2(hi_nm.x(), lo_nm.y())}) {
+    const Vec2 f = LatticeFromModel(m);
+    r.i_min = std::min(r.i_min, static_cast<int>(std::floor(f.x())) - 1);
+    r.i_max = std::max(r.i_max, static_cast<int>(std::ceil(f.x())) + 1);
+    r.j_min = std::min(r.j_min, static_cast<int>(std::floor(f.y())) - 1);
+    r.j_max = std::max(r.j_max, static_cast<int>(std::ceil(f.y())) + 1);
+  }
+  return r;
 }
 
 LatticeModel MakeSi7x7Model() {

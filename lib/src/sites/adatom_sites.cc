@@ -1,44 +1,34 @@
 #include "anchord/sites/adatom_sites.h"
 
+#include "anchord/util/validation.h"
+
+#include "util/image_sample.h"
+#include "util/robust.h"
+#include <opencv2/imgproc.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
-#include <opencv2/imgproc.hpp>
-
-#include "anchord/util/validation.h"
-#include "util/robust.h"
 
 namespace anchord {
 namespace {
-
-// Adatom–adatom spacing within a half: 2 × 0.384 nm (DESIGN §4).
-constexpr double kAdatomSpacingNm = 0.768;
-
-double Bilinear(const cv::Mat1f& img, const Vec2& p) {
-  const double x = std::clamp(p.x(), 0.0, img.cols - 1.001);
-  const double y = std::clamp(p.y(), 0.0, img.rows - 1.001);
-  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
-  const double fx = x - x0, fy = y - y0;
-  return (1 - fy) * ((1 - fx) * img(y0, x0) + fx * img(y0, x0 + 1)) +
-         fy * ((1 - fx) * img(y0 + 1, x0) + fx * img(y0 + 1, x0 + 1));
-}
 
 // Site contrast: the highest smoothed height within 0.12 nm of the site
 // (tolerates a position error of that size) minus the mean of six points
 // half an adatom spacing away (the saddles towards its neighbours), in the
 // model plane mapped through the local Jacobian. ~0 for a vacancy.
-double Contrast(const cv::Mat1f& smooth,
-                const Vec2& p,
-                const Mat2& jacobian) {
+double Contrast(const cv::Mat1f& smooth, const Vec2& p, const Mat2& jacobian) {
   constexpr double kPi = 3.14159265358979323846;
   double ring = 0;
-  double top = Bilinear(smooth, p);
+  double top = internal::Bilinear(smooth, p);
   for (int k = 0; k < 6; ++k) {
     const double a = k * kPi / 3.0 + kPi / 6.0;
     const Vec2 dir(std::cos(a), std::sin(a));
-    ring += Bilinear(smooth, p + jacobian * (0.5 * kAdatomSpacingNm * dir));
-    top = std::max(top, Bilinear(smooth, p + jacobian * (0.12 * dir)));
+    ring += internal::Bilinear(
+        smooth, p + jacobian * (0.5 * kSi7x7AdatomSpacingNm * dir));
+    top =
+        std::max(top, internal::Bilinear(smooth, p + jacobian * (0.12 * dir)));
   }
   return top - ring / 6.0;
 }
@@ -196,7 +186,7 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
   const Mat3& h0 = registration.image_from_model;
   const Mat2 jac = Jacobian(h0, Apply(h0.inverse(), centre));
   const double px_per_nm = std::sqrt(std::abs(jac.determinant()));
-  const double sigma = 0.2 * kAdatomSpacingNm * px_per_nm;
+  const double sigma = 0.2 * kSi7x7AdatomSpacingNm * px_per_nm;
   cv::Mat1f smooth;
   cv::GaussianBlur(levelled, smooth, cv::Size(0, 0), std::max(0.5, sigma));
   res.smoothed = smooth;
@@ -241,8 +231,8 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
   }
   const Half faulted = (m2 > m1) != turn ? Half::kT2 : Half::kT1;
   const double unfaulted_level = std::max(std::min(m1, m2), 1e-9);
-  res.faulted_contrast = (std::max(m1, m2) - std::min(m1, m2)) /
-                         unfaulted_level;
+  res.faulted_contrast =
+      (std::max(m1, m2) - std::min(m1, m2)) / unfaulted_level;
   res.image_from_model = reg.image_from_model;
 
   // Vacancy threshold per (half, kind) group: a fraction of the group's
@@ -282,21 +272,21 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
     a.contrast = contrast[k];
     a.occupied = contrast[k] > thr;
     a.confidence =
-        1.0 / (1.0 + std::exp(-2.0 * std::abs(contrast[k] - thr) /
-                              spread[hf][kd]));
+        1.0 /
+        (1.0 + std::exp(-2.0 * std::abs(contrast[k] - thr) / spread[hf][kd]));
     res.adatoms.push_back(a);
   }
 
   RefineToPeaks(smooth,
-                o.refine_radius_fraction * kAdatomSpacingNm * px_per_nm,
+                o.refine_radius_fraction * kSi7x7AdatomSpacingNm * px_per_nm,
                 res.adatoms);
   // Refinement moves sites by a fraction of a pixel: apply the border again.
   std::erase_if(res.adatoms, [&](const AdatomSite& a) {
     return !Inside(a.p_px, size, o.border_px);
   });
-  res.vacancies = static_cast<int>(std::count_if(
-      res.adatoms.begin(), res.adatoms.end(),
-      [](const AdatomSite& a) { return !a.occupied; }));
+  res.vacancies = static_cast<int>(
+      std::count_if(res.adatoms.begin(), res.adatoms.end(),
+                    [](const AdatomSite& a) { return !a.occupied; }));
 
   const DisplacementField field(model, reg.image_from_model, reg.pairs);
   std::vector<std::pair<int, int>> detected;

@@ -1,18 +1,18 @@
 #include "anchord/sites/off_lattice.h"
 
-#include <algorithm>
-#include <cmath>
-#include <opencv2/imgproc.hpp>
-
 #include "anchord/util/validation.h"
+
+#include "util/image_sample.h"
 #include "util/point_index.h"
 #include "util/robust.h"
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
 
 namespace anchord {
 namespace {
 
-// Adatom–adatom spacing within a half: 2 × 0.384 nm (DESIGN §4).
-constexpr double kAdatomSpacingNm = 0.768;
 // LocateSites measures AdatomSite::contrast on the levelled frame smoothed
 // with std 0.2 × the adatom spacing (at the frame centre's scale, at least
 // 0.5 px). Heights are measured on the same image so that they are
@@ -25,15 +25,6 @@ constexpr int kMinLevelSites = 6;
 // Floor of the confidence scale, in height units: the adatom levels of a
 // noise-free synthetic frame have no spread at all.
 constexpr double kMinSpread = 0.05;
-
-double Bilinear(const cv::Mat1f& img, const Vec2& p) {
-  const double x = std::clamp(p.x(), 0.0, img.cols - 1.001);
-  const double y = std::clamp(p.y(), 0.0, img.rows - 1.001);
-  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
-  const double fx = x - x0, fy = y - y0;
-  return (1 - fy) * ((1 - fx) * img(y0, x0) + fx * img(y0, x0 + 1)) +
-         fy * ((1 - fx) * img(y0 + 1, x0) + fx * img(y0 + 1, x0 + 1));
-}
 
 // 1-D vertex offset of a parabola through (−1, a), (0, b), (1, c).
 double ParabolaPeak(double a, double b, double c) {
@@ -94,15 +85,16 @@ std::vector<OffLatticeFeature> FindOffLatticeFeatures(
   if (smooth.size() != size) {
     cv::GaussianBlur(
         levelled, smooth, cv::Size(0, 0),
-        std::max(0.5, kSiteSmoothFraction * kAdatomSpacingNm * px_per_nm));
+        std::max(0.5, kSiteSmoothFraction * kSi7x7AdatomSpacingNm * px_per_nm));
   }
   std::vector<double> occupied_level;
   for (const AdatomSite& a : sites.adatoms) {
-    if (a.occupied) occupied_level.push_back(Bilinear(smooth, a.p_px));
+    if (a.occupied)
+      occupied_level.push_back(internal::Bilinear(smooth, a.p_px));
   }
   std::vector<double> scratch = occupied_level;
-  const float prefilter = static_cast<float>(
-      internal::Median(scratch) + 0.5 * o.min_height * unit);
+  const float prefilter =
+      static_cast<float>(internal::Median(scratch) + 0.5 * o.min_height * unit);
 
   // Integer maxima above the prefilter, clear of the border.
   const double border_px = std::max(1.0, o.border_nm * px_per_nm);
@@ -111,9 +103,9 @@ std::vector<OffLatticeFeature> FindOffLatticeFeatures(
     const float* row = smooth[y];
     for (int x = 1; x < size.width - 1; ++x) {
       if (row[x] <= prefilter || !IsLocalMax(smooth, x, y)) continue;
-      const Vec2 p(x + ParabolaPeak(row[x - 1], row[x], row[x + 1]),
-                   y + ParabolaPeak(smooth(y - 1, x), row[x],
-                                    smooth(y + 1, x)));
+      const Vec2 p(
+          x + ParabolaPeak(row[x - 1], row[x], row[x + 1]),
+          y + ParabolaPeak(smooth(y - 1, x), row[x], smooth(y + 1, x)));
       if (p.x() >= border_px && p.y() >= border_px &&
           p.x() <= size.width - 1 - border_px &&
           p.y() <= size.height - 1 - border_px) {
@@ -149,7 +141,7 @@ std::vector<OffLatticeFeature> FindOffLatticeFeatures(
     level.clear();
     for (const auto& [k, d] : local) level.push_back(occupied_level[k]);
     const double height =
-        (Bilinear(smooth, p) - internal::Median(level)) / unit;
+        (internal::Bilinear(smooth, p) - internal::Median(level)) / unit;
     if (height < o.min_height) continue;
     const double spread =
         std::max(kMinSpread, internal::RobustSigma(level) / unit);

@@ -1,5 +1,9 @@
 #include "anchord/synth/simulated_instrument.h"
 
+#include "anchord/model/lattice_model.h"
+#include "anchord/util/check.h"
+#include "anchord/util/validation.h"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -7,10 +11,6 @@
 #include <string>
 #include <tuple>
 #include <utility>
-
-#include "anchord/model/lattice_model.h"
-#include "anchord/util/check.h"
-#include "anchord/util/validation.h"
 
 namespace anchord {
 namespace {
@@ -302,17 +302,9 @@ std::vector<SampleDefect> SimulatedInstrument::DefectsIn(
     return (m.array() >= lo_nm.array()).all() &&
            (m.array() <= hi_nm.array()).all();
   };
-  int imin = 1 << 30, imax = -(1 << 30), jmin = 1 << 30, jmax = -(1 << 30);
-  for (const Vec2& m :
-       {lo_nm, hi_nm, Vec2(lo_nm.x(), hi_nm.y()), Vec2(hi_nm.x(), lo_nm.y())}) {
-    const Vec2 f = model.LatticeFromModel(m);
-    imin = std::min(imin, static_cast<int>(std::floor(f.x())) - 1);
-    imax = std::max(imax, static_cast<int>(std::ceil(f.x())) + 1);
-    jmin = std::min(jmin, static_cast<int>(std::floor(f.y())) - 1);
-    jmax = std::max(jmax, static_cast<int>(std::ceil(f.y())) + 1);
-  }
-  for (int i = imin; i <= imax; ++i) {
-    for (int j = jmin; j <= jmax; ++j) {
+  const LatticeModel::CellRange cells = model.CellsCovering(lo_nm, hi_nm);
+  for (int i = cells.i_min; i <= cells.i_max; ++i) {
+    for (int j = cells.j_min; j <= cells.j_max; ++j) {
       const Vec2 origin = model.ModelFromLattice(i, j);
       if (o.vacancy_fraction > 0) {
         for (size_t k = 0; k < model.sites.size(); ++k) {

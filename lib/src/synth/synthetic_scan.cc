@@ -1,12 +1,13 @@
 #include "anchord/synth/synthetic_scan.h"
 
-#include <algorithm>
-#include <cmath>
-#include <opencv2/imgproc.hpp>
-#include <random>
-
 #include "anchord/util/check.h"
 #include "anchord/util/validation.h"
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
 
 namespace anchord {
 namespace {
@@ -20,8 +21,7 @@ double Deg(double d) { return d * kPi / 180.0; }
 double HashUniform(uint64_t seed, int64_t a, int64_t b, int64_t c) {
   uint64_t x = seed * 0x9E3779B97F4A7C15ull;
   for (int64_t k : {a, b, c}) {
-    x ^= static_cast<uint64_t>(k) + 0x9E3779B97F4A7C15ull + (x << 6) +
-         (x >> 2);
+    x ^= static_cast<uint64_t>(k) + 0x9E3779B97F4A7C15ull + (x << 6) + (x >> 2);
     x += 0x9E3779B97F4A7C15ull;
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
@@ -142,8 +142,7 @@ Status SyntheticScanOptions::Validate() const {
             creep_px / creep_tau_rows, "< 0.5");
   if (!row_shift_nm.empty()) {
     v.Require(static_cast<int>(row_shift_nm.size()) == height_px,
-              "row_shift_nm.size()", row_shift_nm.size(),
-              "0 or height_px");
+              "row_shift_nm.size()", row_shift_nm.size(), "0 or height_px");
     bool finite = true;
     for (const Vec2& d : row_shift_nm) finite = finite && d.allFinite();
     v.Require(finite, "row_shift_nm", "(non-finite entries)", "all finite");
@@ -165,8 +164,7 @@ Vec2 SyntheticScan::TruePixel(const Vec2& model_nm) const {
     Vec2 p = Apply(image_from_model, model_nm - RowShiftAt(row_shift_nm, 0));
     for (int it = 0; it < 200; ++it) {
       const Vec2 next =
-          Apply(image_from_model,
-                model_nm - RowShiftAt(row_shift_nm, p.y())) +
+          Apply(image_from_model, model_nm - RowShiftAt(row_shift_nm, p.y())) +
           creep_px * std::exp(-std::max(p.y(), -50.0) / creep_tau_rows) *
               creep_dir;
       if ((next - p).norm() < 1e-10) return next;
@@ -205,10 +203,10 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
   // a relative change of `perspective` across the half-diagonal; applied
   // about the frame centre so the centre stays put.
   const double half_diag = 0.5 * std::hypot(o.width_px, o.height_px);
-  const double g = o.perspective / half_diag *
-                   std::cos(Deg(o.perspective_angle_deg));
-  const double h = o.perspective / half_diag *
-                   std::sin(Deg(o.perspective_angle_deg));
+  const double g =
+      o.perspective / half_diag * std::cos(Deg(o.perspective_angle_deg));
+  const double h =
+      o.perspective / half_diag * std::sin(Deg(o.perspective_angle_deg));
   Mat3 persp = Mat3::Identity();
   persp(2, 0) = g;
   persp(2, 1) = h;
@@ -228,9 +226,8 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
   const Vec2 footprint_lo = Apply(model_from_image, Vec2(0, 0));
   // Model-space bounding box of the frame, for enumerating sites.
   Vec2 lo = footprint_lo, hi = footprint_lo;
-  for (const Vec2& corner :
-       {Vec2(o.width_px, 0), Vec2(0, o.height_px),
-        Vec2(o.width_px, o.height_px)}) {
+  for (const Vec2& corner : {Vec2(o.width_px, 0), Vec2(0, o.height_px),
+                             Vec2(o.width_px, o.height_px)}) {
     const Vec2 m = Apply(model_from_image, corner);
     lo = lo.cwiseMin(m);
     hi = hi.cwiseMax(m);
@@ -253,17 +250,10 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
            p.y() <= o.height_px - 1;
   };
   // Lattice index range covering the model bounding box.
-  int imin = 1 << 30, imax = -(1 << 30), jmin = 1 << 30, jmax = -(1 << 30);
-  for (const Vec2& m : {lo, hi, Vec2(lo.x(), hi.y()), Vec2(hi.x(), lo.y())}) {
-    const Vec2 f = r.lattice_from_model * m;
-    imin = std::min(imin, static_cast<int>(std::floor(f.x())) - 1);
-    imax = std::max(imax, static_cast<int>(std::ceil(f.x())) + 1);
-    jmin = std::min(jmin, static_cast<int>(std::floor(f.y())) - 1);
-    jmax = std::max(jmax, static_cast<int>(std::ceil(f.y())) + 1);
-  }
+  const LatticeModel::CellRange cells = r.model.CellsCovering(lo, hi);
   std::vector<Vec2> all_sites_nm;
-  for (int i = imin; i <= imax; ++i) {
-    for (int j = jmin; j <= jmax; ++j) {
+  for (int i = cells.i_min; i <= cells.i_max; ++i) {
+    for (int j = cells.j_min; j <= cells.j_max; ++j) {
       const Vec2 origin = r.model.ModelFromLattice(i, j);
       all_sites_nm.push_back(origin);
       const Vec2 ph = scan.TruePixel(origin);
@@ -313,8 +303,8 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
   // The fixed population: every one in the enumerated cells is rendered,
   // those whose true pixel lies in the frame are reported.
   if (o.adsorbates_per_cell > 0) {
-    for (int i = imin; i <= imax; ++i) {
-      for (int j = jmin; j <= jmax; ++j) {
+    for (int i = cells.i_min; i <= cells.i_max; ++i) {
+      for (int j = cells.j_min; j <= cells.j_max; ++j) {
         Vec2 m;
         if (!FixedAdsorbateInCell(o, i, j, &m)) continue;
         r.adsorbates_nm.push_back(m);
@@ -404,7 +394,9 @@ bool SiteOccupied(const SyntheticScanOptions& o, int i, int j, int site) {
   return HashUniform(o.seed, i, j, site) >= o.vacancy_fraction;
 }
 
-bool FixedAdsorbateInCell(const SyntheticScanOptions& o, int i, int j,
+bool FixedAdsorbateInCell(const SyntheticScanOptions& o,
+                          int i,
+                          int j,
                           Vec2* model_nm) {
   if (!(o.adsorbates_per_cell > 0)) return false;
   const uint64_t salted = o.seed ^ kFixedAdsorbateSalt;
@@ -420,8 +412,8 @@ bool FixedAdsorbateInCell(const SyntheticScanOptions& o, int i, int j,
       for (int dj = -1; dj <= 1; ++dj) {
         near.push_back(model.ModelFromLattice(di, dj));
         for (const BasisSite& site : model.sites) {
-          near.push_back(model.ModelFromLattice(di + site.frac.x(),
-                                                dj + site.frac.y()));
+          near.push_back(
+              model.ModelFromLattice(di + site.frac.x(), dj + site.frac.y()));
         }
       }
     }
@@ -447,23 +439,16 @@ bool FixedAdsorbateInCell(const SyntheticScanOptions& o, int i, int j,
 }
 
 std::vector<Vec2> FixedAdsorbatesIn(const SyntheticScanOptions& o,
-                                    const Vec2& lo_nm, const Vec2& hi_nm) {
+                                    const Vec2& lo_nm,
+                                    const Vec2& hi_nm) {
   std::vector<Vec2> out;
   if (!(o.adsorbates_per_cell > 0) || !(lo_nm.array() <= hi_nm.array()).all()) {
     return out;
   }
   const LatticeModel model = MakeSi7x7Model();
-  int imin = 1 << 30, imax = -(1 << 30), jmin = 1 << 30, jmax = -(1 << 30);
-  for (const Vec2& m : {lo_nm, hi_nm, Vec2(lo_nm.x(), hi_nm.y()),
-                        Vec2(hi_nm.x(), lo_nm.y())}) {
-    const Vec2 f = model.LatticeFromModel(m);
-    imin = std::min(imin, static_cast<int>(std::floor(f.x())) - 1);
-    imax = std::max(imax, static_cast<int>(std::ceil(f.x())) + 1);
-    jmin = std::min(jmin, static_cast<int>(std::floor(f.y())) - 1);
-    jmax = std::max(jmax, static_cast<int>(std::ceil(f.y())) + 1);
-  }
-  for (int i = imin; i <= imax; ++i) {
-    for (int j = jmin; j <= jmax; ++j) {
+  const LatticeModel::CellRange cells = model.CellsCovering(lo_nm, hi_nm);
+  for (int i = cells.i_min; i <= cells.i_max; ++i) {
+    for (int j = cells.j_min; j <= cells.j_max; ++j) {
       Vec2 m;
       if (!FixedAdsorbateInCell(o, i, j, &m)) continue;
       if ((m.array() >= lo_nm.array()).all() &&

@@ -1,11 +1,13 @@
 #include "anchord/track/drift_estimator.h"
 
+#include "anchord/util/validation.h"
+
+#include "util/robust.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
-
-#include "anchord/util/validation.h"
 
 namespace anchord {
 namespace {
@@ -42,8 +44,8 @@ Design Demean(const std::vector<DriftPoint>& points,
     Eigen::Vector2d mean_x = Eigen::Vector2d::Zero();
     Vec2 mean_y = Vec2::Zero();
     for (size_t k : members) {
-      mean_x += Eigen::Vector2d(
-          points[k].t_s, CreepShape(points[k].t_s, change_s, tau_s));
+      mean_x += Eigen::Vector2d(points[k].t_s,
+                                CreepShape(points[k].t_s, change_s, tau_s));
       mean_y += points[k].scanner_nm;
     }
     mean_x /= static_cast<double>(members.size());
@@ -63,7 +65,7 @@ Design Demean(const std::vector<DriftPoint>& points,
 
 struct Solution {
   bool ok = false;
-  Eigen::Matrix2d beta = Eigen::Matrix2d::Zero();  // rows: t, g; cols: x, y
+  Eigen::Matrix2d beta = Eigen::Matrix2d::Zero();   // rows: t, g; cols: x, y
   Eigen::Matrix2d bread = Eigen::Matrix2d::Zero();  // (XᵀX)⁻¹
 };
 
@@ -94,8 +96,7 @@ Solution Solve(const Design& d) {
 
 Vec2 Residual(const Design& d, const Solution& s, size_t k) {
   const int p = d.columns;
-  return d.y[k] -
-         (d.x[k].head(p).transpose() * s.beta.topRows(p)).transpose();
+  return d.y[k] - (d.x[k].head(p).transpose() * s.beta.topRows(p)).transpose();
 }
 
 }  // namespace
@@ -123,8 +124,8 @@ Vec2 DriftFit::Rate(double t_s) const {
   if (!valid) return Vec2::Zero();
   Vec2 rate = velocity_nm_per_s;
   if (has_creep) {
-    rate -= creep_amplitude_nm *
-            CreepShape(t_s, creep_change_s, creep_tau_s) / creep_tau_s;
+    rate -= creep_amplitude_nm * CreepShape(t_s, creep_change_s, creep_tau_s) /
+            creep_tau_s;
   }
   return rate;
 }
@@ -146,8 +147,8 @@ DriftFit FitDrift(const std::vector<DriftPoint>& points,
     sol = design.x.empty() ? Solution{} : Solve(design);
     if (!sol.ok && with_creep) {
       with_creep = false;
-      design = Demean(points, keep, offset_change_s, options.creep_tau_s,
-                      false);
+      design =
+          Demean(points, keep, offset_change_s, options.creep_tau_s, false);
       sol = design.x.empty() ? Solution{} : Solve(design);
     }
     if (!sol.ok) {
@@ -163,12 +164,8 @@ DriftFit FitDrift(const std::vector<DriftPoint>& points,
       rx.push_back(std::abs(r.x()));
       ry.push_back(std::abs(r.y()));
     }
-    auto median = [](std::vector<double> v) {
-      std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-      return v[v.size() / 2];
-    };
-    const double sx = std::max(1.4826 * median(rx), 1e-4);
-    const double sy = std::max(1.4826 * median(ry), 1e-4);
+    const double sx = std::max(1.4826 * internal::Median(rx), 1e-4);
+    const double sy = std::max(1.4826 * internal::Median(ry), 1e-4);
     // Map design rows back to points: recompute residuals per point with
     // the same demeaning is implicit; mark by position within keys.
     std::map<int64_t, std::vector<size_t>> by_key;
@@ -216,7 +213,8 @@ DriftFit FitDrift(const std::vector<DriftPoint>& points,
   const Eigen::MatrixXd bread = sol.bread.topLeftCorner(p, p);
   for (int axis = 0; axis < 2; ++axis) {
     Eigen::MatrixXd meat = Eigen::MatrixXd::Zero(p, p);
-    for (const auto& [f, s] : score) meat += s.col(axis) * s.col(axis).transpose();
+    for (const auto& [f, s] : score)
+      meat += s.col(axis) * s.col(axis).transpose();
     const Eigen::MatrixXd cov = bread * meat * bread;
     var[axis] = cov(0, 0) * (clusters > 1 ? clusters / (clusters - 1) : 1.0);
   }
@@ -225,8 +223,8 @@ DriftFit FitDrift(const std::vector<DriftPoint>& points,
 
   fit.valid = true;
   fit.velocity_nm_per_s = sol.beta.row(0).transpose();
-  fit.velocity_sigma_nm_per_s =
-      Vec2(std::max(std::sqrt(var.x()), floor), std::max(std::sqrt(var.y()), floor));
+  fit.velocity_sigma_nm_per_s = Vec2(std::max(std::sqrt(var.x()), floor),
+                                     std::max(std::sqrt(var.y()), floor));
   fit.has_creep = with_creep;
   if (with_creep) {
     fit.creep_amplitude_nm = sol.beta.row(1).transpose();
@@ -234,9 +232,10 @@ DriftFit FitDrift(const std::vector<DriftPoint>& points,
     fit.creep_tau_s = options.creep_tau_s;
   }
   fit.frames = static_cast<int>(frames.size());
-  fit.points = static_cast<int>(design.x.size());
   fit.residual_rms_nm =
-      design.x.empty() ? 0 : std::sqrt(sum_sq / static_cast<double>(design.x.size()));
+      design.x.empty()
+          ? 0
+          : std::sqrt(sum_sq / static_cast<double>(design.x.size()));
   return fit;
 }
 

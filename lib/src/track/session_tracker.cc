@@ -1,5 +1,10 @@
 #include "anchord/track/session_tracker.h"
 
+#include "anchord/util/check.h"
+#include "anchord/util/validation.h"
+
+#include "util/robust.h"
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -11,9 +16,6 @@
 #include <map>
 #include <sstream>
 #include <unordered_map>
-
-#include "anchord/util/check.h"
-#include "anchord/util/validation.h"
 
 namespace anchord {
 namespace {
@@ -98,8 +100,8 @@ LatticeSymmetry MakeSymmetry(const LatticeModel& model, int steps) {
   return s;
 }
 
-SiteKey Apply(const LatticeSymmetry& s, int i, int j, int site, int n1,
-              int n2) {
+SiteKey Apply(
+    const LatticeSymmetry& s, int i, int j, int site, int n1, int n2) {
   const Eigen::Vector2i c = s.cell_map * Eigen::Vector2i(i, j) +
                             s.cell_shift[site] + Eigen::Vector2i(n1, n2);
   return {c.x(), c.y(), s.site_map[site]};
@@ -201,7 +203,7 @@ struct SessionTracker::State {
   double offset_change_s = std::numeric_limits<double>::quiet_NaN();
   bool have_offset = false;
   Vec2 last_offset_nm = Vec2::Zero();
-  double last_centre_s = 0;  // centre time of the last placed frame
+  double last_centre_s = 0;           // centre time of the last placed frame
   std::deque<double> frame_starts_s;  // recent placed frame starts
   double last_duration_s = 0;
   std::vector<DriftPoint> points;
@@ -254,8 +256,7 @@ SessionTracker::SessionTracker(TrackOptions options, LatticeModel model)
 
 SessionTracker::~SessionTracker() = default;
 SessionTracker::SessionTracker(SessionTracker&&) noexcept = default;
-SessionTracker& SessionTracker::operator=(SessionTracker&&) noexcept =
-    default;
+SessionTracker& SessionTracker::operator=(SessionTracker&&) noexcept = default;
 
 int SessionTracker::frames_seen() const { return state_->frames_seen; }
 int SessionTracker::frames_placed() const { return state_->frames_placed; }
@@ -278,10 +279,10 @@ struct FrameView {
       : frame(&f), result(&r), scan(f) {
     image_from_model = r.image_from_model;
     model_from_image = image_from_model.inverse();
-    start_s = std::isfinite(f.acquired_unix_s) && f.acquired_unix_s > 0 &&
-                      t0 > 0
-                  ? f.acquired_unix_s - t0
-                  : 0.0;
+    start_s =
+        std::isfinite(f.acquired_unix_s) && f.acquired_unix_s > 0 && t0 > 0
+            ? f.acquired_unix_s - t0
+            : 0.0;
     comp_velocity = f.drift_compensation_nm_per_s;
     comp_offset = f.drift_compensation_offset_nm;
   }
@@ -308,10 +309,10 @@ TrackResult SessionTracker::Track(const Frame& frame,
     d.frames = fit.frames;
     d.residual_rms_nm = fit.residual_rms_nm;
     if (!fit.valid) {
-      d.message = st.frames_placed == 0
-                      ? "no frame placed yet"
-                      : (fit.message.empty() ? "one frame placed so far"
-                                             : fit.message);
+      d.message =
+          st.frames_placed == 0
+              ? "no frame placed yet"
+              : (fit.message.empty() ? "one frame placed so far" : fit.message);
       return d;
     }
     d.valid = true;
@@ -335,14 +336,12 @@ TrackResult SessionTracker::Track(const Frame& frame,
         for (size_t k = 1; k < st.frame_starts_s.size(); ++k) {
           gaps.push_back(st.frame_starts_s[k] - st.frame_starts_s[k - 1]);
         }
-        std::nth_element(gaps.begin(), gaps.begin() + gaps.size() / 2,
-                         gaps.end());
-        period = gaps[gaps.size() / 2];
+        period = internal::Median(gaps);
       }
       const double next_centre = now + period;
       d.next_frame_unix_s = st.t0_unix_s + view->start_s + period;
-      d.centre_correction_nm = fit.Displacement(next_centre) -
-                               fit.Displacement(now) - comp * period;
+      d.centre_correction_nm =
+          fit.Displacement(next_centre) - fit.Displacement(now) - comp * period;
       d.next_scan_offset_nm = view->scan.offset_nm + d.centre_correction_nm;
     }
     return d;
@@ -411,9 +410,10 @@ TrackResult SessionTracker::Track(const Frame& frame,
       }
     }
     if (!(best_score < 0.3)) {
-      pl.message = "the frame's scan geometry matches no lattice rotation of "
-                   "the session (scanner map mismatch " +
-                   std::to_string(best_score) + ")";
+      pl.message =
+          "the frame's scan geometry matches no lattice rotation of "
+          "the session (scanner map mismatch " +
+          std::to_string(best_score) + ")";
     }
     const LatticeSymmetry& sym = st.symmetries[pl.rotation_steps];
     const Mat2 rot = Rotation(pl.rotation_steps);
@@ -424,19 +424,17 @@ TrackResult SessionTracker::Track(const Frame& frame,
     // Untimed frames: the scanner map of the newest frame already holds
     // its drift; the best guess is "where the last frame was".
     const Vec2 drift_c = timed ? st.fit.Displacement(t_c) : Vec2::Zero();
-    const Vec2 s_pred = st.scanner_from_session.inverse() *
-                        (q_c - drift_c - st.scanner_offset);
+    const Vec2 s_pred =
+        st.scanner_from_session.inverse() * (q_c - drift_c - st.scanner_offset);
     const double dt = std::abs(t_c - st.last_centre_s);
-    double sigma = st.fit.valid
-                       ? st.fit.velocity_sigma_nm_per_s.norm() * dt
-                       : options_.prior_velocity_sigma_nm_per_s * dt;
+    double sigma = st.fit.valid ? st.fit.velocity_sigma_nm_per_s.norm() * dt
+                                : options_.prior_velocity_sigma_nm_per_s * dt;
     sigma = std::max(sigma, options_.min_prediction_sigma_nm);
     // Without acquisition times nothing predicts the drift between frames:
     // a prior as wide as the search, so the codes decide.
     if (!timed || !std::isfinite(sigma)) {
       sigma = 0.5 * options_.max_search_cells * model.lattice_constant_nm();
     }
-    pl.prediction_sigma_nm = sigma;
     const Vec2 tau = s_pred - rot * centre_model;
     const Vec2 u = model.LatticeFromModel(tau);
     const double cell_nm = model.lattice_constant_nm();
@@ -445,22 +443,21 @@ TrackResult SessionTracker::Track(const Frame& frame,
       out.drift = report(&view);
       return out;
     }
-    const int reach = std::min(
-        options_.max_search_cells,
-        static_cast<int>(std::ceil(4.0 * sigma / cell_nm)) + 1);
+    const int reach =
+        std::min(options_.max_search_cells,
+                 static_cast<int>(std::ceil(4.0 * sigma / cell_nm)) + 1);
 
     // The frame's cells (rotated, untranslated) with their codes.
     std::unordered_map<int64_t, FrameCell> fcells;
     for (const UsedSite& us : used) {
-      const SiteKey key =
-          Apply(sym, us.site->i, us.site->j, us.basis, 0, 0);
+      const SiteKey key = Apply(sym, us.site->i, us.site->j, us.basis, 0, 0);
       FrameCell& c = fcells[CellKey(key.i, key.j)];
       c.key = CellKey(key.i, key.j);
       const uint16_t bit = static_cast<uint16_t>(1u << key.site);
       (us.site->occupied ? c.present : c.vacant) |= bit;
     }
-    const double total_obs = static_cast<double>(st.vacant_observations +
-                                                 st.present_observations);
+    const double total_obs =
+        static_cast<double>(st.vacant_observations + st.present_observations);
     const double rho = std::clamp(
         total_obs > 0 ? st.vacant_observations / total_obs : 0.05, 0.005, 0.5);
     const double eps = options_.site_error_rate;
@@ -507,7 +504,8 @@ TrackResult SessionTracker::Track(const Frame& frame,
       size_t best = 0;
       double best_lp = -1e300;
       for (size_t k = 0; k < cands.size(); ++k) {
-        const double lp = cands[k].log_prior + (with_codes ? cands[k].llr : 0.0);
+        const double lp =
+            cands[k].log_prior + (with_codes ? cands[k].llr : 0.0);
         z += std::exp(lp - top);
         if (lp > best_lp) {
           best_lp = lp;
@@ -529,12 +527,10 @@ TrackResult SessionTracker::Track(const Frame& frame,
     pl.n1 = cands[best].n1;
     pl.n2 = cands[best].n2;
     pl.code_sites_compared = cands[best].compared;
-    pl.prediction_error_cells =
-        model.ModelFromLattice(pl.n1 - u.x(), pl.n2 - u.y()).norm() / cell_nm;
-    pl.method = (prior_best == best &&
-                 prior_confidence >= options_.min_confidence)
-                    ? PlacementMethod::kPrediction
-                    : PlacementMethod::kCodes;
+    pl.method =
+        (prior_best == best && prior_confidence >= options_.min_confidence)
+            ? PlacementMethod::kPrediction
+            : PlacementMethod::kCodes;
     if (pl.message.empty() && !(confidence >= options_.min_confidence)) {
       char buf[200];
       std::snprintf(buf, sizeof buf,
@@ -574,8 +570,8 @@ TrackResult SessionTracker::Track(const Frame& frame,
   std::vector<DriftPoint> own;
   for (const CornerHoleSite& h : result.sites.corner_holes) {
     if (!h.detected || !Inside(h.p_px, view.size(), 0.0)) continue;
-    const Eigen::Vector2i c =
-        sym.cell_map * Eigen::Vector2i(h.i, h.j) + Eigen::Vector2i(pl.n1, pl.n2);
+    const Eigen::Vector2i c = sym.cell_map * Eigen::Vector2i(h.i, h.j) +
+                              Eigen::Vector2i(pl.n1, pl.n2);
     own.push_back(DriftPoint{CellKey(c.x(), c.y()), frame_index,
                              view.TimeOf(h.p_px), view.Uncompensated(h.p_px)});
   }
@@ -609,9 +605,9 @@ TrackResult SessionTracker::Track(const Frame& frame,
       st.scanner_offset = sol.row(2).transpose();
     } else if (frame_index == 0) {
       // Too few corner holes for a fit: the frame's own map at its centre.
-      st.scanner_from_session =
-          view.scan.linear *
-          Jacobian(view.image_from_model, centre_model) * rot.transpose();
+      st.scanner_from_session = view.scan.linear *
+                                Jacobian(view.image_from_model, centre_model) *
+                                rot.transpose();
       st.scanner_offset = view.Uncompensated(view.Centre()) -
                           st.scanner_from_session * pl.centre_session_nm;
     }
@@ -624,15 +620,14 @@ TrackResult SessionTracker::Track(const Frame& frame,
   }
 
   // Session map and defects.
-  const double sigma_nm =
-      std::max(result.registration.residual_rms_nm, 0.005);
+  const double sigma_nm = std::max(result.registration.residual_rms_nm, 0.005);
   for (const UsedSite& us : used) {
     const SiteKey key =
         Apply(sym, us.site->i, us.site->j, us.basis, pl.n1, pl.n2);
     CellState& cell = st.cells[CellKey(key.i, key.j)];
     cell.last_frame = frame_index;
-    auto& count = us.site->occupied ? cell.present[key.site]
-                                    : cell.vacant[key.site];
+    auto& count =
+        us.site->occupied ? cell.present[key.site] : cell.vacant[key.site];
     if (count < std::numeric_limits<uint16_t>::max()) ++count;
     ++(us.site->occupied ? st.present_observations : st.vacant_observations);
     if (us.site->occupied) continue;
@@ -642,10 +637,10 @@ TrackResult SessionTracker::Track(const Frame& frame,
     d.j = key.j;
     d.site = key.site;
     const BasisSite& b = model.sites[key.site];
-    d.session_nm = model.ModelFromLattice(key.i + b.frac.x(), key.j + b.frac.y());
+    d.session_nm =
+        model.ModelFromLattice(key.i + b.frac.x(), key.j + b.frac.y());
     d.sigma_nm = sigma_nm;
     d.p_px = us.site->p_px;
-    d.confidence = us.site->confidence;
     out.defects.push_back(d);
   }
   for (const AdatomSite* a : undecided) {
@@ -659,7 +654,6 @@ TrackResult SessionTracker::Track(const Frame& frame,
     d.session_nm = rot * f.model_nm + translation;
     d.sigma_nm = std::max(sigma_nm, options_.feature_sigma_nm);
     d.p_px = f.p_px;
-    d.confidence = f.confidence;
     out.defects.push_back(d);
   }
   const double b = options_.border_px;
@@ -763,7 +757,8 @@ Status SessionTracker::Restore(const std::string& text) {
   st.vacant_observations = static_cast<uint64_t>(integer());
   st.present_observations = static_cast<uint64_t>(integer());
   const int64_t starts = integer();
-  for (int64_t k = 0; k < starts && !bad; ++k) st.frame_starts_s.push_back(real());
+  for (int64_t k = 0; k < starts && !bad; ++k)
+    st.frame_starts_s.push_back(real());
   const int64_t points = integer();
   for (int64_t k = 0; k < points && !bad; ++k) {
     DriftPoint p;

@@ -2,14 +2,15 @@
 // with their state stored, and resumed from the catalog.
 #include "daemon/track_service.h"
 
+#include "anchord/model/lattice_model.h"
+#include "anchord/synth/simulated_instrument.h"
+
+#include "daemon/config.h"
+#include "daemon/sequence.h"
+#include "support/temp_dir.h"
 #include <doctest/doctest.h>
 
 #include <cmath>
-
-#include "anchord/model/lattice_model.h"
-#include "anchord/synth/simulated_instrument.h"
-#include "daemon/config.h"
-#include "support/temp_dir.h"
 
 namespace anchord::daemon {
 namespace {
@@ -28,17 +29,6 @@ SimulatedInstrumentOptions Instrument(uint64_t seed) {
   return o;
 }
 
-InboundFrame Inbound(const SimulatedFrame& sf, const std::string& session,
-                     uint64_t id) {
-  InboundFrame in;
-  in.frame_id = id;
-  in.session = session;
-  in.acquired_unix_ns =
-      static_cast<int64_t>(std::llround(sf.scan.frame.acquired_unix_s * 1e9));
-  in.frame = sf.scan.frame;
-  return in;
-}
-
 TEST_CASE("idle sessions are evicted with their state and resume later") {
   testing::TempDir dir("anchord_track_service");
   DaemonConfig config;
@@ -53,14 +43,16 @@ TEST_CASE("idle sessions are evicted with their state and resume later") {
 
   constexpr int kSessions = 20;  // more than are kept in memory
   std::vector<SimulatedInstrument> instruments;
-  for (int k = 0; k < kSessions; ++k) instruments.emplace_back(Instrument(100 + k));
+  for (int k = 0; k < kSessions; ++k)
+    instruments.emplace_back(Instrument(100 + k));
   uint64_t sequence = 0;
   auto track = [&](int k) {
     const SimulatedFrame sf = instruments[k].ScanNextFrame();
     const FrameResult r = RegisterFrame(sf.scan.frame, model, popt);
     REQUIRE(r.status.ok());
     const std::string name = "s" + std::to_string(k);
-    return service->Process(Inbound(sf, name, sequence + 1), sequence++, &r,
+    const uint64_t seq = sequence++;
+    return service->Process(SimulatedInbound(sf, "", name, seq + 1), seq, &r,
                             config.track);
   };
   for (int round = 0; round < 2; ++round) {
@@ -68,9 +60,9 @@ TEST_CASE("idle sessions are evicted with their state and resume later") {
       const TrackOutcome o = track(k);
       REQUIRE(o.status.ok());
       CHECK(o.drift.placed());
-      CHECK(o.drift.placement_method() ==
-            (round == 0 ? v1::PLACEMENT_METHOD_FIRST
-                        : v1::PLACEMENT_METHOD_CODES));
+      CHECK(o.drift.placement_method() == (round == 0
+                                               ? v1::PLACEMENT_METHOD_FIRST
+                                               : v1::PLACEMENT_METHOD_CODES));
     }
   }
   // Session 0 was evicted long ago; its third frame continues its session
@@ -89,7 +81,8 @@ TEST_CASE("idle sessions are evicted with their state and resume later") {
   REQUIRE(service->FindDefects(all, 100000, &stored).ok());
   CHECK(stored.defects_size() >= third.defects.defects_size());
   int reseen = 0;
-  for (const v1::Defect& d : third.defects.defects()) reseen += d.times_seen() > 1;
+  for (const v1::Defect& d : third.defects.defects())
+    reseen += d.times_seen() > 1;
   CHECK(reseen > 10);
 }
 

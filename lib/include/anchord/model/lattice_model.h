@@ -1,9 +1,9 @@
 #pragma once
 
+#include "anchord/util/geometry.h"
+
 #include <string>
 #include <vector>
-
-#include "anchord/util/geometry.h"
 
 namespace anchord {
 
@@ -13,7 +13,7 @@ enum class Half { kT1 = 0, kT2 = 1 };
 // Corner adatoms neighbour a corner hole; centre adatoms do not.
 enum class SiteKind { kCorner = 0, kCenter = 1 };
 
-const char* HalfName(Half half);      // "T1" | "T2"
+const char* HalfName(Half half);       // "T1" | "T2"
 const char* SiteKindName(SiteKind k);  // "corner" | "center"
 
 // One site of the basis, in fractional coordinates of (a1, a2).
@@ -43,10 +43,19 @@ struct LatticeModel {
   Vec2 LatticeFromModel(const Vec2& m) const;
   // Length of a1, nm.
   double lattice_constant_nm() const { return a1_nm.norm(); }
+
+  // Inclusive range of cell indices (i, j) whose cells cover the model
+  // rectangle [lo, hi], widened by one cell on every side.
+  struct CellRange {
+    int i_min = 0, i_max = -1, j_min = 0, j_max = -1;
+  };
+  CellRange CellsCovering(const Vec2& lo_nm, const Vec2& hi_nm) const;
 };
 
 // Lattice constant of the Si(111)-7×7 cell: 7 × 0.384 nm.
 inline constexpr double kSi7x7LatticeNm = 2.688;
+// Adatom–adatom spacing within a half: 2 × 0.384 nm (DESIGN §4).
+inline constexpr double kSi7x7AdatomSpacingNm = 0.768;
 
 // The Si(111)-7×7 model of DESIGN §4: corner holes on the lattice points,
 // 12 adatoms per cell (6 per half), 3 corner + 3 centre per half.

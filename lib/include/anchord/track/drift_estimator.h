@@ -1,11 +1,11 @@
 #pragma once
 
+#include "anchord/util/geometry.h"
+#include "anchord/util/status.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "anchord/util/geometry.h"
-#include "anchord/util/status.h"
 
 namespace anchord {
 
@@ -57,7 +57,6 @@ struct DriftFit {
   double creep_change_s = 0;               // t_change
   double creep_tau_s = 0;
   int frames = 0;  // frames that contributed
-  int points = 0;  // points after outlier rejection
   double residual_rms_nm = 0;
 
   // D(t) (0 at t = 0 when not valid).

@@ -24,17 +24,17 @@
 // Not thread-safe; one tracker per session, fed frames in acquisition
 // order.
 
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include "anchord/model/lattice_model.h"
 #include "anchord/pipeline/register_frame.h"
 #include "anchord/track/drift_estimator.h"
 #include "anchord/util/frame.h"
 #include "anchord/util/geometry.h"
 #include "anchord/util/status.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace anchord {
 
@@ -95,10 +95,7 @@ struct Placement {
   Mat3 session_from_model = Mat3::Identity();
   // The frame centre in the session frame, nm (the frame's offset).
   Vec2 centre_session_nm = Vec2::Zero();
-  // Distance between the predicted and the chosen position, cells; the
-  // prediction's one-sigma uncertainty, nm; candidates scored.
-  double prediction_error_cells = 0;
-  double prediction_sigma_nm = 0;
+  // Lattice translations scored.
   int candidates = 0;
   // Sites of this frame that overlapped known sites of the session map.
   int code_sites_compared = 0;
@@ -144,7 +141,6 @@ struct TrackedDefect {
   Vec2 session_nm = Vec2::Zero();
   double sigma_nm = 0;
   Vec2 p_px = Vec2::Zero();  // in this frame
-  double confidence = 0;
 };
 
 struct TrackResult {
