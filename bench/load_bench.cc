@@ -24,9 +24,9 @@
 #include "anchord/synth/synthetic_scan.h"
 #include "anchord/v1/anchord.pb.h"
 
-#include "daemon/config.h"
-#include "daemon/sequence.h"
-#include "daemon/wire.h"
+#include "daemon/config/config.h"
+#include "daemon/instrument/sequence.h"
+#include "daemon/wire/wire.h"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -284,7 +284,7 @@ class DaemonChild {
 // back (the tracker places those frames again from its drift fit).
 std::vector<std::string> MakePool(int count, int size_px) {
   SimulatedInstrumentOptions o;
-  o.scan = daemon::DefaultSequenceScan(1000, size_px, size_px * (15.0 / 256.0));
+  o.scan = ModeratelyDistortedScan(1000, size_px, size_px * (15.0 / 256.0));
   o.scan.adsorbates_per_cell = 0.01;
   o.line_time_s = 0.1;
   o.drift_nm_per_s = Vec2(2.0 / 60.0, 0.5 / 60.0);

@@ -1,9 +1,9 @@
 // anchord_register_bench: the benchmark program behind `make bench`. It is
 // `anchord bench` under its own name — one implementation, in
-// daemon/bench_command.cc (what is measured and how is documented in
-// daemon/bench_command.h); the arguments are the same.
+// daemon/studies/bench_command.cc (what is measured and how is documented in
+// daemon/studies/bench_command.h); the arguments are the same.
 
-#include "daemon/bench_command.h"
+#include "daemon/studies/bench_command.h"
 
 #include <string>
 #include <vector>

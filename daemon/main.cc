@@ -2,13 +2,13 @@
 // configures logging and dispatches; each subcommand parses its own
 // arguments and returns the process exit status.
 
-#include "daemon/bench_command.h"
-#include "daemon/demo_command.h"
-#include "daemon/register_command.h"
-#include "daemon/replay_command.h"
-#include "daemon/serve_command.h"
-#include "daemon/study_command.h"
-#include "daemon/synth_command.h"
+#include "daemon/studies/bench_command.h"
+#include "daemon/demo/demo_command.h"
+#include "daemon/offline/register_command.h"
+#include "daemon/instrument/replay_command.h"
+#include "daemon/serve/serve_command.h"
+#include "daemon/studies/study_command.h"
+#include "daemon/offline/synth_command.h"
 #include <spdlog/cfg/env.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>

@@ -15,7 +15,7 @@ packages=(
   doctest-dev
   libtomlplusplus-dev
   nlohmann-json3-dev
-  # daemon/catalog.cc: the persistent defect catalog.
+  # daemon/catalog/catalog.cc: the persistent defect catalog.
   libsqlite3-dev
   # deploy/anchord_client.py: the example subscriber and its test.
   python3 python3-zmq python3-protobuf

@@ -12,8 +12,8 @@
 
 #include <doctest/doctest.h>
 
-#include "daemon/config.h"
-#include "daemon/wire.h"
+#include "daemon/config/config.h"
+#include "daemon/wire/wire.h"
 #include "support/daemon_harness.h"
 
 namespace anchord::testing {

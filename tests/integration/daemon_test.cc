@@ -19,7 +19,7 @@
 
 #include "anchord/model/lattice_model.h"
 #include "anchord/pipeline/register_frame.h"
-#include "daemon/wire.h"
+#include "daemon/wire/wire.h"
 #include "support/daemon_harness.h"
 
 namespace anchord::testing {

@@ -7,9 +7,9 @@
 #include "anchord/model/lattice_model.h"
 #include "anchord/synth/simulated_instrument.h"
 
-#include "daemon/catalog.h"
-#include "daemon/sequence.h"
-#include "daemon/wire.h"
+#include "daemon/catalog/catalog.h"
+#include "daemon/instrument/sequence.h"
+#include "daemon/wire/wire.h"
 #include "support/daemon_harness.h"
 #include "support/lattice_isometry.h"
 #include "support/temp_dir.h"

@@ -21,7 +21,7 @@
 #include <opencv2/core.hpp>
 #include <zmq_addon.hpp>
 
-#include "daemon/wire.h"
+#include "daemon/wire/wire.h"
 
 extern char** environ;
 

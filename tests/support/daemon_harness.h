@@ -27,7 +27,7 @@
 #include "anchord/synth/synthetic_scan.h"
 #include "anchord/v1/anchord.pb.h"
 #include "support/temp_dir.h"
-#include "daemon/config.h"
+#include "daemon/config/config.h"
 
 namespace anchord::testing {
 

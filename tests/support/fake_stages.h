@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/stage.h"
+#include "daemon/serve/stage.h"
 
 namespace anchord::testing {
 

@@ -70,4 +70,19 @@ Calibration CalibrationFromHomography(const Mat3& image_from_model,
   return c;
 }
 
+LocalLattice LocalLatticeAtCentre(const Mat3& image_from_model,
+                                  const LatticeModel& model,
+                                  int width,
+                                  int height) {
+  LocalLattice out;
+  // Pixel centres sit at integers (DESIGN §3), so the centre of a frame of
+  // width w lies at (w − 1) / 2.
+  out.centre_px = Vec2(0.5 * (width - 1), 0.5 * (height - 1));
+  const Vec2 centre_model = Apply(image_from_model.inverse(), out.centre_px);
+  const Mat2 jacobian = Jacobian(image_from_model, centre_model);
+  out.a1_px = jacobian * model.a1_nm;
+  out.a2_px = jacobian * model.a2_nm;
+  return out;
+}
+
 }  // namespace anchord

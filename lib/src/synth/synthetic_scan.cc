@@ -493,4 +493,20 @@ SyntheticScanOptions RandomSyntheticScanOptions(uint64_t seed) {
   return o;
 }
 
+SyntheticScanOptions ModeratelyDistortedScan(uint64_t seed,
+                                             int size_px,
+                                             double field_of_view_nm) {
+  SyntheticScanOptions o;
+  o.width_px = o.height_px = size_px;
+  o.field_of_view_nm = field_of_view_nm;
+  o.rotation_deg = 17;
+  o.scale_error_x = 0.08;
+  o.scale_error_y = -0.05;
+  o.shear = 0.05;
+  o.vacancy_fraction = 0.05;
+  o.noise = 0.1;
+  o.seed = seed;
+  return o;
+}
+
 }  // namespace anchord

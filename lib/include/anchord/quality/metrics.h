@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "anchord/model/lattice_model.h"
 #include "anchord/util/geometry.h"
 
 namespace anchord {
@@ -37,5 +38,20 @@ Calibration CalibrationFromHomography(const Mat3& image_from_model,
                                       const Vec2& at_px,
                                       double pixel_size_x_nm,
                                       double pixel_size_y_nm);
+
+// The local lattice vectors at the frame centre, in raw pixels: the
+// Jacobian of image_from_model at the model point under the centre,
+// applied to the model's a1 and a2.
+struct LocalLattice {
+  Vec2 centre_px = Vec2::Zero();
+  Vec2 a1_px = Vec2::Zero();
+  Vec2 a2_px = Vec2::Zero();
+};
+// Requires H to be invertible and the frame centre not to lie on its line
+// at infinity; a registered frame guarantees both.
+LocalLattice LocalLatticeAtCentre(const Mat3& image_from_model,
+                                  const LatticeModel& model,
+                                  int width,
+                                  int height);
 
 }  // namespace anchord

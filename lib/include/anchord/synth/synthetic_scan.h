@@ -147,4 +147,13 @@ std::vector<Vec2> FixedAdsorbatesIn(const SyntheticScanOptions& options,
 // adsorbates, 256–1024 px frames of 20–60 nm.
 SyntheticScanOptions RandomSyntheticScanOptions(uint64_t seed);
 
+// The moderately distorted frame that `anchord synth`, the simulated
+// sequences, the studies and several tests start from: library defaults
+// with rotation 17°, scale errors +0.08 / −0.05 along x / y, shear 0.05,
+// 5 % vacancies and white noise 0.1, on `size_px` × `size_px` pixels over
+// a nominal `field_of_view_nm`.
+SyntheticScanOptions ModeratelyDistortedScan(uint64_t seed,
+                                             int size_px = 512,
+                                             double field_of_view_nm = 30);
+
 }  // namespace anchord

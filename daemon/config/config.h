@@ -1,0 +1,215 @@
+#pragma once
+
+#include "anchord/pipeline/register_frame.h"
+#include "anchord/track/session_tracker.h"
+#include "anchord/util/status.h"
+
+#include "daemon/common/bounded_queue.h"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace anchord::daemon {
+
+// The daemon's configuration (`anchord serve --config F`, DESIGN §7–9,
+// STYLE §5): loaded once from TOML, validated with every violation listed,
+// then frozen as a std::shared_ptr<const DaemonConfig>. SIGHUP builds a new
+// one through the same LoadConfigFile() path. config/anchord.toml documents
+// every key; its values equal the defaults below.
+//
+// TOML tables and keys mirror the structs: [endpoints], [security],
+// [pipeline], [limits], [logging], and [registration] (PipelineOptions'
+// own fields) with [registration.level], [registration.detect],
+// [registration.lattice], [registration.register], [registration.sites],
+// [registration.off_lattice],
+// [registration.correct] for the nested stage options; [track] with
+// [track.drift], and [catalog].
+
+// How the frames SUB socket reaches the acquisition controller.
+enum class FramesMode {
+  kConnect,  // "connect": the controller binds its PUB socket (default)
+  kBind,     // "bind": the daemon binds, controllers connect
+};
+const char* FramesModeName(FramesMode mode);  // "connect" | "bind"
+
+// ZeroMQ endpoints ("tcp://host:port", "ipc://path", "inproc://name") and
+// the HTTP metrics address. Table [endpoints].
+struct EndpointsConfig {
+  // The acquisition controller's frame stream (SUB socket).
+  std::string frames = "tcp://127.0.0.1:5555";
+  FramesMode frames_mode = FramesMode::kConnect;
+  // Results, bound PUB socket; topics registration, corrected, sites,
+  // drift, status.
+  std::string results = "tcp://127.0.0.1:5556";
+  // Queries, bound ROUTER socket.
+  std::string queries = "tcp://127.0.0.1:5557";
+  // Prometheus text endpoint, "host:port" (HTTP, unencrypted); empty = off.
+  std::string http_metrics = "127.0.0.1:9105";
+
+  bool operator==(const EndpointsConfig&) const = default;
+};
+
+// ZeroMQ CURVE material. A non-loopback ZeroMQ endpoint (see
+// IsLoopbackEndpoint) is refused unless both files are set. Table
+// [security]. Relative paths resolve against the daemon's working
+// directory; a set path must name an existing regular file at load time.
+struct SecurityConfig {
+  // The daemon's CURVE secret key (Z85 text, as zmq_curve_keypair writes).
+  std::string curve_server_secret_key_file;
+  // Allow-list of client public keys (Z85), one per line.
+  std::string curve_allowed_client_keys_file;
+
+  // True when both key files are set.
+  bool curve_enabled() const {
+    return !curve_server_secret_key_file.empty() &&
+           !curve_allowed_client_keys_file.empty();
+  }
+  bool operator==(const SecurityConfig&) const = default;
+};
+
+// The daemon's frame pipeline (DESIGN §8). Table [pipeline].
+struct PipelineConfig {
+  // Registration worker threads. Default 2; in [1, 64].
+  int workers = 2;
+  // Capacity of the ingest queue, frames. Default 8; >= 1.
+  int ingest_queue = 8;
+  // What a full ingest queue does with a new frame ("drop_oldest",
+  // "drop_newest", "block" in the file). Default drop_oldest: a live
+  // instrument wants the newest frame, not a backlog.
+  OverflowPolicy ingest_overflow = OverflowPolicy::kDropOldest;
+  // Results held back for in-order publishing, frames. Default 16;
+  // >= workers (every frame in flight must fit).
+  int reorder_max = 16;
+  // A result waits at most this long for its predecessors before it is
+  // published out of order, ms. Default 2000; >= 1.
+  int reorder_timeout_ms = 2000;
+  // SIGTERM: in-flight frames get this long to finish, ms. Default 5000;
+  // >= 0.
+  int drain_timeout_ms = 5000;
+  // Period of the `status` topic, ms. Default 2000; >= 100.
+  int status_period_ms = 2000;
+
+  bool operator==(const PipelineConfig&) const = default;
+};
+
+// Limits applied to every incoming frame by the wire layer (which copies
+// them into its FrameLimits); a frame outside them is answered with status
+// invalid_input. Table [limits].
+struct LimitsConfig {
+  // Largest width or height, px. Default 8192; in [min_side_px, 65536].
+  int max_side_px = 8192;
+  // Smallest width or height, px. Default 16; >= 16 (the registration's
+  // own floor).
+  int min_side_px = 16;
+  // Accepted nominal pixel size range (each axis), nm. Defaults 1e-4 and
+  // 1e3; 0 < min_pixel_nm < max_pixel_nm <= 1e4.
+  double min_pixel_nm = 1e-4;
+  double max_pixel_nm = 1e3;
+  // Largest share of NaN/Inf pixels. Default 0.5; in [0, 1].
+  double max_nonfinite_fraction = 0.5;
+
+  bool operator==(const LimitsConfig&) const = default;
+};
+
+// spdlog set-up. Table [logging].
+struct LoggingConfig {
+  // spdlog level: "trace", "debug", "info", "warn", "error", "critical",
+  // "off". Default "info".
+  std::string level = "info";
+  // Per-frame warnings (bad frames, no lattice) logged at most this often,
+  // per second; the rest are counted. Default 1; >= 0 (0 = none).
+  double per_frame_warnings_per_s = 1.0;
+
+  bool operator==(const LoggingConfig&) const = default;
+};
+
+// The persistent defect catalog (daemon/catalog/catalog.h). Table [catalog].
+// Opened once: a reload applies max_query_results only.
+struct CatalogConfig {
+  // SQLite database file, created when missing; relative paths resolve
+  // against the daemon's working directory. "" keeps the catalog in memory
+  // (lost at exit). Default "anchord_catalog.sqlite".
+  std::string path = "anchord_catalog.sqlite";
+  // Retention: defects kept per session at most; the least recently seen
+  // go first. Default 1000000; >= 1.
+  int max_defects_per_session = 1000000;
+  // Retention: defects not seen for this long are deleted, s; 0 = never.
+  // Default 0; >= 0.
+  double max_age_s = 0;
+  // An off-lattice feature within this distance of a catalogued one is
+  // the same defect, nm. Default 0.4; > 0.
+  double match_radius_nm = 0.4;
+  // Most defects one query returns. Default 1000; >= 1.
+  int max_query_results = 1000;
+  // The tracker's state (session frame, drift fit, site map) is committed
+  // with a frame's defects when this long has passed since it was last
+  // stored, s; 0 = with every frame. After a crash the session resumes
+  // from a state at most this old (every defect is stored regardless).
+  // Default 5; >= 0.
+  double state_interval_s = 5;
+
+  bool operator==(const CatalogConfig&) const = default;
+};
+
+// Everything `anchord serve` reads from its configuration file.
+struct DaemonConfig {
+  EndpointsConfig endpoints;
+  SecurityConfig security;
+  PipelineConfig pipeline;
+  LimitsConfig limits;
+  LoggingConfig logging;
+  // Per-frame registration options, passed unchanged to RegisterFrame().
+  PipelineOptions registration;
+  // Cross-frame tracking (table [track], [track.drift]); the catalog.
+  TrackOptions track;
+  CatalogConfig catalog;
+
+  // kOk, or kInvalidInput listing every violated constraint, one per line,
+  // each "table.key = value. Violated constraint: …" with the full TOML
+  // key (registration options included, e.g.
+  // "registration.register.gate_fraction = 0.7. Violated constraint: in
+  // (0, 0.5)"). Checks that CURVE key files exist.
+  Status Validate() const;
+};
+
+// Field-by-field equality over every configuration key.
+bool operator==(const DaemonConfig& a, const DaemonConfig& b);
+
+// The full TOML keys ("pipeline.workers") whose values differ, in file
+// order; for logging what a reload changed.
+std::vector<std::string> ChangedKeys(const DaemonConfig& a,
+                                     const DaemonConfig& b);
+
+// The outcome of loading a configuration. On success `status` is kOk and
+// `config` is set; otherwise `config` is null and `status` (kInvalidInput)
+// lists every problem, one per line, each prefixed with
+// "source:line:" (parse errors "source:line:column:") where the file
+// position is known. `source_text` is the text that was read (empty when
+// the file could not be read).
+struct LoadedConfig {
+  Status status;
+  std::shared_ptr<const DaemonConfig> config;
+  std::string source_text;
+};
+
+// Loads and validates a TOML configuration. Missing keys and tables take
+// their defaults; unknown keys or tables, values of the wrong type,
+// unknown enum spellings and violated constraints are all errors. Never
+// throws.
+LoadedConfig LoadConfigFile(const std::string& path);
+// The same from text; `source_name` names it in messages.
+LoadedConfig LoadConfigString(std::string_view toml,
+                              std::string_view source_name);
+
+// The configuration as TOML, every key present, in the order of
+// config/anchord.toml (no comments). LoadConfigString(ToToml(c)) gives a
+// config equal to c (doubles are written in shortest round-trip form).
+std::string ToToml(const DaemonConfig& config);
+
+// True for endpoints that cannot leave the host: tcp://127.x.x.x:…,
+// tcp://localhost:…, tcp://[::1]:…, ipc://…, inproc://….
+bool IsLoopbackEndpoint(std::string_view endpoint);
+
+}  // namespace anchord::daemon

@@ -1,0 +1,134 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "daemon/common/bounded_queue.h"
+#include "daemon/common/exec_stats.h"
+#include "daemon/common/reorder_buffer.h"
+#include "daemon/serve/stage.h"
+
+namespace anchord::daemon {
+
+// Runs frames through a chain of stages on a pool of worker threads and
+// delivers the finished jobs in ingest order (the odin-data / areaDetector
+// split: stages implement Process(); the runner owns queues, threads,
+// ordering and statistics).
+//
+// Ingest: Submit() puts a message on a bounded queue with an overflow
+// policy (dropped frames are counted). Workers (a Boost.Asio thread pool)
+// take jobs in order, assign consecutive sequence numbers, run every stage
+// and hand the job to a reorder buffer, which releases jobs in sequence
+// order. Without ordered stages the released job goes to the sink at
+// once, with the reorder lock held (from a worker or from Poll()). With
+// ordered stages (cross-frame work such as tracking and the catalog
+// commit, which may keep state across frames) released jobs go through a
+// bounded queue (capacity 4 × reorder_max, overflow policy block: a
+// lagging ordered stage holds back the workers — and Poll(), hence the
+// caller's thread, once that many results wait — rather than losing
+// results) to one ordered thread, which runs the ordered stages on each
+// job in sequence order and then calls the sink. The sink must be quick (it hands the job
+// to the I/O thread); it is called by one thread at a time, in order.
+//
+// States: kIdle → Start() → kRunning → Stop() → kStopped.
+//   kRunning: Submit() accepts messages; Poll() releases jobs whose
+//             predecessors were lost (reorder timeout).
+//   Stop(deadline): closes ingest, lets the workers drain what is queued
+//             until the deadline (what is left then is dropped and
+//             counted), joins them, flushes the reorder buffer. Blocking.
+// Thread-safe: Submit, Poll and Snapshot may be called from any thread.
+class FramePipeline {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Sink = std::function<void(std::unique_ptr<Job>)>;
+  using ConfigSource = std::function<std::shared_ptr<const DaemonConfig>()>;
+
+  struct Options {
+    int workers = 2;                 // worker threads, >= 1
+    size_t ingest_capacity = 8;      // ingest queue length, >= 1
+    OverflowPolicy overflow = OverflowPolicy::kDropOldest;
+    size_t reorder_max = 16;         // jobs waiting for a predecessor
+    Clock::duration reorder_timeout = std::chrono::seconds(2);
+  };
+
+  // Counters for the status topic.
+  struct Snapshot {
+    uint64_t submitted = 0;        // messages offered to Submit()
+    uint64_t dropped = 0;          // ingest overflow + left at shutdown
+    uint64_t completed = 0;        // jobs released to the sink
+    uint64_t reorder_skipped = 0;  // sequence numbers given up on
+    size_t queue_depth = 0, queue_capacity = 0;
+    size_t reorder_depth = 0, reorder_capacity = 0;
+    size_t in_flight = 0;
+    std::vector<StageSnapshot> stages;  // in chain order, ordered last
+  };
+
+  FramePipeline(Options options,
+                std::vector<std::unique_ptr<Stage>> stages,
+                ConfigSource config,
+                Sink sink);
+  // With ordered stages run after the reorder buffer (see above).
+  FramePipeline(Options options,
+                std::vector<std::unique_ptr<Stage>> stages,
+                std::vector<std::unique_ptr<Stage>> ordered_stages,
+                ConfigSource config,
+                Sink sink);
+  ~FramePipeline();  // Stop(0) if still running
+  FramePipeline(const FramePipeline&) = delete;
+  FramePipeline& operator=(const FramePipeline&) = delete;
+
+  void Start();
+  // Offers one wire message. False when it was refused (not running, or
+  // dropped under kDropNewest); under kBlock it waits for room.
+  bool Submit(std::string payload, int64_t received_unix_ns);
+  // Releases jobs held back by a lost predecessor past the timeout.
+  void Poll();
+  void Stop(Clock::duration deadline);
+  Snapshot Stats() const;
+
+ private:
+  void WorkerLoop();
+  void RunStages(Job& job);
+  void Deliver(std::unique_ptr<Job> job);
+  // Hands a released job to the ordered thread, or to the sink when there
+  // are no ordered stages; reorder lock held.
+  void Release(std::unique_ptr<Job> job);
+  // The ordered thread: ordered stages, then the sink, job by job.
+  void OrderedLoop();
+
+  const Options options_;
+  std::vector<std::unique_ptr<Stage>> stages_;
+  std::vector<std::unique_ptr<Stage>> ordered_stages_;
+  // One per stage, then one per ordered stage.
+  std::vector<std::unique_ptr<ExecStats>> stats_;
+  ConfigSource config_;
+  Sink sink_;
+
+  BoundedQueue<std::unique_ptr<Job>> ingest_;
+  std::mutex sequence_mutex_;  // pops and numbering happen together
+  uint64_t next_sequence_ = 0;
+  mutable std::mutex reorder_mutex_;
+  ReorderBuffer<std::unique_ptr<Job>> reorder_;
+  BoundedQueue<std::unique_ptr<Job>> ordered_queue_;
+  std::thread ordered_thread_;
+  std::unique_ptr<boost::asio::thread_pool> pool_;
+
+  std::atomic<bool> running_{false};
+  std::atomic<uint64_t> submitted_{0};
+  std::atomic<uint64_t> completed_{0};
+  std::atomic<uint64_t> left_at_stop_{0};
+  std::atomic<size_t> in_flight_{0};
+  std::mutex drain_mutex_;
+  std::condition_variable drained_;
+};
+
+}  // namespace anchord::daemon

@@ -1,0 +1,80 @@
+#include "daemon/serve/serve_command.h"
+
+#include <iostream>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/config/config.h"
+#include "daemon/serve/server.h"
+
+namespace anchord::daemon {
+namespace {
+
+constexpr int kExitUsage = 2;
+
+void PrintServeHelp(std::ostream& out) {
+  out << R"(Usage: anchord serve [--config FILE]
+
+Runs the registration daemon: subscribes to scan frames (anchord.v1.Frame)
+on endpoints.frames, registers each against the Si(111)-7x7 model on a pool
+of workers, and publishes [topic, payload] on endpoints.results with the
+topics registration, corrected, sites, drift and status; answers queries
+(anchord.v1.QueryRequest) on endpoints.queries.
+
+Options:
+  --config FILE   configuration (TOML; see config/anchord.toml for every
+                  key); without it the built-in defaults are used
+  -h, --help      show this help
+
+Signals: SIGTERM/SIGINT drain in-flight frames and exit 0; SIGHUP reloads
+FILE through the same validation (a bad file is rejected, the old
+configuration kept).
+)";
+}
+
+}  // namespace
+
+int RunServeCommand(const std::vector<std::string>& args) {
+  std::string path;
+  for (size_t k = 0; k < args.size(); ++k) {
+    if (args[k] == "--help" || args[k] == "-h") {
+      PrintServeHelp(std::cout);
+      return 0;
+    }
+    if (args[k] == "--config" && k + 1 < args.size()) {
+      path = args[++k];
+    } else if (args[k].rfind("--config=", 0) == 0) {
+      path = args[k].substr(9);
+    } else {
+      std::cerr << "anchord serve: unexpected argument '" << args[k]
+                << "'\n\n";
+      PrintServeHelp(std::cerr);
+      return kExitUsage;
+    }
+  }
+  std::shared_ptr<const DaemonConfig> config;
+  if (path.empty()) {
+    config = std::make_shared<const DaemonConfig>();
+    spdlog::info("[serve] no --config: built-in defaults");
+  } else {
+    const LoadedConfig loaded = LoadConfigFile(path);
+    if (!loaded.status.ok()) {
+      std::cerr << "anchord serve: invalid configuration:\n"
+                << loaded.status.message() << '\n';
+      return kExitUsage;
+    }
+    config = loaded.config;
+  }
+  if (config->security.curve_enabled()) {
+    // Refuse rather than serve a non-loopback endpoint in the clear.
+    std::cerr << "anchord serve: [security] CURVE keys are configured, but "
+                 "this version does not apply CURVE encryption yet; use "
+                 "loopback endpoints (and an SSH tunnel) instead\n";
+    return kExitUsage;
+  }
+  Server server(config, path);
+  return server.Run();
+}
+
+}  // namespace anchord::daemon

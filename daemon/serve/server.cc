@@ -1,0 +1,577 @@
+#include "daemon/serve/server.h"
+
+#include "daemon/common/clock.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <zmq_addon.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/serve/stages.h"
+#include "daemon/serve/track_stage.h"
+
+namespace anchord::daemon {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace asio = boost::asio;
+
+// Tells systemd (Type=notify) about state changes; a no-op when the
+// daemon was not started by systemd (no NOTIFY_SOCKET).
+void NotifySystemd(const char* state) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (path == nullptr || path[0] == '\0') return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const size_t len = std::strlen(path);
+  if (len >= sizeof(addr.sun_path)) return;
+  std::memcpy(addr.sun_path, path, len);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract socket
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  sendto(fd, state, std::strlen(state), 0, reinterpret_cast<sockaddr*>(&addr),
+         static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
+  close(fd);
+}
+
+// "127.0.0.1:9105" → host and port; false when malformed.
+bool SplitHostPort(const std::string& text, std::string& host,
+                   unsigned short& port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = text.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const int p = std::atoi(text.c_str() + colon + 1);
+  if (p <= 0 || p > 65535) return false;
+  port = static_cast<unsigned short>(p);
+  return true;
+}
+
+FramePipeline::Options PipelineOptionsOf(const DaemonConfig& c) {
+  FramePipeline::Options o;
+  o.workers = c.pipeline.workers;
+  o.ingest_capacity = static_cast<size_t>(c.pipeline.ingest_queue);
+  o.overflow = c.pipeline.ingest_overflow;
+  o.reorder_max = static_cast<size_t>(c.pipeline.reorder_max);
+  o.reorder_timeout = std::chrono::milliseconds(c.pipeline.reorder_timeout_ms);
+  return o;
+}
+
+// zmq::poll that treats an interrupting signal (EINTR: SIGTERM, SIGHUP
+// arriving on this thread) as a timeout; the signal thread records it.
+void Poll(zmq::pollitem_t* items, size_t count,
+          std::chrono::milliseconds timeout) {
+  try {
+    zmq::poll(items, count, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+    for (size_t k = 0; k < count; ++k) items[k].revents = 0;
+  }
+}
+
+StageStatsView View(const StageSnapshot& st) {
+  StageStatsView v;
+  v.name = st.name;
+  v.errors = st.errors;
+  v.processed = st.processed;
+  v.exec_ms_p50 = st.exec_ms_p50;
+  v.exec_ms_p90 = st.exec_ms_p90;
+  v.exec_ms_p99 = st.exec_ms_p99;
+  v.exec_ms_max = st.exec_ms_max;
+  return v;
+}
+
+void SetLogLevel(const std::string& level) {
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+}  // namespace
+
+// Signals and the Prometheus endpoint, on their own io_context thread.
+struct Server::AsioRuntime {
+  asio::io_context io;
+  asio::signal_set signals{io, SIGTERM, SIGINT, SIGHUP};
+  std::unique_ptr<asio::ip::tcp::acceptor> metrics;
+  std::function<void(const boost::system::error_code&, int)> on_signal;
+  std::function<void()> accept;
+};
+
+Server::Server(std::shared_ptr<const DaemonConfig> config,
+               std::string config_path)
+    : config_(std::move(config)),
+      config_path_(std::move(config_path)),
+      started_(Clock::now()),
+      context_(1),
+      warnings_(config_.Get()->logging.per_frame_warnings_per_s) {}
+
+Server::~Server() {
+  if (asio_) asio_->io.stop();
+  if (signal_thread_ && signal_thread_->joinable()) signal_thread_->join();
+}
+
+bool Server::OpenSockets() {
+  const DaemonConfig& c = *config_.Get();
+  try {
+    frames_ = zmq::socket_t(context_, zmq::socket_type::sub);
+    frames_.set(zmq::sockopt::subscribe, "");
+    frames_.set(zmq::sockopt::rcvhwm, 64);
+    if (c.endpoints.frames_mode == FramesMode::kBind) {
+      frames_.bind(c.endpoints.frames);
+    } else {
+      frames_.connect(c.endpoints.frames);
+    }
+    results_ = zmq::socket_t(context_, zmq::socket_type::pub);
+    results_.set(zmq::sockopt::linger, 1000);
+    results_.bind(c.endpoints.results);
+    queries_ = zmq::socket_t(context_, zmq::socket_type::router);
+    queries_.set(zmq::sockopt::linger, 0);
+    queries_.bind(c.endpoints.queries);
+    handoff_in_ = zmq::socket_t(context_, zmq::socket_type::pull);
+    handoff_in_.bind("inproc://anchord-results");
+    handoff_out_ = zmq::socket_t(context_, zmq::socket_type::push);
+    handoff_out_.set(zmq::sockopt::sndhwm, 0);  // bounded by the pipeline
+    handoff_out_.connect("inproc://anchord-results");
+  } catch (const zmq::error_t& e) {
+    spdlog::critical("[serve] cannot open sockets: {}", e.what());
+    return false;
+  }
+  spdlog::info("[serve] frames {} ({}), results {}, queries {}",
+               c.endpoints.frames, FramesModeName(c.endpoints.frames_mode),
+               c.endpoints.results, c.endpoints.queries);
+  return true;
+}
+
+void Server::StartSignalThread() {
+  asio_ = std::make_unique<AsioRuntime>();
+  asio_->on_signal = [this](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    if (signo == SIGHUP) {
+      reload_requested_ = true;
+    } else {
+      stop_requested_ = true;
+    }
+    asio_->signals.async_wait(asio_->on_signal);
+  };
+  asio_->signals.async_wait(asio_->on_signal);
+  const std::string& http = config_.Get()->endpoints.http_metrics;
+  std::string host;
+  unsigned short port = 0;
+  if (!http.empty() && SplitHostPort(http, host, port)) {
+    try {
+      asio_->metrics = std::make_unique<asio::ip::tcp::acceptor>(
+          asio_->io,
+          asio::ip::tcp::endpoint(asio::ip::make_address(host), port));
+      spdlog::info("[serve] Prometheus metrics on http://{}/metrics", http);
+    } catch (const std::exception& e) {
+      spdlog::error("[serve] metrics endpoint {} unavailable: {}", http,
+                    e.what());
+    }
+  }
+  asio_->accept = [this] { AcceptMetricsClient(); };
+  asio_->accept();
+  signal_thread_ = std::make_unique<std::thread>([this] { asio_->io.run(); });
+}
+
+// Serves one request per connection: any request is answered with the
+// metrics text (Prometheus text format 0.0.4), then the connection closes.
+void Server::AcceptMetricsClient() {
+  if (!asio_->metrics) return;
+  auto socket = std::make_shared<asio::ip::tcp::socket>(asio_->io);
+  asio_->metrics->async_accept(*socket, [this, socket](
+                                            const boost::system::error_code&
+                                                ec) {
+    if (ec) return;
+    auto buffer = std::make_shared<asio::streambuf>(8192);
+    asio::async_read_until(
+        *socket, *buffer, "\r\n\r\n",
+        [this, socket, buffer](const boost::system::error_code& read_ec,
+                               size_t) {
+          if (read_ec) return;
+          const std::string body = MetricsText();
+          auto response = std::make_shared<std::string>(
+              "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
+              "version=0.0.4\r\nContent-Length: " +
+              std::to_string(body.size()) + "\r\n\r\n" + body);
+          asio::async_write(*socket, asio::buffer(*response),
+                            [socket, response](auto, auto) {});
+        });
+    asio_->accept();
+  });
+}
+
+int Server::Run() {
+  const std::shared_ptr<const DaemonConfig> config = config_.Get();
+  SetLogLevel(config->logging.level);
+  Status opened;
+  track_ = TrackService::Open(*config, &opened);
+  if (!track_) {
+    spdlog::error("[serve] defect catalog '{}' unavailable: {}",
+                  config->catalog.path, opened.message());
+    return 1;
+  }
+  if (!OpenSockets()) return 1;
+  std::vector<std::unique_ptr<Stage>> ordered;
+  ordered.push_back(std::make_unique<TrackStage>(track_));
+  pipeline_ = std::make_unique<FramePipeline>(
+      PipelineOptionsOf(*config), MakeDaemonStages(), std::move(ordered),
+      [this] { return config_.Get(); },
+      [this](std::unique_ptr<Job> job) { OnJobDone(std::move(job)); });
+  pipeline_->Start();
+  StartSignalThread();
+  NotifySystemd("READY=1");
+  spdlog::info("[serve] ready: {} workers, ingest queue {} ({})",
+               config->pipeline.workers, config->pipeline.ingest_queue,
+               OverflowPolicyName(config->pipeline.ingest_overflow));
+  next_status_ = Clock::now();
+  ServeLoop();
+  NotifySystemd("STOPPING=1");
+  Drain();
+  return 0;
+}
+
+void Server::ServeLoop() {
+  while (!stop_requested_) {
+    zmq::pollitem_t items[] = {
+        {static_cast<void*>(frames_), 0, ZMQ_POLLIN, 0},
+        {static_cast<void*>(handoff_in_), 0, ZMQ_POLLIN, 0},
+        {static_cast<void*>(queries_), 0, ZMQ_POLLIN, 0}};
+    Poll(items, 3, std::chrono::milliseconds(20));
+    try {
+      if (items[0].revents & ZMQ_POLLIN) ReceiveFrames();
+      if (items[1].revents & ZMQ_POLLIN) ForwardResults();
+      if (items[2].revents & ZMQ_POLLIN) AnswerQueries();
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;  // a signal: the loop goes on
+    }
+    pipeline_->Poll();
+    if (reload_requested_.exchange(false)) Reload();
+    if (Clock::now() >= next_status_) PublishStatus();
+  }
+}
+
+// Shutdown order (STYLE §6): stop ingress, drain the pipeline within the
+// deadline while still publishing what it finishes, flush, final status.
+void Server::Drain() {
+  const int drain_ms = config_.Get()->pipeline.drain_timeout_ms;
+  spdlog::info("[serve] stopping: draining in-flight frames (up to {} ms)",
+               drain_ms);
+  frames_.close();
+  std::atomic<bool> drained{false};
+  std::thread stopper([&] {
+    pipeline_->Stop(std::chrono::milliseconds(drain_ms));
+    drained = true;
+  });
+  while (!drained) {
+    zmq::pollitem_t item{static_cast<void*>(handoff_in_), 0, ZMQ_POLLIN, 0};
+    Poll(&item, 1, std::chrono::milliseconds(10));
+    if (item.revents & ZMQ_POLLIN) ForwardResults();
+  }
+  stopper.join();
+  ForwardResults();
+  PublishStatus();
+  const auto stats = pipeline_->Stats();
+  spdlog::info("[serve] stopped: {} frames published, {} dropped",
+               counters_.published.load(), stats.dropped);
+  if (asio_) asio_->io.stop();
+}
+
+void Server::ReceiveFrames() {
+  for (;;) {
+    std::vector<zmq::message_t> parts;
+    const auto got =
+        zmq::recv_multipart(frames_, std::back_inserter(parts),
+                            zmq::recv_flags::dontwait);
+    if (!got || parts.empty()) return;
+    ++counters_.received;
+    // A frame is a single message, or [topic, payload] from a controller
+    // that publishes topics: the payload is the last part.
+    pipeline_->Submit(parts.back().to_string(), NowUnixNs());
+  }
+}
+
+void Server::OnJobDone(std::unique_ptr<Job> job) {
+  RecordOutcome(*job);
+  for (const OutboundMessage& m : job->outputs) {
+    handoff_out_.send(zmq::buffer(m.topic), zmq::send_flags::sndmore);
+    handoff_out_.send(zmq::buffer(m.payload), zmq::send_flags::none);
+  }
+}
+
+void Server::RecordOutcome(const Job& job) {
+  switch (job.status.code()) {
+    case StatusCode::kOk:
+      break;
+    case StatusCode::kInvalidInput:
+      ++counters_.invalid;
+      break;
+    case StatusCode::kNoLattice:
+      ++counters_.no_lattice;
+      break;
+    case StatusCode::kInternal:
+      ++counters_.internal;
+      break;
+  }
+  if (job.registered) {
+    std::lock_guard lock(lib_stats_mutex_);
+    for (const auto& [stage, ms] : job.result.timing_ms) {
+      auto& stats = lib_stats_[stage];
+      if (!stats) stats = std::make_unique<ExecStats>("register." + stage);
+      stats->Record(ms, false);
+    }
+  }
+  if (job.status.ok()) return;
+  uint64_t suppressed = 0;
+  if (warnings_.Allow(suppressed)) {
+    spdlog::warn("[serve] frame {} (sequence {}): {}: {}{}",
+                 job.inbound.frame_id, job.sequence,
+                 StatusCodeName(job.status.code()), job.status.message(),
+                 suppressed ? " (" + std::to_string(suppressed) +
+                                  " similar warnings suppressed)"
+                            : std::string());
+  }
+}
+
+void Server::ForwardResults() {
+  for (;;) {
+    std::vector<zmq::message_t> parts;
+    const auto got = zmq::recv_multipart(
+        handoff_in_, std::back_inserter(parts), zmq::recv_flags::dontwait);
+    if (!got || parts.size() != 2) return;
+    const std::string topic = parts[0].to_string();
+    if (topic == kTopicRegistration) {
+      ++counters_.published;
+      latest_registration_ = parts[1].to_string();
+    } else if (topic == kTopicSites) {
+      latest_sites_ = parts[1].to_string();
+    }
+    zmq::send_multipart(results_, parts);
+  }
+}
+
+void Server::AnswerQueries() {
+  for (;;) {
+    std::vector<zmq::message_t> parts;
+    const auto got = zmq::recv_multipart(queries_, std::back_inserter(parts),
+                                         zmq::recv_flags::dontwait);
+    if (!got || parts.size() < 2) return;
+    // [identity, (empty delimiter from REQ clients), request]
+    v1::QueryRequest request;
+    const Status decoded = DecodeQuery(parts.back().to_string_view(), &request);
+    const v1::QueryReply reply =
+        decoded.ok() ? Answer(request)
+                     : MakeErrorReply(request.request_id(), decoded);
+    const std::string body = reply.SerializeAsString();
+    parts.back() = zmq::message_t(body.data(), body.size());
+    zmq::send_multipart(queries_, parts);
+  }
+}
+
+v1::QueryReply Server::Answer(const v1::QueryRequest& request) const {
+  v1::QueryReply reply;
+  reply.set_request_id(request.request_id());
+  reply.set_ok(true);
+  switch (request.query_case()) {
+    case v1::QueryRequest::kHealth:
+      *reply.mutable_health() = MakeStatus(Snapshot(), NowUnixNs());
+      break;
+    case v1::QueryRequest::kLatestResult:
+      if (latest_registration_.empty() ||
+          !reply.mutable_latest()->ParseFromString(latest_registration_)) {
+        return MakeErrorReply(request.request_id(),
+                              Status::NoLattice("no frame processed yet"));
+      }
+      break;
+    case v1::QueryRequest::kSitesInRect: {
+      const Status valid = ValidateSitesInRect(request.sites_in_rect());
+      v1::Sites latest;
+      if (!valid.ok()) return MakeErrorReply(request.request_id(), valid);
+      if (latest_sites_.empty() || !latest.ParseFromString(latest_sites_)) {
+        return MakeErrorReply(request.request_id(),
+                              Status::NoLattice("no frame registered yet"));
+      }
+      *reply.mutable_sites() = SitesInRect(latest, request.sites_in_rect());
+      break;
+    }
+    case v1::QueryRequest::kCurrentConfig:
+      reply.set_config_toml(ToToml(*config_.Get()));
+      break;
+    case v1::QueryRequest::kLatestDrift: {
+      const Status found = track_->LatestDrift(
+          request.latest_drift().session(), reply.mutable_drift());
+      if (!found.ok()) return MakeErrorReply(request.request_id(), found);
+      break;
+    }
+    case v1::QueryRequest::kFindDefects: {
+      const Status found = track_->FindDefects(
+          request.find_defects(), config_.Get()->catalog.max_query_results,
+          reply.mutable_defects());
+      if (!found.ok()) return MakeErrorReply(request.request_id(), found);
+      break;
+    }
+    case v1::QueryRequest::QUERY_NOT_SET:
+      return MakeErrorReply(request.request_id(),
+                            Status::InvalidInput("query: no query set"));
+  }
+  return reply;
+}
+
+DaemonCounters Server::Snapshot() const {
+  DaemonCounters c;
+  c.uptime_s =
+      std::chrono::duration<double>(Clock::now() - started_).count();
+  // Status.config_version counts from 1 (anchord.proto); the holder's
+  // version from 0.
+  c.config_version = config_.version() + 1;
+  c.frames_received = counters_.received;
+  c.frames_published = counters_.published;
+  c.frames_invalid = counters_.invalid;
+  c.frames_no_lattice = counters_.no_lattice;
+  c.frames_internal_error = counters_.internal;
+  if (!pipeline_) return c;
+  const FramePipeline::Snapshot s = pipeline_->Stats();
+  c.frames_dropped = s.dropped;
+  c.reorder_skipped = s.reorder_skipped;
+  StageStatsView ingest;
+  ingest.name = "ingest";
+  ingest.queue_depth = s.queue_depth;
+  ingest.queue_capacity = s.queue_capacity;
+  ingest.dropped = s.dropped;
+  ingest.processed = s.submitted;
+  c.stages.push_back(ingest);
+  for (const StageSnapshot& st : s.stages) c.stages.push_back(View(st));
+  StageStatsView reorder;
+  reorder.name = "reorder";
+  reorder.queue_depth = s.reorder_depth;
+  reorder.queue_capacity = s.reorder_capacity;
+  reorder.dropped = s.reorder_skipped;
+  reorder.processed = s.completed;
+  c.stages.push_back(reorder);
+  std::lock_guard lock(lib_stats_mutex_);
+  for (const auto& [name, stats] : lib_stats_) {
+    c.stages.push_back(View(stats->Snapshot()));
+  }
+  return c;
+}
+
+void Server::PublishStatus() {
+  const v1::Status status = MakeStatus(Snapshot(), NowUnixNs());
+  const std::string body = status.SerializeAsString();
+  results_.send(zmq::buffer(kTopicStatus), zmq::send_flags::sndmore);
+  results_.send(zmq::buffer(body), zmq::send_flags::none);
+  next_status_ = Clock::now() + std::chrono::milliseconds(
+                                    config_.Get()->pipeline.status_period_ms);
+}
+
+std::string Server::MetricsText() const {
+  const DaemonCounters c = Snapshot();
+  std::ostringstream out;
+  const auto counter = [&](const char* name, const char* help, double value) {
+    out << "# HELP anchord_" << name << ' ' << help << "\n# TYPE anchord_"
+        << name << " counter\nanchord_" << name << ' ' << value << '\n';
+  };
+  counter("frames_received_total", "Frames read from the frame socket.",
+          c.frames_received);
+  counter("frames_published_total", "Registration results published.",
+          c.frames_published);
+  counter("frames_dropped_total", "Frames dropped at ingest (overflow).",
+          c.frames_dropped);
+  counter("frames_invalid_total", "Frames answered invalid_input.",
+          c.frames_invalid);
+  counter("frames_no_lattice_total", "Frames answered no_lattice.",
+          c.frames_no_lattice);
+  counter("frames_internal_error_total", "Frames answered internal_error.",
+          c.frames_internal_error);
+  out << "# HELP anchord_uptime_seconds Time since start.\n"
+         "# TYPE anchord_uptime_seconds gauge\nanchord_uptime_seconds "
+      << c.uptime_s << '\n';
+  out << "# HELP anchord_stage_exec_ms Stage execution time percentiles.\n"
+         "# TYPE anchord_stage_exec_ms gauge\n";
+  for (const StageStatsView& s : c.stages) {
+    for (const auto& [q, v] : {std::pair{"0.5", s.exec_ms_p50},
+                               std::pair{"0.9", s.exec_ms_p90},
+                               std::pair{"0.99", s.exec_ms_p99}}) {
+      out << "anchord_stage_exec_ms{stage=\"" << s.name << "\",quantile=\""
+          << q << "\"} " << v << '\n';
+    }
+  }
+  out << "# HELP anchord_stage_queue_depth Items waiting in a queue.\n"
+         "# TYPE anchord_stage_queue_depth gauge\n";
+  for (const StageStatsView& s : c.stages) {
+    out << "anchord_stage_queue_depth{stage=\"" << s.name << "\"} "
+        << s.queue_depth << '\n';
+  }
+  return out.str();
+}
+
+void Server::Reload() {
+  if (config_path_.empty()) {
+    spdlog::warn("[serve] SIGHUP: no configuration file to reload");
+    return;
+  }
+  const LoadedConfig loaded = LoadConfigFile(config_path_);
+  if (!loaded.status.ok()) {
+    spdlog::error("[serve] reload rejected, old configuration kept:\n{}",
+                  loaded.status.message());
+    return;
+  }
+  const std::shared_ptr<const DaemonConfig> old = config_.Get();
+  DaemonConfig next = *loaded.config;
+  // Sockets and threads are built once: such changes wait for a restart.
+  if (!(next.endpoints == old->endpoints) ||
+      !(next.security == old->security) ||
+      next.pipeline.workers != old->pipeline.workers ||
+      next.pipeline.ingest_queue != old->pipeline.ingest_queue ||
+      next.pipeline.ingest_overflow != old->pipeline.ingest_overflow ||
+      next.pipeline.reorder_max != old->pipeline.reorder_max ||
+      next.pipeline.reorder_timeout_ms != old->pipeline.reorder_timeout_ms) {
+    spdlog::warn(
+        "[serve] reload: endpoint, security and queue/worker changes need a "
+        "restart; they are not applied");
+    next.endpoints = old->endpoints;
+    next.security = old->security;
+    const int drain = next.pipeline.drain_timeout_ms;
+    const int status = next.pipeline.status_period_ms;
+    next.pipeline = old->pipeline;
+    next.pipeline.drain_timeout_ms = drain;
+    next.pipeline.status_period_ms = status;
+  }
+  // The catalog is opened once, with its retention and state interval,
+  // except the query limit, which queries read from the snapshot.
+  CatalogConfig catalog = next.catalog;
+  catalog.max_query_results = old->catalog.max_query_results;
+  if (!(catalog == old->catalog)) {
+    spdlog::warn("[serve] reload: catalog changes other than "
+                 "max_query_results need a restart; they are not applied");
+    const int limit = next.catalog.max_query_results;
+    next.catalog = old->catalog;
+    next.catalog.max_query_results = limit;
+  }
+  std::string changed;
+  for (const std::string& key : ChangedKeys(*old, next)) {
+    changed += (changed.empty() ? "" : ", ") + key;
+  }
+  SetLogLevel(next.logging.level);
+  const uint64_t version =
+      config_.Set(std::make_shared<const DaemonConfig>(std::move(next))) + 1;
+  spdlog::info("[serve] configuration version {} loaded from {}; changed: {}",
+               version, config_path_, changed.empty() ? "nothing" : changed);
+}
+
+}  // namespace anchord::daemon

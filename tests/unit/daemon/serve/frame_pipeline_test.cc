@@ -1,0 +1,209 @@
+#include "daemon/serve/frame_pipeline.h"
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <numeric>
+#include <set>
+#include <thread>
+#include <string>
+
+#include "support/fake_stages.h"
+
+namespace anchord::daemon {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::RecordingSink;
+
+struct Harness {
+  explicit Harness(FramePipeline::Options o,
+                   std::vector<std::unique_ptr<Stage>> stages) {
+    pipeline = std::make_unique<FramePipeline>(
+        o, std::move(stages), [] { return nullptr; },
+        [this](std::unique_ptr<Job> job) { sink(std::move(job)); });
+    pipeline->Start();
+  }
+  RecordingSink sink;
+  std::unique_ptr<FramePipeline> pipeline;
+};
+
+std::vector<std::unique_ptr<Stage>> Stages(std::unique_ptr<Stage> a) {
+  std::vector<std::unique_ptr<Stage>> v;
+  v.push_back(std::move(a));
+  return v;
+}
+
+bool Consecutive(const std::vector<uint64_t>& s) {
+  for (size_t k = 1; k < s.size(); ++k) {
+    if (s[k] != s[k - 1] + 1) return false;
+  }
+  return true;
+}
+
+TEST_CASE("every frame comes out once, in order, from parallel workers" *
+          doctest::timeout(20)) {
+  FramePipeline::Options o;
+  o.workers = 4;
+  o.ingest_capacity = 64;
+  o.overflow = OverflowPolicy::kBlock;
+  Harness h(o, Stages(std::make_unique<testing::SlowStage>(milliseconds(1),
+                                                           milliseconds(8))));
+  for (int k = 0; k < 60; ++k) h.pipeline->Submit(std::to_string(k), 0);
+  h.pipeline->Stop(std::chrono::seconds(10));
+  REQUIRE(h.sink.size() == 60);
+  std::vector<uint64_t> expected(60);
+  std::iota(expected.begin(), expected.end(), 0);
+  CHECK(h.sink.Sequences() == expected);
+  for (int k = 0; k < 60; ++k) CHECK(h.sink.Payloads()[k] == std::to_string(k));
+  const auto stats = h.pipeline->Stats();
+  CHECK(stats.completed == 60);
+  CHECK(stats.dropped == 0);
+  CHECK(stats.reorder_skipped == 0);
+  CHECK(stats.stages[0].processed == 60);
+}
+
+// An ordered stage that keeps cross-frame state: the sequences it saw and
+// the threads it ran on.
+class HistoryStage final : public Stage {
+ public:
+  const char* name() const override { return "history"; }
+  bool Process(Job& job) override {
+    seen.push_back(job.sequence);  // no lock: ordered stages run serially
+    threads.insert(std::this_thread::get_id());
+    job.outputs.push_back({"history", std::to_string(seen.size())});
+    return true;
+  }
+  std::vector<uint64_t> seen;
+  std::set<std::thread::id> threads;
+};
+
+TEST_CASE("ordered stages see every job once, in sequence, one at a time" *
+          doctest::timeout(20)) {
+  FramePipeline::Options o;
+  o.workers = 4;
+  o.ingest_capacity = 64;
+  o.overflow = OverflowPolicy::kBlock;
+  o.reorder_max = 4;  // the ordered queue holds 16: back-pressure
+  auto history = std::make_unique<HistoryStage>();
+  HistoryStage* h = history.get();
+  std::vector<std::unique_ptr<Stage>> ordered;
+  ordered.push_back(std::move(history));
+  ordered.push_back(std::make_unique<testing::SlowStage>(milliseconds(2)));
+  RecordingSink sink;
+  FramePipeline p(
+      o,
+      Stages(std::make_unique<testing::SlowStage>(milliseconds(1),
+                                                  milliseconds(8))),
+      std::move(ordered), [] { return nullptr; },
+      [&](std::unique_ptr<Job> job) { sink(std::move(job)); });
+  p.Start();
+  for (int k = 0; k < 60; ++k) p.Submit(std::to_string(k), 0);
+  p.Stop(std::chrono::seconds(10));
+  std::vector<uint64_t> expected(60);
+  std::iota(expected.begin(), expected.end(), 0);
+  CHECK(h->seen == expected);
+  CHECK(h->threads.size() == 1);
+  CHECK(sink.Sequences() == expected);
+  const auto stats = p.Stats();
+  CHECK(stats.completed == 60);
+  REQUIRE(stats.stages.size() == 3);
+  CHECK(stats.stages[1].name == "history");
+  CHECK(stats.stages[1].processed == 60);
+  CHECK(stats.stages[2].processed == 60);
+}
+
+TEST_CASE("a full ingest queue drops the oldest frames and counts them" *
+          doctest::timeout(20)) {
+  FramePipeline::Options o;
+  o.workers = 1;
+  o.ingest_capacity = 2;
+  o.overflow = OverflowPolicy::kDropOldest;
+  Harness h(o, Stages(std::make_unique<testing::SlowStage>(milliseconds(20))));
+  for (int k = 0; k < 30; ++k) h.pipeline->Submit(std::to_string(k), 0);
+  h.pipeline->Stop(std::chrono::seconds(10));
+  const auto stats = h.pipeline->Stats();
+  CHECK(stats.dropped > 0);
+  CHECK(stats.submitted == 30);
+  CHECK(stats.completed + stats.dropped == 30);
+  CHECK(h.sink.size() == stats.completed);
+  CHECK(Consecutive(h.sink.Sequences()));
+  // The newest frame always survives drop-oldest.
+  CHECK(h.sink.Payloads().back() == "29");
+}
+
+TEST_CASE("stop drains queued frames within the deadline" *
+          doctest::timeout(20)) {
+  FramePipeline::Options o;
+  o.workers = 2;
+  o.ingest_capacity = 16;
+  Harness h(o, Stages(std::make_unique<testing::SlowStage>(milliseconds(15))));
+  for (int k = 0; k < 8; ++k) h.pipeline->Submit(std::to_string(k), 0);
+  h.pipeline->Stop(std::chrono::seconds(5));
+  CHECK(h.sink.size() == 8);
+  CHECK(h.pipeline->Stats().dropped == 0);
+  CHECK_FALSE(h.pipeline->Submit("late", 0));  // stopped: refused
+}
+
+TEST_CASE("a stop past its deadline drops what is left, counted" *
+          doctest::timeout(20)) {
+  FramePipeline::Options o;
+  o.workers = 1;
+  o.ingest_capacity = 32;
+  Harness h(o, Stages(std::make_unique<testing::SlowStage>(milliseconds(50))));
+  for (int k = 0; k < 20; ++k) h.pipeline->Submit(std::to_string(k), 0);
+  h.pipeline->Stop(milliseconds(60));
+  const auto stats = h.pipeline->Stats();
+  CHECK(stats.dropped > 0);
+  CHECK(stats.completed + stats.dropped == 20);
+  CHECK(Consecutive(h.sink.Sequences()));
+}
+
+TEST_CASE("failing and throwing stages are counted, never fatal" *
+          doctest::timeout(20)) {
+  FramePipeline::Options o;
+  o.workers = 2;
+  o.ingest_capacity = 16;
+  o.overflow = OverflowPolicy::kBlock;
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(std::make_unique<testing::PickyStage>());
+  auto counting = std::make_unique<testing::CountingStage>();
+  testing::CountingStage* counter = counting.get();
+  stages.push_back(std::move(counting));
+  Harness h(o, std::move(stages));
+  for (const char* p : {"ok", "bad", "poison", "ok"}) h.pipeline->Submit(p, 0);
+  h.pipeline->Stop(std::chrono::seconds(5));
+  REQUIRE(h.sink.size() == 4);
+  CHECK(h.sink.at(0).status.ok());
+  CHECK(h.sink.at(1).status.code() == StatusCode::kInvalidInput);
+  CHECK(h.sink.at(2).status.code() == StatusCode::kInternal);
+  CHECK(h.sink.at(2).status.message().find("poisoned") != std::string::npos);
+  CHECK(h.sink.at(3).status.ok());
+  CHECK(counter->seen == 4);  // later stages ran for every job
+  const auto stats = h.pipeline->Stats();
+  CHECK(stats.stages[0].errors == 2);
+  CHECK(stats.stages[1].errors == 0);
+}
+
+TEST_CASE("each job reads the configuration once, at its start" *
+          doctest::timeout(20)) {
+  std::atomic<int> version{0};
+  FramePipeline::Options o;
+  o.workers = 1;
+  o.ingest_capacity = 16;
+  o.overflow = OverflowPolicy::kBlock;
+  RecordingSink sink;
+  auto source = [&]() -> std::shared_ptr<const DaemonConfig> {
+    ++version;
+    return nullptr;
+  };
+  FramePipeline p(o, Stages(std::make_unique<testing::CountingStage>()), source,
+                  [&](std::unique_ptr<Job> job) { sink(std::move(job)); });
+  p.Start();
+  for (int k = 0; k < 5; ++k) p.Submit("x", 0);
+  p.Stop(std::chrono::seconds(5));
+  CHECK(version == 5);
+}
+
+}  // namespace
+}  // namespace anchord::daemon

@@ -1,0 +1,90 @@
+// TrackService: sessions kept apart, idle sessions evicted from memory
+// with their state stored, and resumed from the catalog.
+#include "daemon/serve/track_service.h"
+
+#include "anchord/model/lattice_model.h"
+#include "anchord/synth/simulated_instrument.h"
+
+#include "daemon/config/config.h"
+#include "daemon/instrument/sequence.h"
+#include "support/temp_dir.h"
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+namespace anchord::daemon {
+namespace {
+
+SimulatedInstrumentOptions Instrument(uint64_t seed) {
+  SimulatedInstrumentOptions o;
+  o.scan.width_px = o.scan.height_px = 192;
+  o.scan.field_of_view_nm = 22.5;
+  o.scan.rotation_deg = 11;
+  o.scan.noise = 0.08;
+  o.scan.vacancy_fraction = 0.06;
+  o.scan.seed = seed;
+  o.line_time_s = 0.1;
+  o.drift_nm_per_s = Vec2(0.02, 0.01);
+  o.seed = seed;
+  return o;
+}
+
+TEST_CASE("idle sessions are evicted with their state and resume later") {
+  testing::TempDir dir("anchord_track_service");
+  DaemonConfig config;
+  config.catalog.path = dir / "catalog.sqlite";
+  config.catalog.state_interval_s = 3600;  // only eviction stores it again
+  Status status;
+  const auto service = TrackService::Open(config, &status);
+  REQUIRE_MESSAGE(service != nullptr, status.message());
+  const LatticeModel model = MakeSi7x7Model();
+  PipelineOptions popt;
+  popt.make_corrected = false;
+
+  constexpr int kSessions = 20;  // more than are kept in memory
+  std::vector<SimulatedInstrument> instruments;
+  for (int k = 0; k < kSessions; ++k)
+    instruments.emplace_back(Instrument(100 + k));
+  uint64_t sequence = 0;
+  auto track = [&](int k) {
+    const SimulatedFrame sf = instruments[k].ScanNextFrame();
+    const FrameResult r = RegisterFrame(sf.scan.frame, model, popt);
+    REQUIRE(r.status.ok());
+    const std::string name = "s" + std::to_string(k);
+    const uint64_t seq = sequence++;
+    return service->Process(SimulatedInbound(sf, "", name, seq + 1), seq, &r,
+                            config.track);
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (int k = 0; k < kSessions; ++k) {
+      const TrackOutcome o = track(k);
+      REQUIRE(o.status.ok());
+      CHECK(o.drift.placed());
+      CHECK(o.drift.placement_method() == (round == 0
+                                               ? v1::PLACEMENT_METHOD_FIRST
+                                               : v1::PLACEMENT_METHOD_CODES));
+    }
+  }
+  // Session 0 was evicted long ago; its third frame continues its session
+  // frame with its drift known (two frames placed before).
+  const TrackOutcome third = track(0);
+  CHECK(third.drift.placed());
+  CHECK(third.drift.placement_method() == v1::PLACEMENT_METHOD_PREDICTION);
+  CHECK(third.drift.valid());
+  CHECK(third.drift.frames_used() == 3);
+  // Its defects keep their ids: every vacancy of the third frame that the
+  // catalog already knew has the id it had.
+  v1::QueryRequest::FindDefects all;
+  all.set_session("s0");
+  all.set_include_inactive(true);
+  v1::Defects stored;
+  REQUIRE(service->FindDefects(all, 100000, &stored).ok());
+  CHECK(stored.defects_size() >= third.defects.defects_size());
+  int reseen = 0;
+  for (const v1::Defect& d : third.defects.defects())
+    reseen += d.times_seen() > 1;
+  CHECK(reseen > 10);
+}
+
+}  // namespace
+}  // namespace anchord::daemon
