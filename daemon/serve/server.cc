@@ -22,6 +22,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/serve/metrics_http.h"
 #include "daemon/serve/stages.h"
 #include "daemon/serve/track_stage.h"
 
@@ -30,6 +31,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace asio = boost::asio;
+
+// Messages taken from one socket per turn of the serve loop, so that no
+// peer — a flooding query client, a controller sending faster than the
+// workers — keeps the loop from the other sockets. Frames are only queued
+// (cheap), results only forwarded; a query is answered in the turn.
+constexpr int kFramesPerTurn = 64;
+constexpr int kResultsPerTurn = 256;
+constexpr int kQueriesPerTurn = 32;
 
 // Tells systemd (Type=notify) about state changes; a no-op when the
 // daemon was not started by systemd (no NOTIFY_SOCKET).
@@ -108,9 +117,8 @@ void SetLogLevel(const std::string& level) {
 struct Server::AsioRuntime {
   asio::io_context io;
   asio::signal_set signals{io, SIGTERM, SIGINT, SIGHUP};
-  std::unique_ptr<asio::ip::tcp::acceptor> metrics;
+  std::unique_ptr<MetricsHttpServer> metrics;
   std::function<void(const boost::system::error_code&, int)> on_signal;
-  std::function<void()> accept;
 };
 
 Server::Server(std::shared_ptr<const DaemonConfig> config,
@@ -158,8 +166,29 @@ bool Server::OpenSockets() {
   return true;
 }
 
-void Server::StartSignalThread() {
+bool Server::OpenMetrics() {
   asio_ = std::make_unique<AsioRuntime>();
+  const std::string& http = config_.Get()->endpoints.http_metrics;
+  if (http.empty()) return true;
+  std::string host;
+  unsigned short port = 0;
+  Status why = Status::InvalidInput("metrics address '" + http +
+                                    "': expected host:port");
+  if (SplitHostPort(http, host, port)) {
+    asio_->metrics = MetricsHttpServer::Open(asio_->io, host, port,
+                                             MetricsHttpOptions{},
+                                             [this] { return MetricsText(); },
+                                             &why);
+  }
+  if (!asio_->metrics) {
+    spdlog::critical("[serve] metrics endpoint {}: {}", http, why.message());
+    return false;
+  }
+  spdlog::info("[serve] Prometheus metrics on http://{}/metrics", http);
+  return true;
+}
+
+void Server::StartSignalThread() {
   asio_->on_signal = [this](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     if (signo == SIGHUP) {
@@ -170,50 +199,8 @@ void Server::StartSignalThread() {
     asio_->signals.async_wait(asio_->on_signal);
   };
   asio_->signals.async_wait(asio_->on_signal);
-  const std::string& http = config_.Get()->endpoints.http_metrics;
-  std::string host;
-  unsigned short port = 0;
-  if (!http.empty() && SplitHostPort(http, host, port)) {
-    try {
-      asio_->metrics = std::make_unique<asio::ip::tcp::acceptor>(
-          asio_->io,
-          asio::ip::tcp::endpoint(asio::ip::make_address(host), port));
-      spdlog::info("[serve] Prometheus metrics on http://{}/metrics", http);
-    } catch (const std::exception& e) {
-      spdlog::error("[serve] metrics endpoint {} unavailable: {}", http,
-                    e.what());
-    }
-  }
-  asio_->accept = [this] { AcceptMetricsClient(); };
-  asio_->accept();
+  if (asio_->metrics) asio_->metrics->Start();
   signal_thread_ = std::make_unique<std::thread>([this] { asio_->io.run(); });
-}
-
-// Serves one request per connection: any request is answered with the
-// metrics text (Prometheus text format 0.0.4), then the connection closes.
-void Server::AcceptMetricsClient() {
-  if (!asio_->metrics) return;
-  auto socket = std::make_shared<asio::ip::tcp::socket>(asio_->io);
-  asio_->metrics->async_accept(*socket, [this, socket](
-                                            const boost::system::error_code&
-                                                ec) {
-    if (ec) return;
-    auto buffer = std::make_shared<asio::streambuf>(8192);
-    asio::async_read_until(
-        *socket, *buffer, "\r\n\r\n",
-        [this, socket, buffer](const boost::system::error_code& read_ec,
-                               size_t) {
-          if (read_ec) return;
-          const std::string body = MetricsText();
-          auto response = std::make_shared<std::string>(
-              "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
-              "version=0.0.4\r\nContent-Length: " +
-              std::to_string(body.size()) + "\r\n\r\n" + body);
-          asio::async_write(*socket, asio::buffer(*response),
-                            [socket, response](auto, auto) {});
-        });
-    asio_->accept();
-  });
 }
 
 int Server::Run() {
@@ -226,7 +213,7 @@ int Server::Run() {
                   config->catalog.path, opened.message());
     return 1;
   }
-  if (!OpenSockets()) return 1;
+  if (!OpenSockets() || !OpenMetrics()) return 1;
   std::vector<std::unique_ptr<Stage>> ordered;
   ordered.push_back(std::make_unique<TrackStage>(track_));
   pipeline_ = std::make_unique<FramePipeline>(
@@ -284,7 +271,8 @@ void Server::Drain() {
     if (item.revents & ZMQ_POLLIN) ForwardResults();
   }
   stopper.join();
-  ForwardResults();
+  while (ForwardResults()) {
+  }
   PublishStatus();
   const auto stats = pipeline_->Stats();
   spdlog::info("[serve] stopped: {} frames published, {} dropped",
@@ -293,7 +281,7 @@ void Server::Drain() {
 }
 
 void Server::ReceiveFrames() {
-  for (;;) {
+  for (int turn = 0; turn < kFramesPerTurn; ++turn) {
     std::vector<zmq::message_t> parts;
     const auto got =
         zmq::recv_multipart(frames_, std::back_inserter(parts),
@@ -348,12 +336,12 @@ void Server::RecordOutcome(const Job& job) {
   }
 }
 
-void Server::ForwardResults() {
-  for (;;) {
+bool Server::ForwardResults() {
+  for (int turn = 0; turn < kResultsPerTurn; ++turn) {
     std::vector<zmq::message_t> parts;
     const auto got = zmq::recv_multipart(
         handoff_in_, std::back_inserter(parts), zmq::recv_flags::dontwait);
-    if (!got || parts.size() != 2) return;
+    if (!got || parts.size() != 2) return false;
     const std::string topic = parts[0].to_string();
     if (topic == kTopicRegistration) {
       ++counters_.published;
@@ -363,10 +351,11 @@ void Server::ForwardResults() {
     }
     zmq::send_multipart(results_, parts);
   }
+  return true;
 }
 
 void Server::AnswerQueries() {
-  for (;;) {
+  for (int turn = 0; turn < kQueriesPerTurn; ++turn) {
     std::vector<zmq::message_t> parts;
     const auto got = zmq::recv_multipart(queries_, std::back_inserter(parts),
                                          zmq::recv_flags::dontwait);

@@ -47,7 +47,8 @@ class Server {
   ~Server();
 
   // Binds, serves until stopped, drains. Returns the process exit status:
-  // 0 after a clean stop, 1 when a socket could not be bound.
+  // 0 after a clean stop, 1 when a socket or the metrics endpoint could not
+  // be bound.
   int Run();
   // Thread-safe: asks Run() to drain and return (as SIGTERM does).
   void RequestStop() { stop_requested_ = true; }
@@ -62,11 +63,14 @@ class Server {
   };
 
   bool OpenSockets();
+  // Binds the Prometheus endpoint (when configured); false when it cannot.
+  bool OpenMetrics();
   void StartSignalThread();
   void ServeLoop();
   void Drain();
   void ReceiveFrames();
-  void ForwardResults();
+  // Forwards up to one turn of finished results; true when more may wait.
+  bool ForwardResults();
   void AnswerQueries();
   void PublishStatus();
   void Reload();
@@ -74,7 +78,6 @@ class Server {
   void OnJobDone(std::unique_ptr<Job> job);
   void RecordOutcome(const Job& job);
   DaemonCounters Snapshot() const;
-  void AcceptMetricsClient();
   std::string MetricsText() const;
   v1::QueryReply Answer(const v1::QueryRequest& request) const;
 
