@@ -2,6 +2,7 @@
 // configures logging and dispatches; each subcommand parses its own
 // arguments and returns the process exit status.
 
+#include "daemon/common/exit_codes.h"
 #include "daemon/studies/bench_command.h"
 #include "daemon/demo/demo_command.h"
 #include "daemon/offline/register_command.h"
@@ -25,8 +26,9 @@
 
 namespace {
 
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
+using anchord::daemon::kExitFailure;
+using anchord::daemon::kExitUsage;
+
 
 struct Subcommand {
   const char* name;

@@ -1,5 +1,6 @@
 #include "daemon/demo/demo_command.h"
 
+#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
 #include "daemon/config/config.h"
 #include "daemon/demo/demo_view.h"
@@ -29,9 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 // The simulated instrument's sample and scan.
 constexpr uint64_t kSeed = 7;

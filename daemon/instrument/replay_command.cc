@@ -2,6 +2,7 @@
 
 #include "anchord/io/image_io.h"
 
+#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
 #include "daemon/instrument/sequence.h"
 #include "daemon/common/stop_signals.h"
@@ -17,9 +18,6 @@
 namespace anchord::daemon {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 // Largest accepted --size, px (the daemon's default limits.max_side_px).
 constexpr int kMaxSizePx = 8192;

@@ -6,6 +6,7 @@
 #include "anchord/util/frame.h"
 #include "anchord/util/stopwatch.h"
 
+#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
 #include "daemon/offline/overlay.h"
 #include "daemon/offline/result_json.h"
@@ -25,9 +26,6 @@
 namespace anchord::daemon {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 Status Usage(const std::string& message) {
   return Status::InvalidInput(message);

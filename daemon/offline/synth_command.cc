@@ -1,5 +1,6 @@
 #include "daemon/offline/synth_command.h"
 
+#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
 
 #include "anchord/io/image_io.h"
@@ -17,9 +18,6 @@
 namespace anchord::daemon {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 // Largest accepted --size: a frame of this side is already 1 GiB of float.
 constexpr int kMaxSizePx = 16384;

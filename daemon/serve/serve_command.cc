@@ -5,13 +5,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/common/exit_codes.h"
 #include "daemon/config/config.h"
 #include "daemon/serve/server.h"
 
 namespace anchord::daemon {
 namespace {
 
-constexpr int kExitUsage = 2;
 
 void PrintServeHelp(std::ostream& out) {
   out << R"(Usage: anchord serve [--config FILE]

@@ -5,6 +5,7 @@
 #include "anchord/synth/synthetic_scan.h"
 #include "anchord/util/stopwatch.h"
 
+#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
 #include "daemon/common/sample_stats.h"
 #include <opencv2/core/utility.hpp>
@@ -21,9 +22,6 @@
 namespace anchord::daemon {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 // A reported site matches a true adatom within half the adatom spacing.
 constexpr double kMatchNm = 0.384;
 // True adatoms closer than this to a frame border are not evaluated.

@@ -7,6 +7,7 @@
 #include "anchord/util/stopwatch.h"
 #include "anchord/util/validation.h"
 
+#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
 #include "daemon/common/sample_stats.h"
 #include <malloc.h>
@@ -30,9 +31,6 @@
 namespace anchord::daemon {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 // Nominal pixel size of every frame, nm/px: the field of view scales with
 // the frame so that all sizes show the lattice at the same scale.
 constexpr double kPixelSizeNm = 0.06;

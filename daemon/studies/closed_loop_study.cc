@@ -1,5 +1,6 @@
 #include "daemon/studies/closed_loop_study.h"
 
+#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
 #include "daemon/instrument/instrument_loop.h"
 #include "daemon/serve/local_daemon.h"
@@ -16,9 +17,6 @@
 namespace anchord::daemon {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 struct StudyArgs {
   int frames = 100;

@@ -2,6 +2,7 @@
 
 #include "anchord/util/stopwatch.h"
 
+#include "daemon/common/exit_codes.h"
 #include "daemon/studies/baselines_study.h"
 #include "daemon/studies/closed_loop_study.h"
 #include "daemon/common/cli_args.h"
@@ -22,9 +23,6 @@
 namespace anchord::daemon {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 int DefaultThreads() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
