@@ -42,9 +42,9 @@ constexpr EnumSpelling<OverflowPolicy> kOverflowPolicies[] = {
     {OverflowPolicy::kDropNewest, "drop_newest"},
     {OverflowPolicy::kBlock, "block"},
 };
-constexpr EnumSpelling<DetectorKind> kDetectorKinds[] = {
-    {DetectorKind::kFast, "fast"},
-    {DetectorKind::kSift, "sift"},
+const EnumSpelling<DetectorKind> kDetectorKinds[] = {
+    {DetectorKind::kFast, DetectorKindName(DetectorKind::kFast)},
+    {DetectorKind::kSift, DetectorKindName(DetectorKind::kSift)},
 };
 constexpr EnumSpelling<HomographyMethod> kHomographyMethods[] = {
     {HomographyMethod::kLmeds, "lmeds"},

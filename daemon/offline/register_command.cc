@@ -54,13 +54,9 @@ Status ParsePixelSize(const std::string& text, RegisterArgs& parsed) {
 }
 
 Status ParseDetector(const std::string& text, RegisterArgs& parsed) {
-  if (text == DetectorKindName(DetectorKind::kFast)) {
-    parsed.detector = DetectorKind::kFast;
-  } else if (text == DetectorKindName(DetectorKind::kSift)) {
-    parsed.detector = DetectorKind::kSift;
-  } else {
-    return Usage("--detector = '" + text + "': expected fast or sift");
-  }
+  const std::optional<DetectorKind> kind = ParseDetectorKind(text);
+  if (!kind) return Usage("--detector = '" + text + "': expected fast or sift");
+  parsed.detector = *kind;
   return Status::Ok();
 }
 

@@ -261,13 +261,9 @@ Status ApplyOption(const std::string& name,
     return Status::Ok();
   }
   if (name == "--detector") {
-    if (value == "fast") {
-      p.detector = DetectorKind::kFast;
-    } else if (value == "sift") {
-      p.detector = DetectorKind::kSift;
-    } else {
-      return bad("fast or sift");
-    }
+    const std::optional<DetectorKind> kind = ParseDetectorKind(value);
+    if (!kind) return bad("fast or sift");
+    p.detector = *kind;
     return Status::Ok();
   }
   if (name == "--csv") {

@@ -61,12 +61,6 @@ Frame MakeBenchFrame(int size_px, int index) {
   return MakeSyntheticScan(o).frame;
 }
 
-std::optional<DetectorKind> ParseDetector(const std::string& name) {
-  if (name == "fast") return DetectorKind::kFast;
-  if (name == "sift") return DetectorKind::kSift;
-  return std::nullopt;
-}
-
 // ---------------------------------------------------------------------------
 // Samples.
 
@@ -201,7 +195,7 @@ ConfigResult RunConfig(const std::vector<Frame>& frames,
                        const BenchArgs& a,
                        FailureLog& failures) {
   PipelineOptions options;
-  options.detect.kind = *ParseDetector(detector);
+  options.detect.kind = *ParseDetectorKind(detector);
   options.make_corrected = a.make_corrected;
   const std::string label = std::to_string(size_px) + " px " + detector + " x" +
                             std::to_string(threads);
@@ -355,9 +349,10 @@ void PrintSummary(const std::vector<ConfigResult>& results,
       const double total = one->stages.SummaryOf("total").median_ms;
       std::printf("         %-5s total %8.2f ms (%.1fx phaseCorrelate)",
                   det.c_str(), total, Ratio(total, pc.median_ms));
-      if (det == "sift") {
+      if (det == DetectorKindName(DetectorKind::kSift)) {
         const ConfigResult* fast =
-            Find(results, size, "fast", a.threads.front());
+            Find(results, size, DetectorKindName(DetectorKind::kFast),
+                 a.threads.front());
         if (fast) {
           std::printf(", sift/fast %.2fx",
                       Ratio(total, fast->stages.SummaryOf("total").median_ms));
@@ -447,7 +442,7 @@ Status BenchArgs::Validate() const {
   }
   v.Require(!detectors.empty(), "detectors", "(empty)", "not empty");
   for (const std::string& d : detectors) {
-    v.Require(ParseDetector(d).has_value(), "detectors[]", d, "fast or sift");
+    v.Require(ParseDetectorKind(d).has_value(), "detectors[]", d, "fast or sift");
   }
   v.Require(!threads.empty(), "threads", "(empty)", "not empty");
   int max_threads = 1;

@@ -190,6 +190,13 @@ const char* DetectorKindName(DetectorKind k) {
   return k == DetectorKind::kFast ? "fast" : "sift";
 }
 
+std::optional<DetectorKind> ParseDetectorKind(std::string_view name) {
+  for (DetectorKind k : {DetectorKind::kFast, DetectorKind::kSift}) {
+    if (name == DetectorKindName(k)) return k;
+  }
+  return std::nullopt;
+}
+
 Status DetectOptions::Validate() const {
   Violations v("detect");
   ANCHORD_OPTION_IN_OPEN(v, hole_sigma_fraction, 0.0, 0.5);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "anchord/util/geometry.h"
@@ -14,6 +16,8 @@ enum class DetectorKind {
   kSift,  // SIFT keypoints kept below the image mean (seed 000, Fig. 5b)
 };
 const char* DetectorKindName(DetectorKind k);  // "fast" | "sift"
+// The kind named `name` (the names above); nullopt for anything else.
+std::optional<DetectorKind> ParseDetectorKind(std::string_view name);
 
 struct DetectOptions {
   DetectorKind kind = DetectorKind::kFast;
