@@ -1,19 +1,23 @@
 #include "anchord/track/session_tracker.h"
 
 #include "anchord/util/check.h"
+#include "anchord/util/checked_round.h"
 #include "anchord/util/validation.h"
 
+#include "track/state_limits.h"
 #include "util/robust.h"
 
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 
@@ -21,7 +25,8 @@ namespace anchord {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-constexpr int kSitesPerCell = 12;
+constexpr int kSitesPerCell = kTrackerSitesPerCell;
+using Limits = TrackerStateLimits;
 constexpr const char* kStateMagic = "anchord-track-state";
 constexpr int kStateVersion = 1;
 
@@ -59,8 +64,13 @@ struct LatticeSymmetry {
 // symmetry image lands within rounding of one).
 bool NearestSite(const LatticeModel& model, const Vec2& m, SiteKey* key) {
   const Vec2 f = model.LatticeFromModel(m);
-  const int i0 = static_cast<int>(std::floor(f.x()));
-  const int j0 = static_cast<int>(std::floor(f.y()));
+  const std::optional<int> fi = FloorToInt(f.x()), fj = FloorToInt(f.y());
+  // Within a cell of the int range, i0 ± 1 would overflow.
+  if (!fi || !fj || std::abs(static_cast<int64_t>(*fi)) >= INT_MAX - 1 ||
+      std::abs(static_cast<int64_t>(*fj)) >= INT_MAX - 1) {
+    return false;
+  }
+  const int i0 = *fi, j0 = *fj;
   double best = 0.05 * 0.05;
   bool found = false;
   for (int i = i0 - 1; i <= i0 + 1; ++i) {
@@ -86,8 +96,11 @@ LatticeSymmetry MakeSymmetry(const LatticeModel& model, int steps) {
   for (int c = 0; c < 2; ++c) {
     const Vec2 v = r * (c == 0 ? model.a1_nm : model.a2_nm);
     const Vec2 f = model.LatticeFromModel(v);
-    s.cell_map(0, c) = static_cast<int>(std::lround(f.x()));
-    s.cell_map(1, c) = static_cast<int>(std::lround(f.y()));
+    const std::optional<int> x = RoundToInt(f.x()), y = RoundToInt(f.y());
+    ANCHORD_CHECK(x && y && std::abs(*x) <= 2 && std::abs(*y) <= 2)
+        << "a 60° turn of a lattice vector is not a lattice vector";
+    s.cell_map(0, c) = *x;
+    s.cell_map(1, c) = *y;
   }
   for (const BasisSite& site : model.sites) {
     SiteKey key;
@@ -134,7 +147,10 @@ struct ScanGeometry {
 double PixelTime(const Frame& f, const Vec2& p) {
   if (f.line_times_s.empty()) return 0.0;
   const int rows = static_cast<int>(f.line_times_s.size());
-  const double y = std::clamp(p.y(), 0.0, static_cast<double>(rows - 1));
+  // In [0, rows - 1] (NaN to 0): the row index below is in range.
+  const double y = std::isfinite(p.y())
+                       ? std::clamp(p.y(), 0.0, static_cast<double>(rows - 1))
+                       : 0.0;
   const int r0 = static_cast<int>(std::floor(y));
   const int r1 = std::min(r0 + 1, rows - 1);
   const double w = y - r0;
@@ -148,6 +164,51 @@ double FrameDuration(const Frame& f) {
   if (f.line_times_s.empty()) return 0.0;
   return *std::max_element(f.line_times_s.begin(), f.line_times_s.end()) +
          f.line_time_s;
+}
+
+// Why the frame's times cannot be tracked, or "" when they can: per-line
+// times (when given) and the line period in [0, max_duration_s], the
+// frame no longer than max_duration_s, the acquisition time (when given)
+// within TrackerStateLimits::kMaxUnixS.
+std::string TimingIssue(const Frame& f, double max_duration_s) {
+  char buf[240];
+  if (!f.line_times_s.empty()) {
+    if (!(f.line_time_s >= 0 && f.line_time_s <= max_duration_s)) {
+      std::snprintf(buf, sizeof buf,
+                    "frame times out of range: line_time_s = %g s, not in "
+                    "[0, max_frame_duration_s = %g s]",
+                    f.line_time_s, max_duration_s);
+      return buf;
+    }
+    for (size_t r = 0; r < f.line_times_s.size(); ++r) {
+      const double t = f.line_times_s[r];
+      if (!(t >= 0 && t <= max_duration_s)) {
+        std::snprintf(buf, sizeof buf,
+                      "frame times out of range: line_times_s[%zu] = %g s, "
+                      "not in [0, max_frame_duration_s = %g s]",
+                      r, t, max_duration_s);
+        return buf;
+      }
+    }
+    const double duration = FrameDuration(f);
+    if (!(duration <= max_duration_s)) {
+      std::snprintf(buf, sizeof buf,
+                    "frame times out of range: the frame takes %g s (line "
+                    "times plus line_time_s), more than "
+                    "max_frame_duration_s = %g s",
+                    duration, max_duration_s);
+      return buf;
+    }
+  }
+  if (std::isfinite(f.acquired_unix_s) &&
+      f.acquired_unix_s > Limits::kMaxUnixS) {
+    std::snprintf(buf, sizeof buf,
+                  "frame times out of range: acquired_unix_s = %g s, after "
+                  "%g s (year 2286)",
+                  f.acquired_unix_s, Limits::kMaxUnixS);
+    return buf;
+  }
+  return "";
 }
 
 bool Inside(const Vec2& p, const cv::Size& size, double border) {
@@ -230,13 +291,17 @@ Status TrackOptions::Validate() const {
   v.Merge(drift.Validate());
   ANCHORD_OPTION_GT(v, prior_velocity_sigma_nm_per_s, 0.0);
   ANCHORD_OPTION_GT(v, min_prediction_sigma_nm, 0.0);
-  ANCHORD_OPTION_GE(v, max_search_cells, 1);
+  ANCHORD_OPTION_IN_CLOSED(v, max_search_cells, 1, 64);
+  v.Require(max_frame_duration_s > 0 &&
+                max_frame_duration_s <= Limits::kMaxFrameDurationS,
+            "max_frame_duration_s", max_frame_duration_s, "in (0, 1e7]");
   ANCHORD_OPTION_IN_OPEN(v, min_confidence, 0.5, 1.0);
   ANCHORD_OPTION_IN_OPEN(v, site_error_rate, 0.0, 0.5);
   ANCHORD_OPTION_IN_CLOSED(v, min_site_confidence, 0.5, 1.0);
   ANCHORD_OPTION_GE(v, min_faulted_contrast, 0.0);
   ANCHORD_OPTION_GE(v, border_px, 0.0);
-  ANCHORD_OPTION_GE(v, max_session_cells, 16);
+  static_assert(Limits::kMaxCells == 10000000);
+  ANCHORD_OPTION_IN_CLOSED(v, max_session_cells, 16, 10000000);
   ANCHORD_OPTION_GT(v, feature_sigma_nm, 0.0);
   return v.ToStatus();
 }
@@ -352,6 +417,12 @@ TrackResult SessionTracker::Track(const Frame& frame,
     out.drift = report(nullptr);
     return out;
   }
+  if (std::string issue = TimingIssue(frame, options_.max_frame_duration_s);
+      !issue.empty()) {
+    out.placement.message = std::move(issue);
+    out.drift = report(nullptr);
+    return out;
+  }
   // Frames without a (finite) acquisition time are placed by their codes
   // and add nothing to the drift; the session clock starts at the first
   // timed frame.
@@ -443,9 +514,25 @@ TrackResult SessionTracker::Track(const Frame& frame,
       out.drift = report(&view);
       return out;
     }
-    const int reach =
-        std::min(options_.max_search_cells,
-                 static_cast<int>(std::ceil(4.0 * sigma / cell_nm)) + 1);
+    // Half the index range: the rounded centre ± reach, and a frame's cell
+    // plus a candidate, stay far inside int.
+    if (!(std::abs(u.x()) <= Limits::kMaxCellIndex / 2 &&
+          std::abs(u.y()) <= Limits::kMaxCellIndex / 2)) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf,
+                    "the predicted position (%g, %g) cells is beyond the "
+                    "lattice index range ±%d",
+                    u.x(), u.y(), Limits::kMaxCellIndex / 2);
+      pl.message = buf;
+      out.drift = report(&view);
+      return out;
+    }
+    // 4σ in cells, + 1, at most the search. In double: a huge σ means the
+    // whole search (a flat prior: the codes decide), never an overflow.
+    const double wanted_reach = std::ceil(4.0 * sigma / cell_nm) + 1.0;
+    const int reach = wanted_reach < options_.max_search_cells
+                          ? static_cast<int>(wanted_reach)
+                          : options_.max_search_cells;
 
     // The frame's cells (rotated, untranslated) with their codes.
     std::unordered_map<int64_t, FrameCell> fcells;
@@ -472,6 +559,7 @@ TrackResult SessionTracker::Track(const Frame& frame,
       int compared;
     };
     std::vector<Candidate> cands;
+    // |u| <= kMaxCellIndex / 2 (checked above).
     const int c1 = static_cast<int>(std::lround(u.x()));
     const int c2 = static_cast<int>(std::lround(u.y()));
     for (int n1 = c1 - reach; n1 <= c1 + reach; ++n1) {
@@ -554,16 +642,17 @@ TrackResult SessionTracker::Track(const Frame& frame,
   const Vec2 translation = model.ModelFromLattice(pl.n1, pl.n2);
   pl.session_from_model = AffineTransform(rot, translation);
   pl.centre_session_nm = rot * centre_model + translation;
-  const int frame_index = st.frames_placed++;
-  st.started = true;
+  const int frame_index = st.frames_placed;
 
+  // What the placement changes, computed before anything is stored: a
+  // frame that would put a value outside TrackerStateLimits into the
+  // state is refused instead.
   // Scan offset change: the creep clock restarts.
+  double offset_change_s = st.offset_change_s;
   if (st.have_offset &&
       (view.scan.offset_nm - st.last_offset_nm).norm() > 1e-6) {
-    st.offset_change_s = view.start_s;
+    offset_change_s = view.start_s;
   }
-  st.have_offset = true;
-  st.last_offset_nm = view.scan.offset_nm;
 
   // The detected corner holes: drift points of timed frames, and this
   // frame's own scanner map.
@@ -575,47 +664,98 @@ TrackResult SessionTracker::Track(const Frame& frame,
     own.push_back(DriftPoint{CellKey(c.x(), c.y()), frame_index,
                              view.TimeOf(h.p_px), view.Uncompensated(h.p_px)});
   }
-  if (timed) st.points.insert(st.points.end(), own.begin(), own.end());
-  // Window: the newest max_frames frames within window_s.
+  std::vector<DriftPoint> points = st.points;
+  if (timed) points.insert(points.end(), own.begin(), own.end());
+  // Window: the newest max_frames frames within window_s (and at most
+  // kMaxPoints points, the oldest dropped first).
   const double newest = view.TimeOf(view.Centre());
   const int oldest_frame = frame_index - options_.drift.max_frames + 1;
-  std::erase_if(st.points, [&](const DriftPoint& p) {
+  std::erase_if(points, [&](const DriftPoint& p) {
     return p.frame < oldest_frame || newest - p.t_s > options_.drift.window_s;
   });
-  st.fit = FitDrift(st.points, st.offset_change_s, options_.drift);
+  if (points.size() > static_cast<size_t>(Limits::kMaxPoints)) {
+    points.erase(points.begin(), points.end() - Limits::kMaxPoints);
+  }
+  DriftFit fit = FitDrift(points, offset_change_s, options_.drift);
 
   // The fixed scanner map: scanner − D(t) = L · session + b over the
   // window's points; this frame's alone (without D) while D is unknown or
   // the frame untimed: frames are displaced against each other by the
   // unmodelled drift.
+  Mat2 scanner_from_session = st.scanner_from_session;
+  Vec2 scanner_offset = st.scanner_offset;
   {
-    const bool windowed = timed && st.fit.valid;
+    const bool windowed = timed && fit.valid;
     Eigen::Matrix3d a = Eigen::Matrix3d::Zero();
     Eigen::Matrix<double, 3, 2> rhs = Eigen::Matrix<double, 3, 2>::Zero();
-    for (const DriftPoint& p : windowed ? st.points : own) {
+    for (const DriftPoint& p : windowed ? points : own) {
       const Vec2 s = model.ModelFromLattice(CellI(p.key), CellJ(p.key));
       const Eigen::Vector3d x(s.x(), s.y(), 1.0);
       a += x * x.transpose();
-      const Vec2 drift = windowed ? st.fit.Displacement(p.t_s) : Vec2::Zero();
+      const Vec2 drift = windowed ? fit.Displacement(p.t_s) : Vec2::Zero();
       rhs += x * (p.scanner_nm - drift).transpose();
     }
     if (std::abs(a.determinant()) > 1e-9) {
       const Eigen::Matrix<double, 3, 2> sol = a.ldlt().solve(rhs);
-      st.scanner_from_session = sol.topRows(2).transpose();
-      st.scanner_offset = sol.row(2).transpose();
+      scanner_from_session = sol.topRows(2).transpose();
+      scanner_offset = sol.row(2).transpose();
     } else if (frame_index == 0) {
       // Too few corner holes for a fit: the frame's own map at its centre.
-      st.scanner_from_session = view.scan.linear *
-                                Jacobian(view.image_from_model, centre_model) *
-                                rot.transpose();
-      st.scanner_offset = view.Uncompensated(view.Centre()) -
-                          st.scanner_from_session * pl.centre_session_nm;
+      scanner_from_session = view.scan.linear *
+                             Jacobian(view.image_from_model, centre_model) *
+                             rot.transpose();
+      scanner_offset = view.Uncompensated(view.Centre()) -
+                       scanner_from_session * pl.centre_session_nm;
     }
   }
+  Status in_range =
+      internal::CheckScannerMap(scanner_from_session, scanner_offset);
+  if (in_range.ok())
+    in_range = internal::CheckTime("frame start", view.start_s);
+  if (in_range.ok()) in_range = internal::CheckTime("frame centre", newest);
+  if (in_range.ok()) {
+    in_range = internal::CheckScanner("scan offset", view.scan.offset_nm);
+  }
+  for (size_t k = 0; k < own.size() && in_range.ok(); ++k) {
+    const std::string field = "corner hole " + std::to_string(k);
+    in_range = internal::CheckCell(field, CellI(own[k].key), CellJ(own[k].key));
+    if (in_range.ok()) in_range = internal::CheckTime(field, own[k].t_s);
+    if (in_range.ok()) {
+      in_range = internal::CheckScanner(field, own[k].scanner_nm);
+    }
+  }
+  for (size_t k = 0; k < used.size() && in_range.ok(); ++k) {
+    const SiteKey key = Apply(sym, used[k].site->i, used[k].site->j,
+                              used[k].basis, pl.n1, pl.n2);
+    in_range = internal::CheckCell("site " + std::to_string(k), key.i, key.j);
+  }
+  if (!in_range.ok()) {
+    pl.placed = false;
+    pl.message =
+        "not placed: the placement would store a value out of "
+        "range (" +
+        in_range.message() + ")";
+    out.drift = report(&view);
+    return out;
+  }
+
+  // Commit.
+  ++st.frames_placed;
+  st.started = true;
+  st.offset_change_s = offset_change_s;
+  st.have_offset = true;
+  st.last_offset_nm = view.scan.offset_nm;
+  st.points = std::move(points);
+  st.fit = std::move(fit);
+  st.scanner_from_session = scanner_from_session;
+  st.scanner_offset = scanner_offset;
   if (timed) {
     st.last_centre_s = newest;
     st.frame_starts_s.push_back(view.start_s);
-    while (st.frame_starts_s.size() > 8) st.frame_starts_s.pop_front();
+    while (st.frame_starts_s.size() >
+           static_cast<size_t>(Limits::kMaxFrameStarts)) {
+      st.frame_starts_s.pop_front();
+    }
     st.last_duration_s = FrameDuration(frame);
   }
 
@@ -675,16 +815,88 @@ TrackResult SessionTracker::Track(const Frame& frame,
   return out;
 }
 
-std::string SessionTracker::Serialize() const {
+SessionTrackerState SessionTracker::ExportState() const {
   const State& st = *state_;
+  SessionTrackerState s;
+  s.frames_seen = st.frames_seen;
+  s.frames_placed = st.frames_placed;
+  s.started = st.started;
+  s.t0_unix_s = st.t0_unix_s;
+  s.faulted_decisive = st.faulted_decisive;
+  s.scanner_from_session = st.scanner_from_session;
+  s.scanner_offset_nm = st.scanner_offset;
+  s.offset_change_s = st.offset_change_s;
+  s.have_offset = st.have_offset;
+  s.last_offset_nm = st.last_offset_nm;
+  s.last_centre_s = st.last_centre_s;
+  s.frame_starts_s.assign(st.frame_starts_s.begin(), st.frame_starts_s.end());
+  s.last_duration_s = st.last_duration_s;
+  s.vacant_observations = st.vacant_observations;
+  s.present_observations = st.present_observations;
+  s.points.reserve(st.points.size());
+  for (const DriftPoint& p : st.points) {
+    s.points.push_back(SessionTrackerPoint{CellI(p.key), CellJ(p.key), p.frame,
+                                           p.t_s, p.scanner_nm});
+  }
+  s.cells.reserve(st.cells.size());
+  for (const auto& [key, c] : st.cells) {
+    s.cells.push_back(SessionTrackerCell{CellI(key), CellJ(key), c.last_frame,
+                                         c.vacant, c.present});
+  }
+  std::sort(s.cells.begin(), s.cells.end(),
+            [](const SessionTrackerCell& a, const SessionTrackerCell& b) {
+              return std::pair(a.i, a.j) < std::pair(b.i, b.j);
+            });
+  return s;
+}
+
+Status SessionTracker::RestoreState(const SessionTrackerState& s) {
+  if (Status valid = CheckSessionTrackerState(s); !valid.ok()) return valid;
+  auto fresh = std::make_unique<State>();
+  fresh->symmetries = state_->symmetries;
+  State& st = *fresh;
+  st.frames_seen = s.frames_seen;
+  st.frames_placed = s.frames_placed;
+  st.started = s.started;
+  st.t0_unix_s = s.t0_unix_s;
+  st.faulted_decisive = s.faulted_decisive;
+  st.scanner_from_session = s.scanner_from_session;
+  st.scanner_offset = s.scanner_offset_nm;
+  st.offset_change_s = s.offset_change_s;
+  st.have_offset = s.have_offset;
+  st.last_offset_nm = s.last_offset_nm;
+  st.last_centre_s = s.last_centre_s;
+  st.frame_starts_s.assign(s.frame_starts_s.begin(), s.frame_starts_s.end());
+  st.last_duration_s = s.last_duration_s;
+  st.vacant_observations = s.vacant_observations;
+  st.present_observations = s.present_observations;
+  st.points.reserve(s.points.size());
+  for (const SessionTrackerPoint& p : s.points) {
+    st.points.push_back(
+        DriftPoint{CellKey(p.i, p.j), p.frame, p.t_s, p.scanner_nm});
+  }
+  st.cells.reserve(s.cells.size());
+  for (const SessionTrackerCell& c : s.cells) {
+    CellState& cell = st.cells[CellKey(c.i, c.j)];
+    cell.vacant = c.vacant;
+    cell.present = c.present;
+    cell.last_frame = c.last_frame;
+  }
+  st.fit = FitDrift(st.points, st.offset_change_s, options_.drift);
+  state_ = std::move(fresh);
+  return Status::Ok();
+}
+
+std::string SessionTracker::Serialize() const {
+  const SessionTrackerState st = ExportState();
   std::ostringstream os;
   os << kStateMagic << ' ' << kStateVersion << '\n';
   os << st.started << ' ' << st.frames_seen << ' ' << st.frames_placed << ' '
      << Hex(st.t0_unix_s) << ' ' << st.faulted_decisive << '\n';
   const Mat2& l = st.scanner_from_session;
   os << Hex(l(0, 0)) << ' ' << Hex(l(0, 1)) << ' ' << Hex(l(1, 0)) << ' '
-     << Hex(l(1, 1)) << ' ' << Hex(st.scanner_offset.x()) << ' '
-     << Hex(st.scanner_offset.y()) << '\n';
+     << Hex(l(1, 1)) << ' ' << Hex(st.scanner_offset_nm.x()) << ' '
+     << Hex(st.scanner_offset_nm.y()) << '\n';
   os << Hex(st.offset_change_s) << ' ' << st.have_offset << ' '
      << Hex(st.last_offset_nm.x()) << ' ' << Hex(st.last_offset_nm.y()) << ' '
      << Hex(st.last_centre_s) << ' ' << Hex(st.last_duration_s) << ' '
@@ -692,13 +904,13 @@ std::string SessionTracker::Serialize() const {
   os << st.frame_starts_s.size();
   for (double t : st.frame_starts_s) os << ' ' << Hex(t);
   os << '\n' << st.points.size() << '\n';
-  for (const DriftPoint& p : st.points) {
-    os << p.key << ' ' << p.frame << ' ' << Hex(p.t_s) << ' '
+  for (const SessionTrackerPoint& p : st.points) {
+    os << CellKey(p.i, p.j) << ' ' << p.frame << ' ' << Hex(p.t_s) << ' '
        << Hex(p.scanner_nm.x()) << ' ' << Hex(p.scanner_nm.y()) << '\n';
   }
   os << st.cells.size() << '\n';
-  for (const auto& [key, c] : st.cells) {
-    os << key << ' ' << c.last_frame;
+  for (const SessionTrackerCell& c : st.cells) {
+    os << CellKey(c.i, c.j) << ' ' << c.last_frame;
     for (int k = 0; k < kSitesPerCell; ++k) {
       os << ' ' << c.vacant[k] << ' ' << c.present[k];
     }
@@ -709,85 +921,11 @@ std::string SessionTracker::Serialize() const {
 }
 
 Status SessionTracker::Restore(const std::string& text) {
-  std::istringstream is(text);
-  std::string magic;
-  int version = 0;
-  if (!(is >> magic >> version) || magic != kStateMagic ||
-      version != kStateVersion) {
-    return Status::InvalidInput("tracker state: not a version " +
-                                std::to_string(kStateVersion) +
-                                " anchord tracker state");
+  SessionTrackerState state;
+  if (Status parsed = ParseLegacyTrackerState(text, &state); !parsed.ok()) {
+    return parsed;
   }
-  bool bad = false;
-  auto real = [&]() {
-    std::string token;
-    if (!(is >> token)) {
-      bad = true;
-      return 0.0;
-    }
-    char* end = nullptr;
-    const double v = std::strtod(token.c_str(), &end);
-    if (end == token.c_str() || *end != '\0') bad = true;
-    return v;
-  };
-  auto integer = [&]() -> int64_t {
-    int64_t v = 0;
-    if (!(is >> v)) bad = true;
-    return v;
-  };
-  auto fresh = std::make_unique<State>();
-  fresh->symmetries = state_->symmetries;
-  State& st = *fresh;
-  st.started = integer() != 0;
-  st.frames_seen = static_cast<int>(integer());
-  st.frames_placed = static_cast<int>(integer());
-  st.t0_unix_s = real();
-  st.faulted_decisive = integer() != 0;
-  for (int r = 0; r < 2; ++r) {
-    for (int c = 0; c < 2; ++c) st.scanner_from_session(r, c) = real();
-  }
-  st.scanner_offset.x() = real();
-  st.scanner_offset.y() = real();
-  st.offset_change_s = real();
-  st.have_offset = integer() != 0;
-  st.last_offset_nm.x() = real();
-  st.last_offset_nm.y() = real();
-  st.last_centre_s = real();
-  st.last_duration_s = real();
-  st.vacant_observations = static_cast<uint64_t>(integer());
-  st.present_observations = static_cast<uint64_t>(integer());
-  const int64_t starts = integer();
-  for (int64_t k = 0; k < starts && !bad; ++k)
-    st.frame_starts_s.push_back(real());
-  const int64_t points = integer();
-  for (int64_t k = 0; k < points && !bad; ++k) {
-    DriftPoint p;
-    p.key = integer();
-    p.frame = static_cast<int>(integer());
-    p.t_s = real();
-    p.scanner_nm.x() = real();
-    p.scanner_nm.y() = real();
-    st.points.push_back(p);
-  }
-  const int64_t cells = integer();
-  for (int64_t k = 0; k < cells && !bad; ++k) {
-    const int64_t key = integer();
-    CellState c;
-    c.last_frame = static_cast<int>(integer());
-    for (int s = 0; s < kSitesPerCell; ++s) {
-      c.vacant[s] = static_cast<uint16_t>(integer());
-      c.present[s] = static_cast<uint16_t>(integer());
-    }
-    st.cells[key] = c;
-  }
-  std::string end;
-  if (bad || !(is >> end) || end != "end" || starts < 0 || points < 0 ||
-      cells < 0) {
-    return Status::InvalidInput("tracker state: truncated or malformed");
-  }
-  st.fit = FitDrift(st.points, st.offset_change_s, options_.drift);
-  state_ = std::move(fresh);
-  return Status::Ok();
+  return RestoreState(state);
 }
 
 }  // namespace anchord
