@@ -38,6 +38,9 @@
 #include <vector>
 
 namespace anchord {
+namespace internal {
+struct SessionState;  // lib/src/track/session_state.h
+}  // namespace internal
 
 struct TrackOptions {
   DriftOptions drift;
@@ -208,10 +211,9 @@ class SessionTracker {
   Status Restore(const std::string& state);
 
  private:
-  struct State;
   TrackOptions options_;
   LatticeModel model_;
-  std::unique_ptr<State> state_;
+  std::unique_ptr<internal::SessionState> state_;
 };
 
 }  // namespace anchord
