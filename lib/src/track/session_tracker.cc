@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <sstream>
 #include <utility>
 
 namespace anchord {
@@ -22,14 +21,6 @@ using internal::CellKey;
 using internal::CellState;
 using internal::kSitesPerCell;
 using Limits = TrackerStateLimits;
-constexpr const char* kStateMagic = "anchord-track-state";
-constexpr int kStateVersion = 1;
-
-std::string Hex(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%a", v);
-  return buf;
-}
 
 }  // namespace
 
@@ -230,47 +221,6 @@ Status SessionTracker::RestoreState(const SessionTrackerState& s) {
   st.fit = FitDrift(st.points, st.offset_change_s, options_.drift);
   state_ = std::move(fresh);
   return Status::Ok();
-}
-
-std::string SessionTracker::Serialize() const {
-  const SessionTrackerState st = ExportState();
-  std::ostringstream os;
-  os << kStateMagic << ' ' << kStateVersion << '\n';
-  os << st.started << ' ' << st.frames_seen << ' ' << st.frames_placed << ' '
-     << Hex(st.t0_unix_s) << ' ' << st.faulted_decisive << '\n';
-  const Mat2& l = st.scanner_from_session;
-  os << Hex(l(0, 0)) << ' ' << Hex(l(0, 1)) << ' ' << Hex(l(1, 0)) << ' '
-     << Hex(l(1, 1)) << ' ' << Hex(st.scanner_offset_nm.x()) << ' '
-     << Hex(st.scanner_offset_nm.y()) << '\n';
-  os << Hex(st.offset_change_s) << ' ' << st.have_offset << ' '
-     << Hex(st.last_offset_nm.x()) << ' ' << Hex(st.last_offset_nm.y()) << ' '
-     << Hex(st.last_centre_s) << ' ' << Hex(st.last_duration_s) << ' '
-     << st.vacant_observations << ' ' << st.present_observations << '\n';
-  os << st.frame_starts_s.size();
-  for (double t : st.frame_starts_s) os << ' ' << Hex(t);
-  os << '\n' << st.points.size() << '\n';
-  for (const SessionTrackerPoint& p : st.points) {
-    os << CellKey(p.i, p.j) << ' ' << p.frame << ' ' << Hex(p.t_s) << ' '
-       << Hex(p.scanner_nm.x()) << ' ' << Hex(p.scanner_nm.y()) << '\n';
-  }
-  os << st.cells.size() << '\n';
-  for (const SessionTrackerCell& c : st.cells) {
-    os << CellKey(c.i, c.j) << ' ' << c.last_frame;
-    for (int k = 0; k < kSitesPerCell; ++k) {
-      os << ' ' << c.vacant[k] << ' ' << c.present[k];
-    }
-    os << '\n';
-  }
-  os << "end\n";
-  return os.str();
-}
-
-Status SessionTracker::Restore(const std::string& text) {
-  SessionTrackerState state;
-  if (Status parsed = ParseLegacyTrackerState(text, &state); !parsed.ok()) {
-    return parsed;
-  }
-  return RestoreState(state);
 }
 
 }  // namespace anchord

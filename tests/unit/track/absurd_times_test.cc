@@ -230,7 +230,6 @@ TEST_CASE(
   CHECK_FALSE(seq.NextWithLineTime(tracker, 1e9).placement.placed);
   SessionTracker restored(TrackOptions{}, MakeSi7x7Model());
   REQUIRE(restored.RestoreState(tracker.ExportState()).ok());
-  REQUIRE(restored.Restore(tracker.Serialize()).ok());
   seq.instrument().SetScanOffset(kHangOffset);
   for (int k = 0; k < 3; ++k) CHECK(seq.Next(restored).placement.placed);
 }

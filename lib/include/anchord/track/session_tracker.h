@@ -199,16 +199,11 @@ class SessionTracker {
   // The whole state (session_tracker_state.h), and back: a tracker
   // restored from ExportState() continues the same session frame.
   // RestoreState returns CheckSessionTrackerState's kInvalidInput for a
-  // state outside its limits (the tracker is then unchanged).
+  // state outside its limits (the tracker is then unchanged). Storing it
+  // is the caller's (the daemon: anchord.v1.TrackerState); states stored
+  // as text by older versions are read by ParseLegacyTrackerState.
   SessionTrackerState ExportState() const;
   Status RestoreState(const SessionTrackerState& state);
-
-  // The whole state as an opaque string (versioned), and back: a tracker
-  // restored from Serialize() continues the same session frame. Restore
-  // returns kInvalidInput on a string it cannot read or whose state
-  // RestoreState refuses (the tracker is then unchanged).
-  std::string Serialize() const;
-  Status Restore(const std::string& state);
 
  private:
   TrackOptions options_;
