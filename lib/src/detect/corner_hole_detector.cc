@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace anchord {
 namespace {
@@ -63,9 +64,11 @@ void KeepStrongest(std::vector<Candidate>& c, size_t max_count) {
 size_t MaxCandidates(cv::Size size, double cell_px, double per_cell) {
   const double cells =
       size.area() / (cell_px * cell_px * std::sqrt(3.0) / 2.0) + 4.0;
-  // No more candidates than pixels (a huge or NaN product means that).
+  // No more candidates than pixels (a huge product means that; a NaN or
+  // negative one none).
   const double n = per_cell * cells;
   const double pixels = static_cast<double>(size.area());
+  if (!(n > 0)) return 0;
   return static_cast<size_t>(n < pixels ? n : pixels);
 }
 
@@ -209,6 +212,13 @@ DetectResult DetectCornerHoles(const cv::Mat1f& levelled,
     DetectResult bad;
     bad.status = Status::InvalidInput(
         "detect: needs an image of at least 8 × 8 px and a positive cell");
+    return bad;
+  }
+  // Valid options bound the sizes derived from them (NMS radius, working
+  // image) together with the cell.
+  if (Status valid = options.Validate(); !valid.ok()) {
+    DetectResult bad;
+    bad.status = std::move(valid);
     return bad;
   }
   // A cell no longer than the image's larger side keeps every size

@@ -187,8 +187,11 @@ LatticeEstimate EstimateLattice(const std::vector<Candidate>& candidates,
     }
   }
   std::vector<Cluster> clusters = ClusterVectors(vectors, o.cluster_tolerance);
+  // At least 3, at most the points (NaN: 3), so the cast stays in int.
+  const double support = std::min(o.min_support_fraction * pts.size(),
+                                  static_cast<double>(pts.size()));
   const int min_support =
-      std::max(3, static_cast<int>(o.min_support_fraction * pts.size()));
+      support > 3 ? static_cast<int>(std::min(support, 1e9)) : 3;
   // Best-supported triple of directions with r ≈ ±(p ± q): a hexagonal
   // shell of the lattice the candidates sit on.
   const size_t n = std::min<size_t>(clusters.size(), 8);

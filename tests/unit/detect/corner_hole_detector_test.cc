@@ -233,6 +233,11 @@ TEST_CASE("a cell longer than the image is no lattice; a tiny one is safe") {
     // A cell of 1e-300 px: the candidate cap is the pixel count.
     const DetectResult tiny = DetectCornerHoles(noise, 1e-300, o);
     CHECK(tiny.candidates.size() <= 64u * 64u);
+    // Options that do not validate are refused, not used.
+    DetectOptions bad = o;
+    bad.nms_fraction = std::numeric_limits<double>::quiet_NaN();
+    CHECK(DetectCornerHoles(noise, 20.0, bad).status.code() ==
+          StatusCode::kInvalidInput);
   }
 }
 

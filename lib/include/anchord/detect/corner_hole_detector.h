@@ -51,7 +51,8 @@ struct DetectResult {
 // Detects corner-hole candidates in a levelled image. `cell_px` is the
 // prior length of a lattice vector in pixels (nominal pixel size), used
 // only to set the scale; it may be off by tens of percent. kInvalidInput
-// for an image under 8 × 8 px or a cell that is not positive; kNoLattice
+// for an image under 8 × 8 px, a cell that is not positive or options
+// that do not validate; kNoLattice
 // for a cell longer than the image's larger side or fewer than 4
 // candidates.
 DetectResult DetectCornerHoles(const cv::Mat1f& levelled,
