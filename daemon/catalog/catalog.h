@@ -27,14 +27,14 @@
 // instance with its own mutex; a separate read-only instance on the same
 // file (read_only) may run in another thread or process.
 
+#include "anchord/util/geometry.h"
+#include "anchord/util/status.h"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "anchord/util/geometry.h"
-#include "anchord/util/status.h"
 
 namespace anchord::daemon {
 
@@ -96,7 +96,9 @@ struct CatalogUpdate {
   // does not count as observed.
   std::vector<Vec2> undecided_nm;
   std::vector<DefectObservation> observations;
-  // The tracker's serialised state after this frame (opaque), stored with
+  // The tracker's serialised state after this frame (opaque bytes, NULs
+  // allowed: bound as a BLOB; the daemon stores anchord.v1.TrackerState,
+  // daemon/wire/tracker_state_codec.h), stored with
   // the update when store_tracker_state; otherwise the session keeps the
   // state stored last (the caller saves it only every few seconds when
   // frames come fast).
@@ -179,8 +181,7 @@ class DefectCatalog {
               std::vector<DefectRecord>* records) const;
   // The tracker state stored with the session's latest update; empty when
   // the session is unknown.
-  Status LoadTrackerState(const std::string& session,
-                          std::string* state) const;
+  Status LoadTrackerState(const std::string& session, std::string* state) const;
   // Sessions with a stored state, most recently updated (by frame time)
   // first; ties by name.
   Status Sessions(std::vector<std::string>* sessions) const;

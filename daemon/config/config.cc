@@ -182,6 +182,7 @@ void ForEachKey(Config& c, Visitor&& visit) {
         t.prior_velocity_sigma_nm_per_s);
   visit("track", "min_prediction_sigma_nm", t.min_prediction_sigma_nm);
   visit("track", "max_search_cells", t.max_search_cells);
+  visit("track", "max_frame_duration_s", t.max_frame_duration_s);
   visit("track", "min_confidence", t.min_confidence);
   visit("track", "site_error_rate", t.site_error_rate);
   visit("track", "min_site_confidence", t.min_site_confidence);
@@ -705,10 +706,9 @@ void ValidateCatalog(const CatalogConfig& c, Violations& v) {
   v.Require(c.max_defects_per_session >= 1, "max_defects_per_session",
             c.max_defects_per_session, ">= 1");
   v.Require(c.max_age_s >= 0, "max_age_s", c.max_age_s, ">= 0");
-  v.Require(c.match_radius_nm > 0, "match_radius_nm", c.match_radius_nm,
-            "> 0");
-  v.Require(c.max_query_results >= 1, "max_query_results",
-            c.max_query_results, ">= 1");
+  v.Require(c.match_radius_nm > 0, "match_radius_nm", c.match_radius_nm, "> 0");
+  v.Require(c.max_query_results >= 1, "max_query_results", c.max_query_results,
+            ">= 1");
   v.Require(c.state_interval_s >= 0, "state_interval_s", c.state_interval_s,
             ">= 0");
 }

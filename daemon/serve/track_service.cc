@@ -1,7 +1,8 @@
 #include "daemon/serve/track_service.h"
 
-#include "daemon/config/config.h"
 #include "daemon/common/clock.h"
+#include "daemon/config/config.h"
+#include "daemon/wire/tracker_state_codec.h"
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -55,7 +56,10 @@ TrackService::Session& TrackService::SessionFor(const std::string& name,
     spdlog::error("[track] session '{}': cannot read its stored state: {}",
                   name, loaded.message());
   } else if (!state.empty()) {
-    const Status restored = s.tracker->Restore(state);
+    // TrackerState bytes, or the text of a version before them.
+    SessionTrackerState stored;
+    Status restored = ReadStoredTrackerState(state, &stored);
+    if (restored.ok()) restored = s.tracker->RestoreState(stored);
     if (restored.ok()) {
       spdlog::info("[track] session '{}' resumed: {} frames placed before",
                    name, s.tracker->frames_placed());
@@ -129,7 +133,9 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
   const auto now = std::chrono::steady_clock::now();
   update.store_tracker_state =
       !s.state_stored || now - *s.state_stored >= state_interval_;
-  if (update.store_tracker_state) update.tracker_state = s.tracker->Serialize();
+  if (update.store_tracker_state) {
+    update.tracker_state = EncodeTrackerState(s.tracker->ExportState());
+  }
   std::vector<DefectRecord> records;
   out.status = catalog_->Commit(update, &records);
   if (!out.status.ok()) return out;
@@ -173,7 +179,7 @@ void TrackService::EvictIdle(const std::string& current) {
       update.session = oldest->first;
       update.frame_id = s.frame_id;
       update.time_unix_ns = s.last_time_unix_ns;
-      update.tracker_state = s.tracker->Serialize();
+      update.tracker_state = EncodeTrackerState(s.tracker->ExportState());
       std::vector<DefectRecord> none;
       const Status stored = catalog_->Commit(update, &none);
       if (!stored.ok()) {

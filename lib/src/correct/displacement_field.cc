@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace anchord {
 namespace {
@@ -90,7 +91,15 @@ Vec2 DisplacementField::Node(int i, int j) const {
 }
 
 Vec2 DisplacementField::Residual(const Vec2& model_nm) const {
-  const Vec2 f = model_.LatticeFromModel(model_nm);
+  const Vec2 raw = model_.LatticeFromModel(model_nm);
+  if (!raw.allFinite()) {
+    return Vec2::Constant(std::numeric_limits<double>::quiet_NaN());
+  }
+  // Node() clamps indices to the grid, so a point more than a cell beyond
+  // it interpolates between the same edge nodes: clamping it to one cell
+  // beyond changes nothing and keeps the casts in int.
+  const Vec2 f(std::clamp(raw.x(), i0_ - 1.0, i0_ + ni_ + 1.0),
+               std::clamp(raw.y(), j0_ - 1.0, j0_ + nj_ + 1.0));
   const int i = static_cast<int>(std::floor(f.x()));
   const int j = static_cast<int>(std::floor(f.y()));
   const double u = f.x() - i, v = f.y() - j;

@@ -1,13 +1,15 @@
 #include "anchord/detect/corner_hole_detector.h"
 
-#include <algorithm>
-#include <cmath>
+#include "anchord/util/validation.h"
+
+#include "util/point_index.h"
+#include "util/robust.h"
 #include <opencv2/features2d.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "anchord/util/validation.h"
-#include "util/point_index.h"
-#include "util/robust.h"
+#include <algorithm>
+#include <cmath>
+#include <utility>
 
 namespace anchord {
 namespace {
@@ -62,7 +64,12 @@ void KeepStrongest(std::vector<Candidate>& c, size_t max_count) {
 size_t MaxCandidates(cv::Size size, double cell_px, double per_cell) {
   const double cells =
       size.area() / (cell_px * cell_px * std::sqrt(3.0) / 2.0) + 4.0;
-  return static_cast<size_t>(per_cell * cells);
+  // No more candidates than pixels (a huge product means that; a NaN or
+  // negative one none).
+  const double n = per_cell * cells;
+  const double pixels = static_cast<double>(size.area());
+  if (!(n > 0)) return 0;
+  return static_cast<size_t>(n < pixels ? n : pixels);
 }
 
 // Scale-tuned difference of Gaussians: bright surroundings minus the dark
@@ -113,9 +120,8 @@ DetectResult DetectFast(const cv::Mat1f& levelled,
       result.candidates.push_back(c);
     }
   }
-  KeepStrongest(result.candidates,
-                MaxCandidates(levelled.size(), cell_px,
-                              o.max_candidates_per_cell));
+  KeepStrongest(result.candidates, MaxCandidates(levelled.size(), cell_px,
+                                                 o.max_candidates_per_cell));
   return result;
 }
 
@@ -145,10 +151,10 @@ DetectResult DetectSift(const cv::Mat1f& levelled,
   const double sy = static_cast<double>(w.image.rows) / levelled.rows;
   std::vector<Candidate> raw;
   for (const cv::KeyPoint& k : keypoints) {
-    const int x = std::clamp(static_cast<int>(std::lround(k.pt.x)), 0,
-                             smooth.cols - 1);
-    const int y = std::clamp(static_cast<int>(std::lround(k.pt.y)), 0,
-                             smooth.rows - 1);
+    const int x =
+        std::clamp(static_cast<int>(std::lround(k.pt.x)), 0, smooth.cols - 1);
+    const int y =
+        std::clamp(static_cast<int>(std::lround(k.pt.y)), 0, smooth.rows - 1);
     if (smooth(y, x) >= mean) continue;
     // Corner holes give keypoint diameters of ~0.2 cell; the dark gaps
     // between adatoms ~0.12 cell.
@@ -178,9 +184,8 @@ DetectResult DetectSift(const cv::Mat1f& levelled,
     kept.push_back(c.p_px);
     result.candidates.push_back(c);
   }
-  KeepStrongest(result.candidates,
-                MaxCandidates(levelled.size(), cell_px,
-                              o.max_candidates_per_cell));
+  KeepStrongest(result.candidates, MaxCandidates(levelled.size(), cell_px,
+                                                 o.max_candidates_per_cell));
   return result;
 }
 
@@ -215,6 +220,22 @@ DetectResult DetectCornerHoles(const cv::Mat1f& levelled,
     bad.status = Status::InvalidInput(
         "detect: needs an image of at least 8 × 8 px and a positive cell");
     return bad;
+  }
+  // Valid options bound the sizes derived from them (NMS radius, working
+  // image) together with the cell.
+  if (Status valid = options.Validate(); !valid.ok()) {
+    DetectResult bad;
+    bad.status = std::move(valid);
+    return bad;
+  }
+  // A cell no longer than the image's larger side keeps every size
+  // derived from it (NMS radius, working image, candidate cap) in int.
+  if (!(cell_px <= std::max(levelled.rows, levelled.cols))) {
+    DetectResult none;
+    none.status = Status::NoLattice(
+        "detect: a cell of " + std::to_string(cell_px) +
+        " px is longer than the image; no lattice fits in it");
+    return none;
   }
   DetectResult result = options.kind == DetectorKind::kFast
                             ? DetectFast(levelled, cell_px, options)

@@ -1,15 +1,15 @@
 #include "anchord/lattice/lattice_estimate.h"
 
+#include "anchord/util/validation.h"
+
+#include "util/point_index.h"
+#include <Eigen/Dense>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
 #include <sstream>
-
-#include <Eigen/Dense>
-
-#include "anchord/util/validation.h"
-#include "util/point_index.h"
 
 namespace anchord {
 namespace {
@@ -48,8 +48,9 @@ std::vector<Cluster> ClusterVectors(const std::vector<Vec2>& vectors,
     }
     if (!placed) clusters.push_back({v, 1});
   }
-  std::sort(clusters.begin(), clusters.end(),
-            [](const Cluster& a, const Cluster& b) { return a.count > b.count; });
+  std::sort(
+      clusters.begin(), clusters.end(),
+      [](const Cluster& a, const Cluster& b) { return a.count > b.count; });
   return clusters;
 }
 
@@ -138,8 +139,11 @@ std::vector<Vec2> StrongestPoints(const std::vector<Candidate>& candidates,
   const Vec2 extent = hi - lo + Vec2::Constant(cell_px);
   const double cells =
       extent.x() * extent.y() / (cell_px * cell_px * std::sqrt(3.0) / 2.0);
-  const size_t n = std::min(candidates.size(),
-                            static_cast<size_t>(1.5 * cells) + 8);
+  // Compared in double: a tiny cell (or NaN) means all candidates.
+  const double wanted = 1.5 * cells + 8;
+  const size_t n = wanted < static_cast<double>(candidates.size())
+                       ? static_cast<size_t>(wanted)
+                       : candidates.size();
   std::vector<Vec2> pts;
   for (size_t k = 0; k < n; ++k) pts.push_back(candidates[k].p_px);
   return pts;
@@ -183,8 +187,11 @@ LatticeEstimate EstimateLattice(const std::vector<Candidate>& candidates,
     }
   }
   std::vector<Cluster> clusters = ClusterVectors(vectors, o.cluster_tolerance);
+  // At least 3, at most the points (NaN: 3), so the cast stays in int.
+  const double support = std::min(o.min_support_fraction * pts.size(),
+                                  static_cast<double>(pts.size()));
   const int min_support =
-      std::max(3, static_cast<int>(o.min_support_fraction * pts.size()));
+      support > 3 ? static_cast<int>(std::min(support, 1e9)) : 3;
   // Best-supported triple of directions with r ≈ ±(p ± q): a hexagonal
   // shell of the lattice the candidates sit on.
   const size_t n = std::min<size_t>(clusters.size(), 8);
@@ -237,9 +244,9 @@ LatticeEstimate EstimateLattice(const std::vector<Candidate>& candidates,
   }
   const double angle = AngleDeg(est.b1_px, est.b2_px);
   if (angle < 30.0 || angle > 120.0) {
-    est.status = Status::NoLattice("lattice: angle between lattice vectors " +
-                                   std::to_string(angle) +
-                                   "° is outside [30°, 120°]");
+    est.status =
+        Status::NoLattice("lattice: angle between lattice vectors " +
+                          std::to_string(angle) + "° is outside [30°, 120°]");
   }
   return est;
 }
@@ -268,8 +275,8 @@ std::vector<Candidate> VoteFilter(const std::vector<Candidate>& candidates,
       if (static_cast<size_t>(j) == i) continue;
       const Vec2 v = pts[j] - pts[i];
       const Vec2 uv = lattice_from_pixel * v;
-      const double hex = std::max({std::abs(uv.x()), std::abs(uv.y()),
-                                   std::abs(uv.x() + uv.y())});
+      const double hex = std::max(
+          {std::abs(uv.x()), std::abs(uv.y()), std::abs(uv.x() + uv.y())});
       if (hex > 1.0 + o.vote_tolerance) continue;
       bool consistent = false;
       for (const auto& [s, mn] : shell) {

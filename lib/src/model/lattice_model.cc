@@ -23,10 +23,15 @@ Vec2 LatticeModel::LatticeFromModel(const Vec2& m) const {
 
 LatticeModel::CellRange LatticeModel::CellsCovering(const Vec2& lo_nm,
                                                     const Vec2& hi_nm) const {
-  CellRange r{1 << 30, -(1 << 30), 1 << 30, -(1 << 30)};
+  constexpr int kLimit = 1 << 30;
+  CellRange r{kLimit, -kLimit, kLimit, -kLimit};
   for (const Vec2& m :
        {lo_nm, hi_nm, Vec2(lo_nm.x(), hi_nm.y()), Vec2(hi_nm.x(), lo_nm.y())}) {
     const Vec2 f = LatticeFromModel(m);
+    // Within ±2^30 (NaN fails): the casts and the ±1 below stay in int.
+    if (!(std::abs(f.x()) < kLimit && std::abs(f.y()) < kLimit)) {
+      return CellRange{};
+    }
     r.i_min = std::min(r.i_min, static_cast<int>(std::floor(f.x())) - 1);
     r.i_max = std::max(r.i_max, static_cast<int>(std::ceil(f.x())) + 1);
     r.j_min = std::min(r.j_min, static_cast<int>(std::floor(f.y())) - 1);

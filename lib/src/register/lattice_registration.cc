@@ -1,15 +1,16 @@
 #include "anchord/register/lattice_registration.h"
 
+#include "anchord/util/validation.h"
+
+#include "util/point_index.h"
+#include "util/robust.h"
+#include <Eigen/Dense>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
 #include <sstream>
-#include <Eigen/Dense>
-
-#include "anchord/util/validation.h"
-#include "util/point_index.h"
-#include "util/robust.h"
 
 namespace anchord {
 namespace {
@@ -28,13 +29,19 @@ struct IndexRange {
   int i0, i1, j0, j1;
 };
 
+// Empty (i0 > i1) when a corner maps to a non-finite point or beyond
+// ±2^30 cells.
 IndexRange RangeInFrame(const Context& ctx, const Mat3& image_from_model) {
   const Mat3 model_from_image = image_from_model.inverse();
-  IndexRange r{1 << 30, -(1 << 30), 1 << 30, -(1 << 30)};
+  constexpr int kLimit = 1 << 30;
+  IndexRange r{kLimit, -kLimit, kLimit, -kLimit};
   const double w = ctx.size.width, h = ctx.size.height;
   for (const Vec2& c : {Vec2(0, 0), Vec2(w, 0), Vec2(0, h), Vec2(w, h)}) {
-    const Vec2 f =
-        ctx.model.LatticeFromModel(Apply(model_from_image, c));
+    const Vec2 f = ctx.model.LatticeFromModel(Apply(model_from_image, c));
+    // NaN fails; within ±2^30 the casts, the ±1 and the spans stay in int.
+    if (!(std::abs(f.x()) < kLimit && std::abs(f.y()) < kLimit)) {
+      return IndexRange{0, -1, 0, -1};
+    }
     r.i0 = std::min(r.i0, static_cast<int>(std::floor(f.x())) - 1);
     r.i1 = std::max(r.i1, static_cast<int>(std::ceil(f.x())) + 1);
     r.j0 = std::min(r.j0, static_cast<int>(std::floor(f.y())) - 1);
@@ -63,7 +70,11 @@ std::vector<HolePair> Pair(const Context& ctx,
   std::vector<Match> matches;
   const IndexRange r = RangeInFrame(ctx, image_from_model);
   // Guard against a degenerate transform enumerating absurd ranges.
-  if ((r.i1 - r.i0) * static_cast<long>(r.j1 - r.j0) > 4000000) return {};
+  if (r.i1 < r.i0 || (static_cast<int64_t>(r.i1) - r.i0) *
+                             (static_cast<int64_t>(r.j1) - r.j0) >
+                         4000000) {
+    return {};
+  }
   for (int i = r.i0; i <= r.i1; ++i) {
     for (int j = r.j0; j <= r.j1; ++j) {
       const Vec2 m = ctx.model.ModelFromLattice(i, j);
@@ -256,8 +267,8 @@ void ComputeFigures(RegisterResult& res) {
   for (const HolePair& p : res.pairs) {
     if (!p.inlier) continue;
     sum_px += p.residual_px.squaredNorm();
-    sum_nm += (Apply(model_from_image, p.detected_px) - p.model_nm)
-                  .squaredNorm();
+    sum_nm +=
+        (Apply(model_from_image, p.detected_px) - p.model_nm).squaredNorm();
     ++n;
   }
   res.inliers = n;
@@ -320,9 +331,8 @@ RegisterResult RegisterLattice(const std::vector<Candidate>& candidates,
   Mat3 h;
   if (!FitHomography(pairs, o.method, o.ransac_threshold_fraction * cell_min,
                      h)) {
-    res.status = Status::NoLattice(
-        "register: robust homography failed on " +
-        std::to_string(pairs.size()) + " pairs");
+    res.status = Status::NoLattice("register: robust homography failed on " +
+                                   std::to_string(pairs.size()) + " pairs");
     return res;
   }
   // Pair → fit over the whole frame until the inlier set is stable.

@@ -54,6 +54,13 @@ std::vector<Site> EnumerateSites(const LatticeModel& model,
     j1 = std::max(j1, f.y());
   }
   std::vector<Site> sites;
+  // As lattice registration's guard: a degenerate map (a non-finite
+  // range, or more than 4e6 cells) enumerates nothing; within it the
+  // casts and the loop bounds stay far inside int.
+  if (!((i1 - i0 + 3) * (j1 - j0 + 3) <= 4e6 && std::abs(i0) < 1e9 &&
+        std::abs(i1) < 1e9 && std::abs(j0) < 1e9 && std::abs(j1) < 1e9)) {
+    return sites;
+  }
   for (int i = static_cast<int>(std::floor(i0)) - 1; i <= i1 + 1; ++i) {
     for (int j = static_cast<int>(std::floor(j0)) - 1; j <= j1 + 1; ++j) {
       const Vec2 origin = model.ModelFromLattice(i, j);
@@ -99,6 +106,12 @@ double ParabolaPeak(double a, double b, double c) {
 // peak detection: integer maximum, then a parabola per axis). False when
 // the maximum lies on the search boundary (no peak inside).
 bool PeakNear(const cv::Mat1f& img, const Vec2& p, double radius, Vec2& peak) {
+  // A radius or a position outside the image (or NaN) finds no peak; the
+  // conversions below are then of values within the image's sides.
+  const double side = std::max(img.cols, img.rows);
+  if (!(radius <= side && std::abs(p.x()) <= side && std::abs(p.y()) <= side)) {
+    return false;
+  }
   const int r = std::max(1, static_cast<int>(std::ceil(radius)));
   const int cx = static_cast<int>(std::lround(p.x()));
   const int cy = static_cast<int>(std::lround(p.y()));

@@ -49,9 +49,13 @@ Mat3 ToMat3(const cv::Mat& h) {
 }
 
 // The lattice vector i·a1 + j·a2 nearest `v`: rounding in lattice
-// coordinates, then the best of the rounded point's neighbourhood.
+// coordinates, then the best of the rounded point's neighbourhood. Zero
+// when v is not finite or beyond ±2^30 cells (a degenerate estimate).
 Eigen::Vector2i NearestLatticeVector(const LatticeModel& model, const Vec2& v) {
   const Vec2 f = model.LatticeFromModel(v);
+  if (!(std::abs(f.x()) < (1 << 30) && std::abs(f.y()) < (1 << 30))) {
+    return Eigen::Vector2i::Zero();
+  }
   const int i0 = static_cast<int>(std::lround(f.x()));
   const int j0 = static_cast<int>(std::lround(f.y()));
   Eigen::Vector2i best(i0, j0);

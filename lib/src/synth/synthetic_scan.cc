@@ -118,9 +118,15 @@ struct Renderer {
 
 Status SyntheticScanOptions::Validate() const {
   Violations v("synth");
-  ANCHORD_OPTION_GE(v, width_px, 16);
-  ANCHORD_OPTION_GE(v, height_px, 16);
-  ANCHORD_OPTION_GT(v, field_of_view_nm, 0.0);
+  ANCHORD_OPTION_IN_CLOSED(v, width_px, 16, 65536);
+  ANCHORD_OPTION_IN_CLOSED(v, height_px, 16, 65536);
+  // With the offset and the row shift bounded too, every model point of
+  // the frame is within ±1e9 lattice cells: the lattice index
+  // conversions of the generator stay in int.
+  v.Require(field_of_view_nm > 0 && field_of_view_nm <= 1e6, "field_of_view_nm",
+            field_of_view_nm, "in (0, 1e6]");
+  v.Require(std::abs(offset_nm.x()) <= 1e8 && std::abs(offset_nm.y()) <= 1e8,
+            "offset_nm", offset_nm.transpose(), "finite, within ±1e8 nm");
   ANCHORD_OPTION_IN_CLOSED(v, scale_error_x, -0.5, 1.0);
   ANCHORD_OPTION_IN_CLOSED(v, scale_error_y, -0.5, 1.0);
   ANCHORD_OPTION_IN_CLOSED(v, shear, -0.5, 0.5);
@@ -144,8 +150,11 @@ Status SyntheticScanOptions::Validate() const {
     v.Require(static_cast<int>(row_shift_nm.size()) == height_px,
               "row_shift_nm.size()", row_shift_nm.size(), "0 or height_px");
     bool finite = true;
-    for (const Vec2& d : row_shift_nm) finite = finite && d.allFinite();
-    v.Require(finite, "row_shift_nm", "(non-finite entries)", "all finite");
+    for (const Vec2& d : row_shift_nm) {
+      finite = finite && std::abs(d.x()) <= 1e8 && std::abs(d.y()) <= 1e8;
+    }
+    v.Require(finite, "row_shift_nm", "(entries beyond ±1e8 nm or NaN)",
+              "all finite, within ±1e8 nm");
     // Like the creep: the row shift must change slowly enough for the true
     // pixel of a model point to be unique.
     if (finite && field_of_view_nm > 0 && width_px > 0) {

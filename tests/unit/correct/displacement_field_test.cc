@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <random>
 #include <utility>
@@ -33,7 +34,10 @@ Mat3 SomeHomography() {
   return h;
 }
 
-HolePair MakePair(const LatticeModel& model, const Mat3& h, int i, int j,
+HolePair MakePair(const LatticeModel& model,
+                  const Mat3& h,
+                  int i,
+                  int j,
                   const Vec2& residual) {
   HolePair p;
   p.i = i;
@@ -47,7 +51,9 @@ HolePair MakePair(const LatticeModel& model, const Mat3& h, int i, int j,
 
 // Pairs on the index box [0, n] × [0, n] except `skip`, with residual f.
 std::vector<HolePair> GridPairs(
-    const LatticeModel& model, const Mat3& h, int n,
+    const LatticeModel& model,
+    const Mat3& h,
+    int n,
     const std::function<Vec2(int, int)>& f,
     const std::vector<std::pair<int, int>>& skip = {}) {
   std::vector<HolePair> pairs;
@@ -61,7 +67,9 @@ std::vector<HolePair> GridPairs(
   return pairs;
 }
 
-Vec2 At(const DisplacementField& field, const LatticeModel& model, double u,
+Vec2 At(const DisplacementField& field,
+        const LatticeModel& model,
+        double u,
         double v) {
   return field.Residual(model.ModelFromLattice(u, v));
 }
@@ -70,7 +78,8 @@ TEST_CASE("no pairs: a zero field, ImageFromModel is H") {
   const LatticeModel model = MakeSi7x7Model();
   const Mat3 h = SomeHomography();
   const DisplacementField field(model, h, {});
-  for (const Vec2& m : {Vec2(0, 0), Vec2(5.3, -2.1), Vec2(-40, 31), Vec2(1e3, 2e2)}) {
+  for (const Vec2& m :
+       {Vec2(0, 0), Vec2(5.3, -2.1), Vec2(-40, 31), Vec2(1e3, 2e2)}) {
     CHECK(field.Residual(m).norm() == 0.0);
     CHECK((field.ImageFromModel(m) - Apply(h, m)).norm() < 1e-12);
   }
@@ -82,8 +91,9 @@ TEST_CASE("a constant residual r: ImageFromModel = H·m + r everywhere") {
   const Vec2 r(0.7, -1.3);
   // An irregular paired set with gaps: every paired node's neighbourhood
   // mean is r, so every filled node is r too.
-  std::vector<HolePair> pairs = GridPairs(
-      model, h, 7, [&](int, int) { return r; }, {{3, 3}, {3, 4}, {6, 1}, {0, 7}});
+  std::vector<HolePair> pairs =
+      GridPairs(model, h, 7, [&](int, int) { return r; },
+                {{3, 3}, {3, 4}, {6, 1}, {0, 7}});
   const DisplacementField field(model, h, pairs);
   std::mt19937_64 rng(3);
   std::uniform_real_distribution<double> in(-0.5, 7.5), out(-60, 60);
@@ -98,6 +108,23 @@ TEST_CASE("a constant residual r: ImageFromModel = H·m + r everywhere") {
   }
 }
 
+TEST_CASE("far and non-finite points: the edge value, and NaN") {
+  const LatticeModel model = MakeSi7x7Model();
+  const Mat3 h = SomeHomography();
+  const DisplacementField field(model, h,
+                                GridPairs(model, h, 5, [](int i, int j) {
+                                  return Vec2(0.1 * i, -0.2 * j);
+                                }));
+  // Beyond the grid the field holds its edge: a point 50 cells out and
+  // one 1e300 nm out read the same.
+  CHECK((field.Residual(model.ModelFromLattice(60, 2.5)) -
+         field.Residual(Vec2(1e300, 0) + model.ModelFromLattice(0, 2.5)))
+            .norm() < 1e-12);
+  CHECK(field.Residual(Vec2(-1e300, 1e300)).allFinite());
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK(field.Residual(Vec2(nan, 0)).array().isNaN().all());
+}
+
 TEST_CASE("a residual linear in the position is reproduced exactly inside") {
   const LatticeModel model = MakeSi7x7Model();
   const Mat3 h = SomeHomography();
@@ -105,10 +132,13 @@ TEST_CASE("a residual linear in the position is reproduced exactly inside") {
   a << 0.31, -0.12,  //
       0.05, 0.22;    // px per lattice index
   const Vec2 c(-0.4, 0.9);
-  const auto linear = [&](double u, double v) { return Vec2(a * Vec2(u, v) + c); };
+  const auto linear = [&](double u, double v) {
+    return Vec2(a * Vec2(u, v) + c);
+  };
   const int n = 10;
   const DisplacementField field(
-      model, h, GridPairs(model, h, n, [&](int i, int j) { return linear(i, j); }));
+      model, h,
+      GridPairs(model, h, n, [&](int i, int j) { return linear(i, j); }));
 
   // Interior nodes (all six neighbours paired): the neighbour offsets are
   // symmetric, so their mean with the centre is the centre value; any
@@ -132,27 +162,27 @@ TEST_CASE("a residual linear in the position is reproduced exactly inside") {
     Vec2 bias_index;  // Σd / (k + 1)
   };
   const Boundary cases[] = {
-      {0, 0, Vec2(1, 1) / 3.0},        // (1,0), (0,1)
-      {n, n, Vec2(-1, -1) / 3.0},      // (−1,0), (0,−1)
-      {0, n, Vec2(2, -2) / 4.0},       // (1,0), (0,−1), (1,−1)
-      {n, 0, Vec2(-2, 2) / 4.0},       // (−1,0), (0,1), (−1,1)
-      {0, 4, Vec2(2, -1) / 5.0},       // (1,0), (0,±1), (1,−1)
-      {n, 6, Vec2(-2, 1) / 5.0},       // (−1,0), (0,±1), (−1,1)
-      {3, 0, Vec2(-1, 2) / 5.0},       // (±1,0), (0,1), (−1,1)
-      {7, n, Vec2(1, -2) / 5.0},       // (±1,0), (0,−1), (1,−1)
+      {0, 0, Vec2(1, 1) / 3.0},    // (1,0), (0,1)
+      {n, n, Vec2(-1, -1) / 3.0},  // (−1,0), (0,−1)
+      {0, n, Vec2(2, -2) / 4.0},   // (1,0), (0,−1), (1,−1)
+      {n, 0, Vec2(-2, 2) / 4.0},   // (−1,0), (0,1), (−1,1)
+      {0, 4, Vec2(2, -1) / 5.0},   // (1,0), (0,±1), (1,−1)
+      {n, 6, Vec2(-2, 1) / 5.0},   // (−1,0), (0,±1), (−1,1)
+      {3, 0, Vec2(-1, 2) / 5.0},   // (±1,0), (0,1), (−1,1)
+      {7, n, Vec2(1, -2) / 5.0},   // (±1,0), (0,−1), (1,−1)
   };
   for (const Boundary& b : cases) {
     CAPTURE(b.i);
     CAPTURE(b.j);
-    CHECK((At(field, model, b.i, b.j) -
-           (linear(b.i, b.j) + a * b.bias_index))
+    CHECK((At(field, model, b.i, b.j) - (linear(b.i, b.j) + a * b.bias_index))
               .norm() < 1e-9);
   }
 
   // Outside the paired box the field is not extrapolated: far enough out
   // the nodes are clamped, so it is constant along a line of points
   // going away from the box.
-  const Vec2 far1 = At(field, model, -20, 4.3), far2 = At(field, model, -45, 4.3);
+  const Vec2 far1 = At(field, model, -20, 4.3),
+             far2 = At(field, model, -45, 4.3);
   CHECK((far1 - far2).norm() < 1e-12);
   const Vec2 far3 = At(field, model, 5.5, 30), far4 = At(field, model, 5.5, 80);
   CHECK((far3 - far4).norm() < 1e-12);
@@ -173,7 +203,9 @@ TEST_CASE("a residual linear in the position is reproduced exactly inside") {
   }
 }
 
-TEST_CASE("node values: paired nodes average their paired neighbours, an unpaired node the mean of its neighbours") {
+TEST_CASE(
+    "node values: paired nodes average their paired neighbours, an unpaired "
+    "node the mean of its neighbours") {
   const LatticeModel model = MakeSi7x7Model();
   const Mat3 h = SomeHomography();
   std::mt19937_64 rng(17);
@@ -207,9 +239,9 @@ TEST_CASE("node values: paired nodes average their paired neighbours, an unpaire
   for (const auto& [ij, r] : raw) {
     CAPTURE(ij.first);
     CAPTURE(ij.second);
-    CHECK((At(field, model, ij.first, ij.second) -
-           smoothed(ij.first, ij.second))
-              .norm() < 1e-9);
+    CHECK(
+        (At(field, model, ij.first, ij.second) - smoothed(ij.first, ij.second))
+            .norm() < 1e-9);
   }
   Vec2 mean = Vec2::Zero();
   for (int k = 0; k < 6; ++k) {
@@ -235,9 +267,9 @@ TEST_CASE("node values: paired nodes average their paired neighbours, an unpaire
   // Its neighbours are biased by A·d/6, d their offset from the hole.
   for (int k = 0; k < 6; ++k) {
     const int i = hole.first + kDi[k], j = hole.second + kDj[k];
-    CHECK((At(lin, model, i, j) -
-           (linear(i, j) + a * Vec2(kDi[k], kDj[k]) / 6.0))
-              .norm() < 1e-9);
+    CHECK(
+        (At(lin, model, i, j) - (linear(i, j) + a * Vec2(kDi[k], kDj[k]) / 6.0))
+            .norm() < 1e-9);
   }
 }
 

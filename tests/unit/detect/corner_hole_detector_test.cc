@@ -2,8 +2,11 @@
 
 #include "anchord/detect/corner_hole_detector.h"
 
-#include <doctest/doctest.h>
+#include "anchord/lattice/lattice_estimate.h"
+#include "anchord/preprocess/level.h"
+#include "anchord/synth/synthetic_scan.h"
 
+#include <doctest/doctest.h>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -12,10 +15,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include "anchord/lattice/lattice_estimate.h"
-#include "anchord/preprocess/level.h"
-#include "anchord/synth/synthetic_scan.h"
 
 namespace anchord {
 namespace {
@@ -61,7 +60,7 @@ double LongestShellPx(const SyntheticScan& s) {
 
 struct HoleMatch {
   int holes = 0;
-  int matched = 0;               // nearest candidate within 0.15 cell
+  int matched = 0;                // nearest candidate within 0.15 cell
   std::vector<double> distances;  // cells, matched holes only
 };
 
@@ -119,9 +118,10 @@ TEST_CASE("both detectors find >= 95 % of the true corner holes") {
       REQUIRE(r.status.ok());
       const HoleMatch m = MatchHoles(s, r.candidates);
       REQUIRE(m.holes >= 50);
-      MESSAGE(std::string(DetectorKindName(kind)) << " seed " << seed << ": "
-              << r.candidates.size() << " candidates, " << m.matched << "/"
-              << m.holes << " holes, median error "
+      MESSAGE(std::string(DetectorKindName(kind))
+              << " seed " << seed << ": " << r.candidates.size()
+              << " candidates, " << m.matched << "/" << m.holes
+              << " holes, median error "
               << (m.distances.empty() ? -1 : Median(m.distances)) << " cell");
       CHECK(m.matched >= 0.95 * m.holes);
       // Candidates are sorted strongest first.
@@ -130,8 +130,8 @@ TEST_CASE("both detectors find >= 95 % of the true corner holes") {
       }
       // The candidate budget (max_candidates_per_cell) bounds the count:
       // frame area / cell area · 4, with the true cell about the nominal.
-      const double cells = 320.0 * 320.0 /
-                           (NominalCellPx(s) * NominalCellPx(s) * 0.866);
+      const double cells =
+          320.0 * 320.0 / (NominalCellPx(s) * NominalCellPx(s) * 0.866);
       CHECK(r.candidates.size() <= 4 * (cells + 4) * 1.01);
     }
   }
@@ -215,6 +215,30 @@ TEST_CASE("fast: a flat frame gives fewer than 4 candidates: kNoLattice") {
   const DetectResult r = DetectCornerHoles(flat, 20.0, DetectOptions{});
   CHECK(r.status.code() == StatusCode::kNoLattice);
   CHECK(r.candidates.size() < 4);
+}
+
+TEST_CASE("a cell longer than the image is no lattice; a tiny one is safe") {
+  cv::Mat1f noise(64, 64);
+  cv::RNG(7).fill(noise, cv::RNG::NORMAL, 0.0, 1.0);
+  for (const DetectorKind kind : {DetectorKind::kFast, DetectorKind::kSift}) {
+    DetectOptions o;
+    o.kind = kind;
+    for (const double cell :
+         {65.0, 1e12, std::numeric_limits<double>::infinity()}) {
+      CAPTURE(cell);
+      const DetectResult r = DetectCornerHoles(noise, cell, o);
+      CHECK(r.status.code() == StatusCode::kNoLattice);
+      CHECK(r.candidates.empty());
+    }
+    // A cell of 1e-300 px: the candidate cap is the pixel count.
+    const DetectResult tiny = DetectCornerHoles(noise, 1e-300, o);
+    CHECK(tiny.candidates.size() <= 64u * 64u);
+    // Options that do not validate are refused, not used.
+    DetectOptions bad = o;
+    bad.nms_fraction = std::numeric_limits<double>::quiet_NaN();
+    CHECK(DetectCornerHoles(noise, 20.0, bad).status.code() ==
+          StatusCode::kInvalidInput);
+  }
 }
 
 TEST_CASE("a single dark blob is found at its sub-pixel position") {

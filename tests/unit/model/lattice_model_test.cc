@@ -46,7 +46,8 @@ TEST_CASE("lattice vectors: |a1| = |a2| = 7 × 0.384 nm, a2 at +60°") {
   CHECK(m.a2_nm.norm() == doctest::Approx(7 * kA0).epsilon(1e-9));
   CHECK(m.a1_nm.y() == doctest::Approx(0.0));
   CHECK(m.a1_nm.x() > 0);
-  const double angle = std::atan2(Cross(m.a1_nm, m.a2_nm), m.a1_nm.dot(m.a2_nm));
+  const double angle =
+      std::atan2(Cross(m.a1_nm, m.a2_nm), m.a1_nm.dot(m.a2_nm));
   CHECK(angle * 180 / M_PI == doctest::Approx(60.0));
   CHECK_FALSE(m.name.empty());
 }
@@ -189,6 +190,19 @@ TEST_CASE("LatticeFromModel inverts ModelFromLattice") {
   const Vec2 p = m.ModelFromLattice(1, 1);
   CHECK(p.x() == doctest::Approx(1.5 * kSi7x7LatticeNm));
   CHECK(p.y() == doctest::Approx(0.5 * std::sqrt(3.0) * kSi7x7LatticeNm));
+}
+
+TEST_CASE("CellsCovering: a non-finite or absurd rectangle covers nothing") {
+  const LatticeModel m = MakeSi7x7Model();
+  const LatticeModel::CellRange r = m.CellsCovering(Vec2(0, 0), Vec2(10, 10));
+  CHECK(r.i_min <= r.i_max);
+  CHECK(r.j_min <= r.j_max);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const Vec2& hi : {Vec2(nan, 1.0), Vec2(1e300, 1.0), Vec2(1.0, 4e9)}) {
+    const LatticeModel::CellRange e = m.CellsCovering(Vec2(0, 0), hi);
+    CHECK(e.i_min > e.i_max);
+    CHECK(e.j_min > e.j_max);
+  }
 }
 
 TEST_CASE("names") {

@@ -4,16 +4,16 @@
 // guess.
 #include "anchord/track/session_tracker.h"
 
+#include "anchord/model/lattice_model.h"
+#include "anchord/pipeline/register_frame.h"
+#include "anchord/synth/simulated_instrument.h"
+
+#include "support/lattice_isometry.h"
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <map>
 #include <set>
-
-#include "anchord/model/lattice_model.h"
-#include "anchord/pipeline/register_frame.h"
-#include "anchord/synth/simulated_instrument.h"
-#include "support/lattice_isometry.h"
 
 namespace anchord {
 namespace {
@@ -76,8 +76,10 @@ struct RunStats {
 // Runs `frames` frames through registration and the tracker. A frame is
 // placed correctly when every true corner hole lands within 0.5 nm of its
 // true session position (a wrong lattice translation is >= 2.688 nm off).
-RunStats Run(SimulatedInstrument& instrument, SessionTracker& tracker,
-             int frames, bool keep_truth = true) {
+RunStats Run(SimulatedInstrument& instrument,
+             SessionTracker& tracker,
+             int frames,
+             bool keep_truth = true) {
   RunStats stats;
   const LatticeModel model = MakeSi7x7Model();
   PipelineOptions popt;
@@ -109,8 +111,9 @@ RunStats Run(SimulatedInstrument& instrument, SessionTracker& tracker,
   return stats;
 }
 
-TEST_CASE("frames drifting 0.4, 1 and 2.5 cells between frames are placed "
-          "correctly") {
+TEST_CASE(
+    "frames drifting 0.4, 1 and 2.5 cells between frames are placed "
+    "correctly") {
   for (const auto& [cells, seed] :
        {std::pair{0.4, 11}, std::pair{0.4, 12}, std::pair{0.4, 13},
         std::pair{1.0, 11}, std::pair{1.0, 12}, std::pair{1.0, 13},
@@ -121,8 +124,7 @@ TEST_CASE("frames drifting 0.4, 1 and 2.5 cells between frames are placed "
     SessionTracker tracker(TrackOptions{}, MakeSi7x7Model());
     const RunStats s = Run(instrument, tracker, 12);
     MESSAGE("drift " << cells << " cells/frame, seed " << seed << ": placed "
-                     << s.placed << "/"
-                     << s.frames << ", correct " << s.correct
+                     << s.placed << "/" << s.frames << ", correct " << s.correct
                      << ", by prediction "
                      << (s.methods.count(PlacementMethod::kPrediction)
                              ? s.methods.at(PlacementMethod::kPrediction)
@@ -182,8 +184,8 @@ TEST_CASE("the drift velocity is recovered within 5 % or 0.05 nm/min") {
     const double error = (d.velocity_nm_per_s - truth).norm();
     const double tolerance = std::max(0.05 * truth.norm(), 0.05 * kNmPerMin);
     MESSAGE("true " << truth.transpose() / kNmPerMin << " nm/min, estimated "
-                    << d.velocity_nm_per_s.transpose() / kNmPerMin
-                    << " ± " << d.velocity_sigma_nm_per_s.transpose() / kNmPerMin
+                    << d.velocity_nm_per_s.transpose() / kNmPerMin << " ± "
+                    << d.velocity_sigma_nm_per_s.transpose() / kNmPerMin
                     << " nm/min, error " << error / kNmPerMin << " nm/min");
     CHECK(error <= tolerance);
     // The claimed uncertainty means something: without a random walk (a
@@ -214,16 +216,15 @@ TEST_CASE("creep after a scan offset change does not bias the velocity") {
   REQUIRE(d.valid);
   const Vec2 truth = after.truth.back().drift_velocity_nm_per_s;
   const double error = (d.velocity_nm_per_s - truth).norm();
-  MESSAGE("with creep: true " << truth.transpose() / kNmPerMin
-                              << " nm/min, estimated "
-                              << d.velocity_nm_per_s.transpose() / kNmPerMin
-                              << ", creep remaining "
-                              << d.creep_remaining_nm.transpose() << " nm");
+  MESSAGE("with creep: true "
+          << truth.transpose() / kNmPerMin << " nm/min, estimated "
+          << d.velocity_nm_per_s.transpose() / kNmPerMin << ", creep remaining "
+          << d.creep_remaining_nm.transpose() << " nm");
   CHECK(error <= std::max(0.05 * truth.norm(), 0.05 * kNmPerMin));
   // The creep still to come opposes the lag: the piezo catches up with the
   // offset change, the sample appears to move back by what remains.
-  const double t_end = after.truth.back().scan.frame.acquired_unix_s +
-                       256 * o.line_time_s;
+  const double t_end =
+      after.truth.back().scan.frame.acquired_unix_s + 256 * o.line_time_s;
   const Vec2 lag = instrument.LagAt(t_end);
   CHECK((d.creep_remaining_nm + lag).norm() < 0.3 * lag.norm() + 0.02);
 }
@@ -290,7 +291,7 @@ TEST_CASE("a restored tracker continues the same session frame") {
   Run(a, straight, 5, false);
   Run(b, first_half, 5, false);
   SessionTracker restored(TrackOptions{}, MakeSi7x7Model());
-  REQUIRE(restored.Restore(first_half.Serialize()).ok());
+  REQUIRE(restored.RestoreState(first_half.ExportState()).ok());
   CHECK(restored.frames_placed() == 5);
   const RunStats x = Run(a, straight, 4, false);
   const RunStats y = Run(b, restored, 4, false);
@@ -302,10 +303,12 @@ TEST_CASE("a restored tracker continues the same session frame") {
         x.results[k].drift.velocity_nm_per_s, 1e-9));
   }
   SessionTracker junk(TrackOptions{}, MakeSi7x7Model());
-  CHECK(junk.Restore("not a state").code() == StatusCode::kInvalidInput);
-  std::string truncated = first_half.Serialize();
-  truncated.resize(truncated.size() / 2);
-  CHECK(junk.Restore(truncated).code() == StatusCode::kInvalidInput);
+  SessionTrackerState parsed;
+  CHECK(ParseLegacyTrackerState("not a state", &parsed).code() ==
+        StatusCode::kInvalidInput);
+  SessionTrackerState inconsistent = first_half.ExportState();
+  inconsistent.points.back().frame = inconsistent.frames_placed;
+  CHECK(junk.RestoreState(inconsistent).code() == StatusCode::kInvalidInput);
   CHECK(junk.frames_placed() == 0);
 }
 
@@ -329,7 +332,7 @@ TEST_CASE("a frame without a lattice leaves the session untouched") {
   SimulatedInstrument instrument(SequenceOptions(0.4, 51));
   SessionTracker tracker(TrackOptions{}, MakeSi7x7Model());
   Run(instrument, tracker, 3, false);
-  const std::string before = tracker.Serialize();
+  const SessionTrackerState before = tracker.ExportState();
   FrameResult failed;
   failed.status = Status::NoLattice("test");
   Frame frame;
@@ -337,13 +340,11 @@ TEST_CASE("a frame without a lattice leaves the session untouched") {
   CHECK_FALSE(r.placement.placed);
   CHECK(r.drift.valid);  // the prediction still stands
   CHECK(tracker.frames_placed() == 3);
-  // Everything but the frame counter (second line) is unchanged.
-  auto without_counters = [](const std::string& state) {
-    const size_t first = state.find('\n');
-    const size_t second = state.find('\n', first + 1);
-    return state.substr(0, first) + state.substr(second);
-  };
-  CHECK(without_counters(tracker.Serialize()) == without_counters(before));
+  // Everything but the frame counter is unchanged.
+  SessionTrackerState after = tracker.ExportState();
+  CHECK(after.frames_seen == before.frames_seen + 1);
+  after.frames_seen = before.frames_seen;
+  CHECK(after == before);
   CHECK(tracker.frames_seen() == 4);
 }
 

@@ -1,12 +1,13 @@
 #pragma once
 
+#include "anchord/util/geometry.h"
+#include "anchord/util/status.h"
+
+#include <opencv2/core.hpp>
+
 #include <optional>
 #include <string_view>
 #include <vector>
-
-#include "anchord/util/geometry.h"
-#include "anchord/util/status.h"
-#include <opencv2/core.hpp>
 
 namespace anchord {
 
@@ -53,7 +54,11 @@ struct DetectResult {
 
 // Detects corner-hole candidates in a levelled image. `cell_px` is the
 // prior length of a lattice vector in pixels (nominal pixel size), used
-// only to set the scale; it may be off by tens of percent.
+// only to set the scale; it may be off by tens of percent. kInvalidInput
+// for an image under 8 × 8 px, a cell that is not positive or options
+// that do not validate; kNoLattice
+// for a cell longer than the image's larger side or fewer than 4
+// candidates.
 DetectResult DetectCornerHoles(const cv::Mat1f& levelled,
                                double cell_px,
                                const DetectOptions& options);

@@ -45,7 +45,9 @@ struct LatticeModel {
   double lattice_constant_nm() const { return a1_nm.norm(); }
 
   // Inclusive range of cell indices (i, j) whose cells cover the model
-  // rectangle [lo, hi], widened by one cell on every side.
+  // rectangle [lo, hi], widened by one cell on every side. Empty (the
+  // default range) when a corner is not finite or lies beyond ±2^30
+  // cells.
   struct CellRange {
     int i_min = 0, i_max = -1, j_min = 0, j_max = -1;
   };

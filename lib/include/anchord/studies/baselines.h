@@ -149,7 +149,8 @@ std::vector<double> DistortionErrorsNm(const Mat3& estimated_image_from_model,
 // the rotations of the adatom pattern (multiples of 60° about a corner hole
 // when only positions count; 120° keeps the faulted half). The result is
 // H·S⁻¹ for the symmetry S = (rotation, then translation by i·a1 + j·a2)
-// with S(H⁻¹(c)) nearest true⁻¹(c) at the frame centre c.
+// with S(H⁻¹(c)) nearest true⁻¹(c) at the frame centre c (S without
+// translation when that is not finite or beyond ±2^30 cells).
 struct LatticeEquivalent {
   Mat3 image_from_model = Mat3::Identity();
   int rotation_60 = 0;           // S's rotation in units of 60°, 0..5

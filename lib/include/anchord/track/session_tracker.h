@@ -27,6 +27,7 @@
 #include "anchord/model/lattice_model.h"
 #include "anchord/pipeline/register_frame.h"
 #include "anchord/track/drift_estimator.h"
+#include "anchord/track/session_tracker_state.h"
 #include "anchord/util/frame.h"
 #include "anchord/util/geometry.h"
 #include "anchord/util/status.h"
@@ -37,6 +38,9 @@
 #include <vector>
 
 namespace anchord {
+namespace internal {
+struct SessionState;  // lib/src/track/session_state.h
+}  // namespace internal
 
 struct TrackOptions {
   DriftOptions drift;
@@ -48,8 +52,17 @@ struct TrackOptions {
   // > 0.
   double min_prediction_sigma_nm = 0.25;
   // Lattice translations within this many cells of the prediction are
-  // candidates. Default 8; >= 1.
+  // candidates: at most (2 · max_search_cells + 1)² are scored. The
+  // search reaches 4 prediction sigmas (+ 1 cell) when that is less. A
+  // prediction sigma wider than the search leaves a flat prior over it:
+  // the frame is placed by its codes alone within the search (as a frame
+  // without acquisition time), or reported unplaced when they do not
+  // decide. Default 8; in [1, 64].
   int max_search_cells = 8;
+  // A frame whose per-line times (and its line period) span more than
+  // this is not placed, s: its times are not believable, and they would
+  // widen every later prediction. Default 86400 (one day); in (0, 1e7].
+  double max_frame_duration_s = 86400.0;
   // A frame is placed when the best translation's posterior probability
   // is at least this. Default 0.999; in (0.5, 1).
   double min_confidence = 0.999;
@@ -66,7 +79,7 @@ struct TrackOptions {
   // reported as defects (nor used as codes), px. Default 8; >= 0.
   double border_px = 8.0;
   // Bound of the session's site map, cells; the cells seen longest ago go
-  // first. Default 100000; >= 16.
+  // first. Default 100000; in [16, 1e7].
   int max_session_cells = 100000;
   // One-sigma position uncertainty reported for an off-lattice feature at
   // least, nm. Default 0.05; > 0.
@@ -169,7 +182,12 @@ class SessionTracker {
   // offset and angle, pixel sizes, compensation). A frame with a status
   // other than ok is not placed; the drift report is the prediction. A
   // frame without acquisition time (acquired_unix_s = 0) is placed by its
-  // codes alone (a prior as wide as the search) and gives no drift.
+  // codes alone (a prior as wide as the search) and gives no drift. A
+  // frame whose times or positions are out of range (line times beyond
+  // max_frame_duration_s, an acquisition time or a scanner position
+  // beyond TrackerStateLimits, a prediction or a session cell beyond the
+  // lattice index range) is not placed, with the reason in the message;
+  // the session is left as it was, apart from frames_seen.
   TrackResult Track(const Frame& frame, const FrameResult& result);
 
   // Frames tracked, frames placed.
@@ -178,18 +196,19 @@ class SessionTracker {
   // The latest drift fit.
   const DriftFit& drift() const;
 
-  // The whole state as an opaque string (versioned), and back: a tracker
-  // restored from Serialize() continues the same session frame. Restore
-  // returns kInvalidInput on a string it cannot read (the tracker is then
-  // unchanged).
-  std::string Serialize() const;
-  Status Restore(const std::string& state);
+  // The whole state (session_tracker_state.h), and back: a tracker
+  // restored from ExportState() continues the same session frame.
+  // RestoreState returns CheckSessionTrackerState's kInvalidInput for a
+  // state outside its limits (the tracker is then unchanged). Storing it
+  // is the caller's (the daemon: anchord.v1.TrackerState); states stored
+  // as text by older versions are read by ParseLegacyTrackerState.
+  SessionTrackerState ExportState() const;
+  Status RestoreState(const SessionTrackerState& state);
 
  private:
-  struct State;
   TrackOptions options_;
   LatticeModel model_;
-  std::unique_ptr<State> state_;
+  std::unique_ptr<internal::SessionState> state_;
 };
 
 }  // namespace anchord

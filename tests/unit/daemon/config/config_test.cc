@@ -144,7 +144,7 @@ TEST_CASE("the shipped config lists every key, and only those") {
   REQUIRE(loaded.status.ok());
   CHECK(AssignedKeys(loaded.source_text) ==
         AssignedKeys(ToToml(DaemonConfig{})));
-  CHECK(AssignedKeys(loaded.source_text).size() == 84);
+  CHECK(AssignedKeys(loaded.source_text).size() == 85);
 }
 
 TEST_CASE("track and catalog violations name their full keys") {

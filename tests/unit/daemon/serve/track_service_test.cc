@@ -7,6 +7,8 @@
 
 #include "daemon/config/config.h"
 #include "daemon/instrument/sequence.h"
+#include "daemon/wire/tracker_state_codec.h"
+#include "support/legacy_tracker_state.h"
 #include "support/temp_dir.h"
 #include <doctest/doctest.h>
 
@@ -84,6 +86,80 @@ TEST_CASE("idle sessions are evicted with their state and resume later") {
   for (const v1::Defect& d : third.defects.defects())
     reseen += d.times_seen() > 1;
   CHECK(reseen > 10);
+}
+
+TEST_CASE(
+    "a session stored as legacy text resumes and is then stored as a "
+    "TrackerState; an unreadable one is refused") {
+  testing::TempDir dir("anchord_track_service_legacy");
+  DaemonConfig config;
+  config.catalog.path = dir / "catalog.sqlite";
+  config.catalog.state_interval_s = 0;  // stored with every frame
+  Status status;
+  {
+    // What an older version left: its text state, and a broken one.
+    CatalogOptions options;
+    options.path = config.catalog.path;
+    const auto catalog = DefectCatalog::Open(options, &status);
+    REQUIRE_MESSAGE(catalog != nullptr, status.message());
+    std::vector<DefectRecord> none;
+    CatalogUpdate old;
+    old.session = "old";
+    old.frame_id = testing::kLegacyStateFrames;
+    old.time_unix_ns = 1'800'000'000'000'000'000;
+    old.tracker_state = testing::kLegacyTrackerState;
+    REQUIRE(catalog->Commit(old, &none).ok());
+    CatalogUpdate broken = old;
+    broken.session = "broken";
+    broken.tracker_state = std::string("\x08\x02\x10\x00garbage", 11);
+    REQUIRE(catalog->Commit(broken, &none).ok());
+  }
+  auto service = TrackService::Open(config, &status);
+  REQUIRE_MESSAGE(service != nullptr, status.message());
+  const LatticeModel model = MakeSi7x7Model();
+  PipelineOptions popt;
+  popt.make_corrected = false;
+  SimulatedInstrument instrument(testing::LegacyStateSequence());
+  SessionTracker straight(TrackOptions{}, model);
+  for (int k = 0; k < testing::kLegacyStateFrames + 3; ++k) {
+    CAPTURE(k);
+    const SimulatedFrame sf = instrument.ScanNextFrame();
+    const InboundFrame in = SimulatedInbound(sf, "", "old", k + 1);
+    const FrameResult r = RegisterFrame(in.frame, model, popt);
+    REQUIRE(r.status.ok());
+    const TrackResult expected = straight.Track(in.frame, r);
+    if (k < testing::kLegacyStateFrames) continue;
+    const TrackOutcome o = service->Process(in, k, &r, config.track);
+    REQUIRE(o.status.ok());
+    CHECK(o.drift.placed() == expected.placement.placed);
+    CHECK(o.drift.placement_method() == v1::PLACEMENT_METHOD_PREDICTION);
+    CHECK(o.drift.n1() == expected.placement.n1);
+    CHECK(o.drift.n2() == expected.placement.n2);
+    CHECK(o.drift.velocity_x_nm_per_s() ==
+          expected.drift.velocity_nm_per_s.x());
+  }
+  const SimulatedFrame sf = instrument.ScanNextFrame();
+  const InboundFrame in = SimulatedInbound(sf, "", "broken", 1);
+  const FrameResult r = RegisterFrame(in.frame, model, popt);
+  const TrackOutcome refused = service->Process(in, 100, &r, config.track);
+  CHECK_FALSE(refused.drift.placed());
+  MESSAGE(refused.drift.placement_message());
+  CHECK(refused.drift.placement_message().find("unusable") !=
+        std::string::npos);
+  CHECK(refused.drift.placement_message().find("stored tracker state") !=
+        std::string::npos);
+  service.reset();
+
+  CatalogOptions options;
+  options.path = config.catalog.path;
+  options.read_only = true;
+  const auto catalog = DefectCatalog::Open(options, &status);
+  REQUIRE_MESSAGE(catalog != nullptr, status.message());
+  std::string bytes;
+  REQUIRE(catalog->LoadTrackerState("old", &bytes).ok());
+  SessionTrackerState stored;
+  REQUIRE(DecodeTrackerState(bytes, &stored).ok());
+  CHECK(stored == straight.ExportState());
 }
 
 }  // namespace
