@@ -2,11 +2,14 @@
 // loopback (tests/support/daemon_harness.h). Each case reproduces a way
 // the daemon could once be hung, starved or grown without bound.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "daemon/common/clock.h"
+#include "support/daemon_harness.h"
+#include "support/loopback_http.h"
+#include <doctest/doctest.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zmq.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -15,54 +18,10 @@
 #include <thread>
 #include <vector>
 
-#include <doctest/doctest.h>
-#include <zmq.hpp>
-#include <zmq_addon.hpp>
-
-#include "daemon/common/clock.h"
-#include "support/daemon_harness.h"
-
 namespace anchord::testing {
 namespace {
 
 #define REQUIRE_DAEMON(d) REQUIRE_MESSAGE((d).ok, (d).error)
-
-int PortOf(const std::string& host_port) {
-  return std::stoi(host_port.substr(host_port.rfind(':') + 1));
-}
-
-// A TCP connection to 127.0.0.1:port, or -1.
-int ConnectTcp(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  timeval timeout{3, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-std::string HttpGet(int port) {
-  const int fd = ConnectTcp(port);
-  std::string response;
-  if (fd < 0) return response;
-  const std::string request = "GET /metrics HTTP/1.0\r\n\r\n";
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-      static_cast<ssize_t>(request.size())) {
-    char buffer[4096];
-    for (ssize_t n; (n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0;) {
-      response.append(buffer, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return response;
-}
 
 size_t OpenFds(pid_t pid) {
   size_t n = 0;
@@ -86,9 +45,10 @@ bool SetSoftFdLimit(rlim_t soft) {
 // Regression: 1,100 idle connections to the metrics endpoint took a daemon
 // with the usual 1,024-descriptor limit to that limit; no ZeroMQ peer could
 // connect any more, and the endpoint stayed dead after they closed.
-TEST_CASE("idle metrics connections cannot exhaust the daemon's file "
-          "descriptors" *
-          doctest::timeout(90)) {
+TEST_CASE(
+    "idle metrics connections cannot exhaust the daemon's file "
+    "descriptors" *
+    doctest::timeout(90)) {
   rlimit saved{};
   REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
   REQUIRE(SetSoftFdLimit(1024));  // the daemon inherits systemd's default
@@ -103,7 +63,7 @@ TEST_CASE("idle metrics connections cannot exhaust the daemon's file "
   const int port = PortOf(d.config.endpoints.http_metrics);
   std::vector<int> idle;
   for (int k = 0; k < 1100; ++k) {
-    const int fd = ConnectTcp(port);
+    const int fd = ConnectLoopbackTcp(port);
     if (fd >= 0) idle.push_back(fd);
   }
   CHECK(idle.size() == 1100);
@@ -118,32 +78,21 @@ TEST_CASE("idle metrics connections cannot exhaust the daemon's file "
   CHECK(HttpGet(port).rfind("HTTP/1.0 200", 0) == 0);
   for (int fd : idle) ::close(fd);
   CHECK(HttpGet(port).rfind("HTTP/1.0 200", 0) == 0);
-  MESSAGE("daemon descriptors with 1100 idle metrics connections: ",
-          fds_held);
+  MESSAGE("daemon descriptors with 1100 idle metrics connections: ", fds_held);
 }
 
 TEST_CASE("any path but /metrics is answered 404") {
   RunningDaemon d;
   REQUIRE_DAEMON(d);
   const int port = PortOf(d.config.endpoints.http_metrics);
-  const int fd = ConnectTcp(port);
-  REQUIRE(fd >= 0);
-  const std::string request = "GET /secret HTTP/1.0\r\n\r\n";
-  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size()));
-  char buffer[256] = {};
-  CHECK(::recv(fd, buffer, sizeof(buffer) - 1, 0) > 0);
-  ::close(fd);
-  CHECK(std::string(buffer).rfind("HTTP/1.0 404", 0) == 0);
+  CHECK(HttpGet(port, "/secret").rfind("HTTP/1.0 404", 0) == 0);
 }
 
 // Regression: the query handler looped while any query was pending, so one
 // DEALER sending health queries without pause stopped results for seconds
 // and dropped frames.
 TEST_CASE("a query flood does not starve frames" * doctest::timeout(120)) {
-  RunningDaemon d([](daemon::DaemonConfig& c) {
-    c.pipeline.ingest_queue = 4;
-  });
+  RunningDaemon d([](daemon::DaemonConfig& c) { c.pipeline.ingest_queue = 4; });
   REQUIRE_DAEMON(d);
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> sent{0};

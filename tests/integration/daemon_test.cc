@@ -21,6 +21,7 @@
 #include "anchord/pipeline/register_frame.h"
 #include "daemon/wire/wire.h"
 #include "support/daemon_harness.h"
+#include "support/loopback_http.h"
 
 namespace anchord::testing {
 namespace {
@@ -58,42 +59,12 @@ void SendPaced(DaemonClient& client,
   }
 }
 
-// GET /metrics from 127.0.0.1:port; the whole response, "" on failure.
-std::string HttpGet(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return "";
-  timeval timeout{3, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  std::string response;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const std::string request =
-        "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-        static_cast<ssize_t>(request.size())) {
-      char buffer[4096];
-      for (ssize_t n; (n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0;) {
-        response.append(buffer, static_cast<size_t>(n));
-      }
-    }
-  }
-  ::close(fd);
-  return response;
-}
-
 // The value of the first sample line "name value" in Prometheus text.
 double MetricValue(const std::string& text, const std::string& name) {
   const std::string key = "\n" + name + " ";
   const size_t at = text.find(key);
   if (at == std::string::npos) return -1;
   return std::stod(text.substr(at + key.size()));
-}
-
-int PortOf(const std::string& host_port) {
-  return std::stoi(host_port.substr(host_port.rfind(':') + 1));
 }
 
 const v1::StageStats* FindStage(const v1::Status& status,

@@ -1,5 +1,6 @@
 #include "daemon/serve/metrics_http.h"
 
+#include "support/loopback_http.h"
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -16,6 +17,10 @@
 namespace anchord::daemon {
 namespace {
 
+using testing::ConnectLoopbackTcp;
+using testing::HttpExchange;
+using testing::HttpGet;
+
 using std::chrono::milliseconds;
 
 // The endpoint on 127.0.0.1 (kernel-chosen port) with its io_context on a
@@ -23,9 +28,8 @@ using std::chrono::milliseconds;
 struct Endpoint {
   explicit Endpoint(MetricsHttpOptions o = {}) {
     Status why;
-    server = MetricsHttpServer::Open(io, "127.0.0.1", 0, o,
-                                     [] { return std::string("body 42\n"); },
-                                     &why);
+    server = MetricsHttpServer::Open(
+        io, "127.0.0.1", 0, o, [] { return std::string("body 42\n"); }, &why);
     REQUIRE_MESSAGE(server, why.message());
     server->Start();
     thread = std::thread([this] { io.run(); });
@@ -39,43 +43,6 @@ struct Endpoint {
   std::thread thread;
 };
 
-// A connected client socket (blocking, 3 s receive timeout); -1 on failure.
-int Connect(unsigned short port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  timeval timeout{3, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Sends `request` on `fd` and reads until the server closes; closes fd.
-std::string Exchange(int fd, const std::string& request) {
-  std::string response;
-  if (fd < 0) return response;
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-      static_cast<ssize_t>(request.size())) {
-    char buffer[4096];
-    for (ssize_t n; (n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0;) {
-      response.append(buffer, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return response;
-}
-
-std::string Get(unsigned short port, const std::string& path) {
-  return Exchange(Connect(port),
-                  "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-}
-
 bool WaitFor(const std::function<bool()>& done, milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < until) {
@@ -88,26 +55,27 @@ bool WaitFor(const std::function<bool()>& done, milliseconds timeout) {
 TEST_CASE("GET /metrics is answered 200 with the body, other paths 404") {
   Endpoint e;
   const unsigned short port = e.server->port();
-  const std::string ok = Get(port, "/metrics");
+  const std::string ok = HttpGet(port, "/metrics");
   CHECK(ok.rfind("HTTP/1.0 200 OK", 0) == 0);
   CHECK(ok.find("\r\n\r\nbody 42\n") != std::string::npos);
-  CHECK(Get(port, "/metrics?name[]=x").rfind("HTTP/1.0 200", 0) == 0);
-  CHECK(Get(port, "/").rfind("HTTP/1.0 404", 0) == 0);
-  CHECK(Get(port, "/metricsX").rfind("HTTP/1.0 404", 0) == 0);
-  CHECK(Exchange(Connect(port), "POST /metrics HTTP/1.0\r\n\r\n")
+  CHECK(HttpGet(port, "/metrics?name[]=x").rfind("HTTP/1.0 200", 0) == 0);
+  CHECK(HttpGet(port, "/").rfind("HTTP/1.0 404", 0) == 0);
+  CHECK(HttpGet(port, "/metricsX").rfind("HTTP/1.0 404", 0) == 0);
+  CHECK(HttpExchange(ConnectLoopbackTcp(port), "POST /metrics HTTP/1.0\r\n\r\n")
             .rfind("HTTP/1.0 404", 0) == 0);
   CHECK(e.server->counters().answered == 5);
 }
 
-TEST_CASE("idle connections beyond the limit evict the oldest; a scraper "
-          "is still served") {
+TEST_CASE(
+    "idle connections beyond the limit evict the oldest; a scraper "
+    "is still served") {
   MetricsHttpOptions o;
   o.max_connections = 16;
   Endpoint e(o);
   const unsigned short port = e.server->port();
   std::vector<int> idle;
   for (int k = 0; k < 300; ++k) {
-    const int fd = Connect(port);
+    const int fd = ConnectLoopbackTcp(port);
     REQUIRE(fd >= 0);
     idle.push_back(fd);
   }
@@ -117,16 +85,17 @@ TEST_CASE("idle connections beyond the limit evict the oldest; a scraper "
   CHECK(held.open <= 16);
   CHECK(held.evicted >= 284);
   // Held open, 300 idle clients do not lock the scraper out.
-  CHECK(Get(port, "/metrics").rfind("HTTP/1.0 200", 0) == 0);
+  CHECK(HttpGet(port, "/metrics").rfind("HTTP/1.0 200", 0) == 0);
   for (int fd : idle) ::close(fd);
 }
 
-TEST_CASE("a connection that sends nothing is closed after the idle "
-          "timeout") {
+TEST_CASE(
+    "a connection that sends nothing is closed after the idle "
+    "timeout") {
   MetricsHttpOptions o;
   o.idle_timeout = milliseconds(100);
   Endpoint e(o);
-  const int fd = Connect(e.server->port());
+  const int fd = ConnectLoopbackTcp(e.server->port());
   REQUIRE(fd >= 0);
   char byte;
   const auto start = std::chrono::steady_clock::now();
@@ -141,11 +110,11 @@ TEST_CASE("an over-long request head is closed unanswered") {
   MetricsHttpOptions o;
   o.max_request_bytes = 256;
   Endpoint e(o);
-  const std::string response = Exchange(
-      Connect(e.server->port()),
+  const std::string response = HttpExchange(
+      ConnectLoopbackTcp(e.server->port()),
       "GET /metrics HTTP/1.0\r\nX: " + std::string(4096, 'a') + "\r\n\r\n");
   CHECK(response.empty());
-  CHECK(Get(e.server->port(), "/metrics").rfind("HTTP/1.0 200", 0) == 0);
+  CHECK(HttpGet(e.server->port(), "/metrics").rfind("HTTP/1.0 200", 0) == 0);
 }
 
 // Regression: an accept error (no file descriptor left) used to end the
@@ -162,7 +131,8 @@ TEST_CASE("the accept loop survives running out of file descriptors") {
   // No descriptor above the highest one in use: the server's accept()
   // fails with EMFILE while the client's connection waits in the backlog.
   int highest = client;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/fd")) {
     highest = std::max(highest, std::stoi(entry.path().filename().string()));
   }
   rlimit tight = saved;
@@ -187,9 +157,9 @@ TEST_CASE("the accept loop survives running out of file descriptors") {
   timeval timeout{3, 0};
   setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   // The waiting connection is accepted on a retry and answered.
-  CHECK(Exchange(client, "GET /metrics HTTP/1.0\r\n\r\n")
+  CHECK(HttpExchange(client, "GET /metrics HTTP/1.0\r\n\r\n")
             .rfind("HTTP/1.0 200", 0) == 0);
-  CHECK(Get(e.server->port(), "/metrics").rfind("HTTP/1.0 200", 0) == 0);
+  CHECK(HttpGet(e.server->port(), "/metrics").rfind("HTTP/1.0 200", 0) == 0);
 }
 
 TEST_CASE("options are validated, every violation listed") {
