@@ -1,5 +1,7 @@
 #include "anchord/io/image_io.h"
 
+#include "anchord/io/file_bytes.h"
+
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -42,50 +44,10 @@ ReadImageResult Invalid(std::string message) {
   return Fail(Status::InvalidInput(std::move(message)));
 }
 
-std::string ErrnoMessage(int err) {
-  return std::error_code(err, std::generic_category()).message();
-}
-
 struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
-
-// Opens `path` for binary reading. A missing file, a directory or an
-// unopenable file gives kInvalidInput "cannot read PATH: reason".
-Status OpenForReading(const std::string& path, FilePtr* file) {
-  std::error_code ec;
-  const fs::file_status st = fs::status(path, ec);
-  if (ec)
-    return Status::InvalidInput("cannot read " + path + ": " + ec.message());
-  if (fs::is_directory(st)) {
-    return Status::InvalidInput("cannot read " + path + ": is a directory");
-  }
-  errno = 0;
-  file->reset(std::fopen(path.c_str(), "rb"));
-  if (!*file) {
-    return Status::InvalidInput("cannot read " + path + ": " +
-                                ErrnoMessage(errno));
-  }
-  return Status::Ok();
-}
-
-// Reads the whole file at `path` into `bytes`; failures as OpenForReading.
-Status ReadFileBytes(const std::string& path, std::string* bytes) {
-  FilePtr file;
-  if (Status s = OpenForReading(path, &file); !s.ok()) return s;
-  bytes->clear();
-  std::vector<char> chunk(1 << 16);
-  size_t n = 0;
-  while ((n = std::fread(chunk.data(), 1, chunk.size(), file.get())) > 0) {
-    bytes->append(chunk.data(), n);
-  }
-  if (std::ferror(file.get())) {
-    return Status::InvalidInput("cannot read " + path + ": " +
-                                ErrnoMessage(errno));
-  }
-  return Status::Ok();
-}
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;  // for writing
 
 // Lower-cased extension of `path` including the dot ("" when none).
 std::string LowerExtension(const std::string& path) {
@@ -515,15 +477,100 @@ ReadImageResult RasterToFloat(const std::string& path, const cv::Mat& raw) {
   return {Status::Ok(), cv::Mat1f(grey)};
 }
 
-ReadImageResult ReadRasterUnguarded(const std::string& path) {
-  {
-    FilePtr probe;
-    if (Status s = OpenForReading(path, &probe); !s.ok()) return Fail(s);
+// The big- or little-endian unsigned integer of `n` bytes at `p`.
+uint64_t LoadUnsigned(const unsigned char* p, int n, bool big_endian) {
+  uint64_t v = 0;
+  for (int k = 0; k < n; ++k) {
+    const int shift = 8 * (big_endian ? n - 1 - k : k);
+    v |= uint64_t{p[k]} << shift;
   }
+  return v;
+}
+
+struct RasterSize {
+  uint64_t cols = 0, rows = 0;
+};
+
+// Width and height from a PNG's IHDR chunk (PNG spec, section 11.2.2).
+Status PngSize(std::string_view bytes, RasterSize* size) {
+  constexpr std::string_view kSignature("\x89PNG\r\n\x1a\n", 8);
+  if (bytes.size() < 24 || bytes.substr(0, 8) != kSignature ||
+      bytes.substr(12, 4) != "IHDR") {
+    return Status::InvalidInput("not a PNG file (no IHDR header)");
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  size->cols = LoadUnsigned(p + 16, 4, true);
+  size->rows = LoadUnsigned(p + 20, 4, true);
+  return Status::Ok();
+}
+
+// ImageWidth (tag 256) and ImageLength (257) from the first image file
+// directory of a TIFF (TIFF 6.0 section 2) or BigTIFF file.
+Status TiffSize(std::string_view bytes, RasterSize* size) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const uint64_t n = bytes.size();
+  auto fail = [] { return Status::InvalidInput("malformed TIFF header"); };
+  if (n < 8 || !(bytes.substr(0, 2) == "II" || bytes.substr(0, 2) == "MM")) {
+    return fail();
+  }
+  const bool be = bytes[0] == 'M';
+  const uint64_t version = LoadUnsigned(p + 2, 2, be);
+  if (version != 42 && version != 43) return fail();
+  const bool big = version == 43;
+  const int offset_bytes = big ? 8 : 4, count_bytes = big ? 8 : 2;
+  const uint64_t entry_bytes = big ? 20 : 12;
+  if (n < (big ? 16u : 8u)) return fail();
+  const uint64_t ifd = LoadUnsigned(p + (big ? 8 : 4), offset_bytes, be);
+  if (ifd > n || n - ifd < static_cast<uint64_t>(count_bytes)) return fail();
+  const uint64_t entries = LoadUnsigned(p + ifd, count_bytes, be);
+  if (entries > (n - ifd - count_bytes) / entry_bytes) return fail();
+  for (uint64_t e = 0; e < entries; ++e) {
+    const unsigned char* entry = p + ifd + count_bytes + e * entry_bytes;
+    const uint64_t tag = LoadUnsigned(entry, 2, be);
+    const uint64_t type = LoadUnsigned(entry + 2, 2, be);
+    if (tag != 256 && tag != 257) continue;
+    // SHORT (3) or LONG (4), or LONG8 (16) in BigTIFF, stored in the entry.
+    const int value_bytes = type == 3 ? 2 : type == 4 ? 4 : type == 16 ? 8 : 0;
+    if (value_bytes == 0 || (value_bytes == 8 && !big)) return fail();
+    const uint64_t value = LoadUnsigned(entry + (big ? 12 : 8), value_bytes, be);
+    (tag == 256 ? size->cols : size->rows) = value;
+  }
+  if (size->cols == 0 || size->rows == 0) return fail();
+  return Status::Ok();
+}
+
+// Refuses an image whose header (PNG by its signature, else TIFF) cannot
+// be read or claims a side over kMaxRasterSidePx.
+Status CheckRasterSize(const std::string& path, std::string_view bytes) {
+  RasterSize size;
+  const bool png = bytes.size() >= 4 && bytes.substr(1, 3) == "PNG";
+  const Status read = png ? PngSize(bytes, &size) : TiffSize(bytes, &size);
+  if (!read.ok()) {
+    return Status::InvalidInput("cannot decode image " + path + ": " +
+                                read.message());
+  }
+  if (size.cols > kMaxRasterSidePx || size.rows > kMaxRasterSidePx) {
+    return Status::InvalidInput(
+        "image " + path + " is " + std::to_string(size.cols) + "x" +
+        std::to_string(size.rows) + " px, more than the limit of " +
+        std::to_string(kMaxRasterSidePx) + " px per side");
+  }
+  return Status::Ok();
+}
+
+ReadImageResult ReadRasterUnguarded(const std::string& path) {
+  std::string bytes;
+  // cv::Mat counts its columns in int.
+  constexpr uint64_t kMaxBytes = std::numeric_limits<int>::max();
+  if (Status s = ReadFileBytes(path, &bytes, kMaxBytes); !s.ok()) {
+    return Fail(s);
+  }
+  if (Status s = CheckRasterSize(path, bytes); !s.ok()) return Fail(s);
+  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, bytes.data());
   // IMREAD_UNCHANGED keeps depth and alpha; ANYDEPTH is implied but
   // stated for clarity.
   const cv::Mat raw =
-      cv::imread(path, cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH);
+      cv::imdecode(buffer, cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH);
   if (raw.empty()) {
     return Invalid("cannot decode image " + path +
                    " (corrupt or unsupported file)");

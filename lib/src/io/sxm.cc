@@ -1,5 +1,7 @@
 #include "anchord/io/sxm.h"
 
+#include "anchord/io/file_bytes.h"
+
 #include <algorithm>
 #include <cctype>
 #include <bit>
@@ -676,68 +678,17 @@ Status Guarded(const char* what, Body&& body) {
 // ---------------------------------------------------------------------------
 // Files
 
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
-
-std::string ErrnoMessage(int err) {
-  return std::error_code(err, std::generic_category()).message();
-}
-
-// Appends bytes of `file` to `bytes` until it holds `limit` bytes or the
-// file ends. A read error gives kInvalidInput naming `path`.
-Status ReadUpTo(std::FILE* file,
-                const std::string& path,
-                uint64_t limit,
-                std::string* bytes) {
-  std::vector<char> chunk(1 << 16);
-  while (bytes->size() < limit) {
-    const size_t want = static_cast<size_t>(
-        std::min<uint64_t>(chunk.size(), limit - bytes->size()));
-    errno = 0;
-    const size_t n = std::fread(chunk.data(), 1, want, file);
-    bytes->append(chunk.data(), n);
-    if (n < want) break;
-  }
-  if (std::ferror(file)) {
-    return Status::InvalidInput("cannot read " + path + ": " +
-                                ErrnoMessage(errno));
-  }
-  return Status::Ok();
-}
-
-Status OpenForReading(const std::string& path, FilePtr* file) {
-  std::error_code ec;
-  const fs::file_status st = fs::status(path, ec);
-  if (ec) {
-    return Status::InvalidInput("cannot read " + path + ": " + ec.message());
-  }
-  if (fs::is_directory(st)) {
-    return Status::InvalidInput("cannot read " + path + ": is a directory");
-  }
-  errno = 0;
-  file->reset(std::fopen(path.c_str(), "rb"));
-  if (!*file) {
-    return Status::InvalidInput("cannot read " + path + ": " +
-                                ErrnoMessage(errno));
-  }
-  return Status::Ok();
-}
-
 // Reads the header, then only as many bytes as the header promises, so a
 // large unrelated file is not slurped whole.
 Status ReadInto(const std::string& path, SxmFile* file) {
-  FilePtr f;
-  if (Status s = OpenForReading(path, &f); !s.ok()) return s;
+  InputFile f;
+  if (Status s = InputFile::Open(path, &f); !s.ok()) return s;
   std::string bytes;
-  if (Status s = ReadUpTo(f.get(), path, kSxmMaxHeaderBytes, &bytes); !s.ok()) {
-    return s;
-  }
+  if (Status s = f.ReadUpTo(kSxmMaxHeaderBytes, &bytes); !s.ok()) return s;
   ParsedHeader parsed;
   if (Status s = ParseHeader(bytes, &parsed); !s.ok()) return s;
   const uint64_t total = parsed.data_offset + ExpectedDataBytes(parsed.header);
-  if (Status s = ReadUpTo(f.get(), path, total, &bytes); !s.ok()) return s;
+  if (Status s = f.ReadUpTo(total, &bytes); !s.ok()) return s;
   return ParseInto(bytes, file);
 }
 

@@ -1,8 +1,7 @@
 #include "anchord/io/image_io.h"
 
-#include <doctest/doctest.h>
-
 #include "support/temp_dir.h"
+#include <doctest/doctest.h>
 #include <opencv2/imgcodecs.hpp>
 
 #include <bit>
@@ -16,6 +15,8 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace anchord {
@@ -450,6 +451,82 @@ TEST_CASE("png: 8-bit and 16-bit grey values are preserved") {
   }
 }
 
+// CRC-32 of `bytes` as PNG chunks use it (PNG spec, annex D).
+uint32_t PngCrc(std::string_view bytes) {
+  uint32_t crc = 0xffffffffu;
+  for (unsigned char b : bytes) {
+    crc ^= b;
+    for (int k = 0; k < 8; ++k)
+      crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return crc ^ 0xffffffffu;
+}
+
+// A PNG signature and a well-formed IHDR chunk (16-bit grey) claiming
+// cols x rows, and nothing else.
+std::string PngHeaderClaiming(uint32_t cols, uint32_t rows) {
+  std::string chunk = "IHDR";
+  PutUInt(cols, 4, true, &chunk);
+  PutUInt(rows, 4, true, &chunk);
+  chunk += std::string("\x10\x00\x00\x00\x00", 5);  // depth 16, grey
+  std::string out("\x89PNG\r\n\x1a\n", 8);
+  PutUInt(13, 4, true, &out);
+  out += chunk;
+  PutUInt(PngCrc(chunk), 4, true, &out);
+  return out;
+}
+
+// A little-endian TIFF whose only directory holds ImageWidth and
+// ImageLength as LONG values.
+std::string TiffHeaderClaiming(uint32_t cols, uint32_t rows) {
+  std::string out("II*\0", 4);
+  PutUInt(8, 4, false, &out);  // first directory at byte 8
+  PutUInt(2, 2, false, &out);  // two entries
+  for (auto [tag, value] : {std::pair<uint32_t, uint32_t>{256, cols},
+                            std::pair<uint32_t, uint32_t>{257, rows}}) {
+    PutUInt(tag, 2, false, &out);
+    PutUInt(4, 2, false, &out);  // LONG
+    PutUInt(1, 4, false, &out);
+    PutUInt(value, 4, false, &out);
+  }
+  PutUInt(0, 4, false, &out);  // no next directory
+  return out;
+}
+
+TEST_CASE("png/tiff: a header claiming a huge image is refused undecoded") {
+  testing::TempDir dir("anchord_image_io_test");
+  SUBCASE("a 30000 x 30000 PNG") {
+    const std::string path = dir / "bomb.png";
+    WriteBytes(path, PngHeaderClaiming(30000, 30000));
+    const ReadImageResult r = ReadImageFile(path);
+    CHECK(r.status.code() == StatusCode::kInvalidInput);
+    CHECK(Contains(r.status.message(), "30000x30000 px, more than the limit"));
+  }
+  SUBCASE("one side over the limit in a TIFF") {
+    const std::string path = dir / "bomb.tif";
+    WriteBytes(path, TiffHeaderClaiming(16, kMaxRasterSidePx + 1));
+    const ReadImageResult r = ReadImageFile(path);
+    CHECK(r.status.code() == StatusCode::kInvalidInput);
+    CHECK(Contains(r.status.message(), "more than the limit of 16384 px"));
+  }
+  SUBCASE("a TIFF directory pointing past the file") {
+    std::string bytes = TiffHeaderClaiming(16, 16);
+    bytes[4] = '\x7f';
+    const std::string path = dir / "bad_ifd.tif";
+    WriteBytes(path, bytes);
+    const ReadImageResult r = ReadImageFile(path);
+    CHECK(r.status.code() == StatusCode::kInvalidInput);
+    CHECK(Contains(r.status.message(), "malformed TIFF header"));
+  }
+  SUBCASE("sides at the limit pass the check (then fail to decode)") {
+    const std::string path = dir / "edge.png";
+    WriteBytes(path, PngHeaderClaiming(kMaxRasterSidePx, 1));
+    const ReadImageResult r = ReadImageFile(path);
+    CHECK(r.status.code() == StatusCode::kInvalidInput);
+    CHECK_FALSE(Contains(r.status.message(), "limit"));
+  }
+}
+
 TEST_CASE("tiff: float round trip keeps NaN and exact values") {
   testing::TempDir dir("anchord_image_io_test");
   const cv::Mat1f image = SampleImage();
@@ -503,8 +580,7 @@ TEST_CASE("tiff: WriteFloatTiff rejects bad requests") {
         StatusCode::kInvalidInput);
   CHECK(WriteFloatTiff(dir / ("e.tif"), cv::Mat1f()).code() ==
         StatusCode::kInvalidInput);
-  CHECK_FALSE(
-      WriteFloatTiff(dir / ("no/such/dir/a.tif"), SampleImage()).ok());
+  CHECK_FALSE(WriteFloatTiff(dir / ("no/such/dir/a.tif"), SampleImage()).ok());
 }
 
 TEST_CASE("ReadImageFile: unsupported extensions are named") {

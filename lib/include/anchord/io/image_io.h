@@ -24,8 +24,17 @@ ReadImageResult ParseNpy(const std::string& bytes);
 // Writes a 2-D float32 array as .npy (little-endian, C order).
 Status WriteNpy(const std::string& path, const cv::Mat1f& image);
 
+// Largest side of a .tif/.tiff/.png image the readers decode, px (the same
+// bound as an .sxm SCAN_PIXELS value). The side is read from the file's
+// header before any pixel is decoded, so a small compressed file that
+// claims a huge image (a "PNG bomb") is refused without allocating it.
+inline constexpr int kMaxRasterSidePx = 16384;
+
 // Reads a .tif/.tiff (float32, 8- or 16-bit grey) or .png (8/16-bit grey;
-// colour is converted to grey) into float32.
+// colour is converted to grey) into float32. The file is read whole (at
+// most kMaxInputFileBytes) and decoded from memory; a side over
+// kMaxRasterSidePx, or a header the size cannot be read from, gives
+// kInvalidInput before decoding.
 ReadImageResult ReadRasterImage(const std::string& path);
 
 // Reads any supported input by extension: .npy, .tif, .tiff, .png. The
