@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -13,7 +14,9 @@ namespace anchord::daemon {
 // order. A missing sequence number is given up on — skipped and counted —
 // when the oldest waiting item has waited `timeout`, or when more than
 // `max_pending` items wait, so one lost item never stalls the output.
-// Not thread-safe: the owner serialises calls.
+// Released sequence numbers always increase: an item whose slot was
+// skipped and that turns up later is refused (counted in late()), never
+// released out of order. Not thread-safe: the owner serialises calls.
 template <typename T>
 class ReorderBuffer {
  public:
@@ -26,22 +29,21 @@ class ReorderBuffer {
         timeout_(timeout),
         next_(first_sequence) {}
 
-  // Adds the item with sequence number `seq`. An item older than the
-  // release point (its slot was already skipped) is released at once, out
-  // of order, rather than lost; it is counted in late().
-  void Insert(uint64_t seq, T item, Clock::time_point now) {
+  // Adds the item with sequence number `seq` and returns nullopt. An item
+  // older than the release point (its slot was already skipped) is
+  // refused: counted in late() and handed back for the caller to report.
+  std::optional<T> Insert(uint64_t seq, T item, Clock::time_point now) {
     if (seq < next_) {
       ++late_;
-      late_items_.push_back(std::move(item));
-      return;
+      return std::optional<T>(std::move(item));
     }
     pending_.emplace(seq, Entry{std::move(item), now});
+    return std::nullopt;
   }
 
   // Items ready for release, in sequence order.
   std::vector<T> TakeReady(Clock::time_point now) {
     std::vector<T> out;
-    std::swap(out, late_items_);
     for (;;) {
       auto it = pending_.begin();
       if (it == pending_.end()) break;
@@ -60,7 +62,6 @@ class ReorderBuffer {
   // Releases everything still waiting, in order, skipping gaps (shutdown).
   std::vector<T> Flush() {
     std::vector<T> out;
-    std::swap(out, late_items_);
     for (auto& [seq, entry] : pending_) {
       skipped_ += seq - next_;
       next_ = seq + 1;
@@ -95,7 +96,6 @@ class ReorderBuffer {
   const Clock::duration timeout_;
   uint64_t next_;
   std::map<uint64_t, Entry> pending_;
-  std::vector<T> late_items_;
   uint64_t skipped_ = 0;
   uint64_t late_ = 0;
 };

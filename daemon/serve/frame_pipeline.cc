@@ -134,7 +134,10 @@ void FramePipeline::OrderedLoop() {
 void FramePipeline::Deliver(std::unique_ptr<Job> job) {
   std::lock_guard lock(reorder_mutex_);
   const uint64_t seq = job->sequence;
-  reorder_.Insert(seq, std::move(job), Clock::now());
+  // A job whose slot was given up on is not released (its result would
+  // carry an older sequence than one already published); it stays counted
+  // among the skipped and, separately, in reorder_late.
+  if (reorder_.Insert(seq, std::move(job), Clock::now()).has_value()) return;
   for (auto& ready : reorder_.TakeReady(Clock::now())) {
     Release(std::move(ready));
   }
@@ -183,6 +186,7 @@ FramePipeline::Snapshot FramePipeline::Stats() const {
   {
     std::lock_guard lock(reorder_mutex_);
     s.reorder_skipped = reorder_.skipped();
+    s.reorder_late = reorder_.late();
     s.reorder_depth = reorder_.pending();
     s.reorder_capacity = reorder_.max_pending();
   }

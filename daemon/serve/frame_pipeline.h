@@ -66,6 +66,9 @@ class FramePipeline {
     uint64_t dropped = 0;          // ingest overflow + left at shutdown
     uint64_t completed = 0;        // jobs released to the sink
     uint64_t reorder_skipped = 0;  // sequence numbers given up on
+    // Of those, jobs that finished after their slot was given up on (not
+    // released: released sequence numbers only increase).
+    uint64_t reorder_late = 0;
     size_t queue_depth = 0, queue_capacity = 0;
     size_t reorder_depth = 0, reorder_capacity = 0;
     size_t in_flight = 0;

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <optional>
+#include <vector>
+
 namespace anchord::daemon {
 namespace {
 
@@ -28,10 +31,13 @@ TEST_CASE("a lost item is skipped after the timeout, and counted") {
   CHECK(r.TakeReady(t + milliseconds(50)).empty());
   CHECK(r.TakeReady(t + milliseconds(100)) == std::vector<int>{10, 20});
   CHECK(r.skipped() == 1);
-  // The lost item turning up late is released, not dropped.
-  r.Insert(0, 0, t + milliseconds(200));
-  CHECK(r.TakeReady(t + milliseconds(200)) == std::vector<int>{0});
+  // The lost item turning up late is refused and handed back: released
+  // sequence numbers only ever increase.
+  CHECK(r.Insert(0, 7, t + milliseconds(200)) == std::optional<int>(7));
+  CHECK(r.TakeReady(t + milliseconds(200)).empty());
   CHECK(r.late() == 1);
+  CHECK(r.Insert(3, 30, t + milliseconds(200)) == std::nullopt);
+  CHECK(r.TakeReady(t + milliseconds(200)) == std::vector<int>{30});
 }
 
 TEST_CASE("more than max_pending waiting items force the skip") {

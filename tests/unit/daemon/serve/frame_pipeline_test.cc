@@ -113,6 +113,45 @@ TEST_CASE("ordered stages see every job once, in sequence, one at a time" *
   CHECK(stats.stages[2].processed == 60);
 }
 
+// Sleeps `slow` for the payload "slow", nothing for the others.
+class OneSlowStage final : public Stage {
+ public:
+  explicit OneSlowStage(std::chrono::milliseconds slow) : slow_(slow) {}
+  const char* name() const override { return "one_slow"; }
+  bool Process(Job& job) override {
+    if (job.payload == "slow") std::this_thread::sleep_for(slow_);
+    return true;
+  }
+
+ private:
+  std::chrono::milliseconds slow_;
+};
+
+TEST_CASE("a job slower than the reorder timeout is never released late" *
+          doctest::timeout(20)) {
+  FramePipeline::Options o;
+  o.workers = 2;
+  o.ingest_capacity = 16;
+  o.overflow = OverflowPolicy::kBlock;
+  o.reorder_timeout = milliseconds(50);
+  Harness h(o, Stages(std::make_unique<OneSlowStage>(milliseconds(400))));
+  h.pipeline->Submit("slow", 0);
+  for (int k = 1; k <= 3; ++k) h.pipeline->Submit(std::to_string(k), 0);
+  // The server polls the buffer between turns; so does this test, until
+  // the slow job has finished too.
+  const auto until = std::chrono::steady_clock::now() + milliseconds(800);
+  while (std::chrono::steady_clock::now() < until) {
+    h.pipeline->Poll();
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  h.pipeline->Stop(std::chrono::seconds(5));
+  CHECK(h.sink.Sequences() == std::vector<uint64_t>{1, 2, 3});
+  const auto stats = h.pipeline->Stats();
+  CHECK(stats.reorder_skipped == 1);
+  CHECK(stats.reorder_late == 1);
+  CHECK(stats.completed == 3);
+}
+
 TEST_CASE("a full ingest queue drops the oldest frames and counts them" *
           doctest::timeout(20)) {
   FramePipeline::Options o;
