@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <utility>
@@ -41,10 +42,12 @@ class ReorderBuffer {
     return std::nullopt;
   }
 
-  // Items ready for release, in sequence order.
-  std::vector<T> TakeReady(Clock::time_point now) {
+  // Items ready for release, in sequence order; at most `max_items`.
+  std::vector<T> TakeReady(
+      Clock::time_point now,
+      size_t max_items = std::numeric_limits<size_t>::max()) {
     std::vector<T> out;
-    for (;;) {
+    while (out.size() < max_items) {
       auto it = pending_.begin();
       if (it == pending_.end()) break;
       if (it->first != next_) {

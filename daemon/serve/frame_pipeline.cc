@@ -24,7 +24,8 @@ FramePipeline::FramePipeline(Options options,
       ordered_stages_(std::move(ordered_stages)),
       config_(std::move(config)),
       sink_(std::move(sink)),
-      ingest_(options.ingest_capacity, options.overflow),
+      ingest_(options.ingest_capacity, options.overflow,
+              options.ingest_max_bytes),
       reorder_(options.reorder_max, options.reorder_timeout),
       ordered_queue_(4 * options.reorder_max, OverflowPolicy::kBlock) {
   for (const auto& stage : stages_) {
@@ -40,23 +41,44 @@ FramePipeline::~FramePipeline() { Stop(Clock::duration::zero()); }
 void FramePipeline::Start() {
   if (running_.exchange(true)) return;
   const int workers = options_.workers < 1 ? 1 : options_.workers;
-  if (!ordered_stages_.empty()) {
-    ordered_thread_ = std::thread([this] { OrderedLoop(); });
-  }
+  ordered_thread_ = std::thread([this] { OrderedLoop(); });
   pool_ = std::make_unique<boost::asio::thread_pool>(workers);
   for (int k = 0; k < workers; ++k) {
     boost::asio::post(*pool_, [this] { WorkerLoop(); });
   }
 }
 
-bool FramePipeline::Submit(std::string payload, int64_t received_unix_ns) {
-  ++submitted_;
-  if (!running_) return false;
+std::unique_ptr<Job> FramePipeline::MakeJob(std::string& payload,
+                                            int64_t received_unix_ns) {
   auto job = std::make_unique<Job>();
   job->payload = std::move(payload);
   job->received = Clock::now();
   job->received_unix_ns = received_unix_ns;
-  return ingest_.Push(std::move(job));
+  return job;
+}
+
+bool FramePipeline::Submit(std::string payload, int64_t received_unix_ns) {
+  ++submitted_;
+  if (!running_) return false;
+  const size_t bytes = payload.size();
+  return ingest_.Push(MakeJob(payload, received_unix_ns), bytes);
+}
+
+PushOutcome FramePipeline::TrySubmit(std::string& payload,
+                                     int64_t received_unix_ns) {
+  if (!running_) {
+    ++submitted_;
+    return PushOutcome::kClosed;
+  }
+  const size_t bytes = payload.size();
+  std::unique_ptr<Job> job = MakeJob(payload, received_unix_ns);
+  const PushOutcome outcome = ingest_.TryPush(job, bytes);
+  if (outcome == PushOutcome::kFull || outcome == PushOutcome::kClosed) {
+    payload = std::move(job->payload);  // still the caller's
+  }
+  // A frame kept for another try is counted when it is finally offered.
+  if (outcome != PushOutcome::kFull) ++submitted_;
+  return outcome;
 }
 
 void FramePipeline::WorkerLoop() {
@@ -112,15 +134,6 @@ void FramePipeline::RunStages(Job& job) {
   }
 }
 
-void FramePipeline::Release(std::unique_ptr<Job> job) {
-  if (ordered_stages_.empty()) {
-    ++completed_;
-    sink_(std::move(job));
-    return;
-  }
-  ordered_queue_.Push(std::move(job));
-}
-
 void FramePipeline::OrderedLoop() {
   while (std::optional<std::unique_ptr<Job>> job = ordered_queue_.Pop()) {
     for (size_t k = 0; k < ordered_stages_.size(); ++k) {
@@ -132,22 +145,38 @@ void FramePipeline::OrderedLoop() {
 }
 
 void FramePipeline::Deliver(std::unique_ptr<Job> job) {
-  std::lock_guard lock(reorder_mutex_);
-  const uint64_t seq = job->sequence;
-  // A job whose slot was given up on is not released (its result would
-  // carry an older sequence than one already published); it stays counted
-  // among the skipped and, separately, in reorder_late.
-  if (reorder_.Insert(seq, std::move(job), Clock::now()).has_value()) return;
-  for (auto& ready : reorder_.TakeReady(Clock::now())) {
-    Release(std::move(ready));
+  // Lock order release → reorder. The reorder lock is never held while
+  // waiting for the ordered queue, so Stats() and Poll() never wait for a
+  // lagging ordered stage; the release lock keeps released jobs in order
+  // while this worker waits for room.
+  std::lock_guard release(release_mutex_);
+  std::vector<std::unique_ptr<Job>> ready;
+  {
+    std::lock_guard lock(reorder_mutex_);
+    const uint64_t seq = job->sequence;
+    // A job whose slot was given up on is not released (its result would
+    // carry an older sequence than one already published); it stays
+    // counted among the skipped and, separately, in reorder_late.
+    if (reorder_.Insert(seq, std::move(job), Clock::now()).has_value()) return;
+    ready = reorder_.TakeReady(Clock::now());
   }
+  for (auto& r : ready) ordered_queue_.Push(std::move(r));
 }
 
 void FramePipeline::Poll() {
-  std::lock_guard lock(reorder_mutex_);
-  for (auto& ready : reorder_.TakeReady(Clock::now())) {
-    Release(std::move(ready));
+  // Never waits: when a worker is releasing (it will take what is ready
+  // itself) or the ordered queue is full, there is nothing to do now.
+  std::unique_lock release(release_mutex_, std::try_to_lock);
+  if (!release.owns_lock()) return;
+  const size_t room = ordered_queue_.capacity() - ordered_queue_.size();
+  if (room == 0) return;
+  std::vector<std::unique_ptr<Job>> ready;
+  {
+    std::lock_guard lock(reorder_mutex_);
+    ready = reorder_.TakeReady(Clock::now(), room);
   }
+  // Only this holder of the release lock pushes, so the room is there.
+  for (auto& r : ready) ordered_queue_.TryPush(r);
 }
 
 void FramePipeline::Stop(Clock::duration deadline) {
@@ -166,10 +195,12 @@ void FramePipeline::Stop(Clock::duration deadline) {
   }
   left_at_stop_ += ingest_.TakeAll().size();
   pool_->join();
+  std::vector<std::unique_ptr<Job>> rest;
   {
     std::lock_guard lock(reorder_mutex_);
-    for (auto& job : reorder_.Flush()) Release(std::move(job));
+    rest = reorder_.Flush();
   }
+  for (auto& job : rest) ordered_queue_.Push(std::move(job));
   // The ordered thread finishes what is queued, then ends.
   ordered_queue_.Close();
   if (ordered_thread_.joinable()) ordered_thread_.join();

@@ -28,23 +28,25 @@ namespace anchord::daemon {
 // policy (dropped frames are counted). Workers (a Boost.Asio thread pool)
 // take jobs in order, assign consecutive sequence numbers, run every stage
 // and hand the job to a reorder buffer, which releases jobs in sequence
-// order. Without ordered stages the released job goes to the sink at
-// once, with the reorder lock held (from a worker or from Poll()). With
-// ordered stages (cross-frame work such as tracking and the catalog
-// commit, which may keep state across frames) released jobs go through a
-// bounded queue (capacity 4 × reorder_max, overflow policy block: a
-// lagging ordered stage holds back the workers — and Poll(), hence the
-// caller's thread, once that many results wait — rather than losing
-// results) to one ordered thread, which runs the ordered stages on each
-// job in sequence order and then calls the sink. The sink must be quick (it hands the job
-// to the I/O thread); it is called by one thread at a time, in order.
+// order into a bounded queue (capacity 4 × reorder_max, overflow policy
+// block: a lagging ordered stage holds back the workers rather than
+// losing results) to one ordered thread. It runs the ordered stages
+// (cross-frame work such as tracking and the catalog commit, which may
+// keep state across frames; there may be none) on each job in sequence
+// order and then calls the sink, one job at a time, in order. The sink may
+// wait (for room downstream) but must not wait for the caller of Submit.
+//
+// No call from the caller's thread waits on the workers or the ordered
+// stage: TrySubmit, Poll and Stats only take locks that are never held
+// while waiting.
 //
 // States: kIdle → Start() → kRunning → Stop() → kStopped.
 //   kRunning: Submit() accepts messages; Poll() releases jobs whose
 //             predecessors were lost (reorder timeout).
 //   Stop(deadline): closes ingest, lets the workers drain what is queued
 //             until the deadline (what is left then is dropped and
-//             counted), joins them, flushes the reorder buffer. Blocking.
+//             counted), joins them, flushes the reorder buffer and lets
+//             the ordered thread finish. Blocking.
 // Thread-safe: Submit, Poll and Snapshot may be called from any thread.
 class FramePipeline {
  public:
@@ -55,6 +57,10 @@ class FramePipeline {
   struct Options {
     int workers = 2;                 // worker threads, >= 1
     size_t ingest_capacity = 8;      // ingest queue length, >= 1
+    // Most payload bytes the ingest queue holds; a frame that does not fit
+    // is handled by `overflow` like one past ingest_capacity, and a frame
+    // larger than all of it is dropped. Default 1 GiB; >= 1.
+    size_t ingest_max_bytes = size_t{1} << 30;
     OverflowPolicy overflow = OverflowPolicy::kDropOldest;
     size_t reorder_max = 16;         // jobs waiting for a predecessor
     Clock::duration reorder_timeout = std::chrono::seconds(2);
@@ -91,20 +97,23 @@ class FramePipeline {
 
   void Start();
   // Offers one wire message. False when it was refused (not running, or
-  // dropped under kDropNewest); under kBlock it waits for room.
+  // dropped by the overflow policy); under kBlock it waits for room.
   bool Submit(std::string payload, int64_t received_unix_ns);
+  // Offers one wire message without ever waiting: under kBlock a full
+  // queue gives PushOutcome::kFull and leaves `payload` with the caller to
+  // offer again; otherwise as Submit (kClosed when not running).
+  PushOutcome TrySubmit(std::string& payload, int64_t received_unix_ns);
   // Releases jobs held back by a lost predecessor past the timeout.
   void Poll();
   void Stop(Clock::duration deadline);
   Snapshot Stats() const;
 
  private:
+  static std::unique_ptr<Job> MakeJob(std::string& payload,
+                                      int64_t received_unix_ns);
   void WorkerLoop();
   void RunStages(Job& job);
   void Deliver(std::unique_ptr<Job> job);
-  // Hands a released job to the ordered thread, or to the sink when there
-  // are no ordered stages; reorder lock held.
-  void Release(std::unique_ptr<Job> job);
   // The ordered thread: ordered stages, then the sink, job by job.
   void OrderedLoop();
 
@@ -119,6 +128,7 @@ class FramePipeline {
   BoundedQueue<std::unique_ptr<Job>> ingest_;
   std::mutex sequence_mutex_;  // pops and numbering happen together
   uint64_t next_sequence_ = 0;
+  std::mutex release_mutex_;  // held while pushing released jobs, in order
   mutable std::mutex reorder_mutex_;
   ReorderBuffer<std::unique_ptr<Job>> reorder_;
   BoundedQueue<std::unique_ptr<Job>> ordered_queue_;

@@ -39,6 +39,13 @@ namespace asio = boost::asio;
 constexpr int kFramesPerTurn = 64;
 constexpr int kResultsPerTurn = 256;
 constexpr int kQueriesPerTurn = 32;
+// The finished-results queue: batches (one per frame) and bytes held
+// between the pipeline and the PUB socket at most.
+constexpr size_t kResultBatches = 256;
+constexpr size_t kResultBytes = size_t{512} << 20;
+// Poll timeout of the serve loop: normally, and while a frame is held.
+constexpr auto kPollIdle = std::chrono::milliseconds(20);
+constexpr auto kPollHolding = std::chrono::milliseconds(2);
 
 // Tells systemd (Type=notify) about state changes; a no-op when the
 // daemon was not started by systemd (no NOTIFY_SOCKET).
@@ -127,6 +134,7 @@ Server::Server(std::shared_ptr<const DaemonConfig> config,
       config_path_(std::move(config_path)),
       started_(Clock::now()),
       context_(1),
+      finished_(kResultBatches, OverflowPolicy::kBlock, kResultBytes),
       warnings_(config_.Get()->logging.per_frame_warnings_per_s) {}
 
 Server::~Server() {
@@ -154,7 +162,8 @@ bool Server::OpenSockets() {
     handoff_in_ = zmq::socket_t(context_, zmq::socket_type::pull);
     handoff_in_.bind("inproc://anchord-results");
     handoff_out_ = zmq::socket_t(context_, zmq::socket_type::push);
-    handoff_out_.set(zmq::sockopt::sndhwm, 0);  // bounded by the pipeline
+    // A wake-up that finds the pipe full is not needed: one is pending.
+    handoff_out_.set(zmq::sockopt::sndhwm, 4);
     handoff_out_.connect("inproc://anchord-results");
   } catch (const zmq::error_t& e) {
     spdlog::critical("[serve] cannot open sockets: {}", e.what());
@@ -234,16 +243,25 @@ int Server::Run() {
 }
 
 void Server::ServeLoop() {
+  bool more_results = false;
   while (!stop_requested_) {
+    // While a frame is held, the frame socket is left unread (ZeroMQ's
+    // receive limit then pushes back) and the held frame retried often.
+    // Results left over from the last turn: no waiting at all.
+    const bool holding = !OfferHeldFrame();
     zmq::pollitem_t items[] = {
-        {static_cast<void*>(frames_), 0, ZMQ_POLLIN, 0},
         {static_cast<void*>(handoff_in_), 0, ZMQ_POLLIN, 0},
-        {static_cast<void*>(queries_), 0, ZMQ_POLLIN, 0}};
-    Poll(items, 3, std::chrono::milliseconds(20));
+        {static_cast<void*>(queries_), 0, ZMQ_POLLIN, 0},
+        {static_cast<void*>(frames_), 0, ZMQ_POLLIN, 0}};
+    const auto timeout = more_results ? std::chrono::milliseconds(0)
+                         : holding    ? kPollHolding
+                                      : kPollIdle;
+    more_results = false;
+    Poll(items, holding ? 2 : 3, timeout);
     try {
-      if (items[0].revents & ZMQ_POLLIN) ReceiveFrames();
-      if (items[1].revents & ZMQ_POLLIN) ForwardResults();
-      if (items[2].revents & ZMQ_POLLIN) AnswerQueries();
+      if (!holding && (items[2].revents & ZMQ_POLLIN)) ReceiveFrames();
+      more_results = ForwardResults();
+      if (items[1].revents & ZMQ_POLLIN) AnswerQueries();
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;  // a signal: the loop goes on
     }
@@ -265,10 +283,15 @@ void Server::Drain() {
     pipeline_->Stop(std::chrono::milliseconds(drain_ms));
     drained = true;
   });
+  if (held_frame_) {
+    spdlog::info("[serve] stopping: 1 frame held for the full ingest queue "
+                 "is dropped");
+    held_frame_.reset();
+  }
   while (!drained) {
     zmq::pollitem_t item{static_cast<void*>(handoff_in_), 0, ZMQ_POLLIN, 0};
     Poll(&item, 1, std::chrono::milliseconds(10));
-    if (item.revents & ZMQ_POLLIN) ForwardResults();
+    ForwardResults();
   }
   stopper.join();
   while (ForwardResults()) {
@@ -278,6 +301,16 @@ void Server::Drain() {
   spdlog::info("[serve] stopped: {} frames published, {} dropped",
                counters_.published.load(), stats.dropped);
   if (asio_) asio_->io.stop();
+}
+
+bool Server::OfferHeldFrame() {
+  if (!held_frame_) return true;
+  if (pipeline_->TrySubmit(*held_frame_, held_frame_unix_ns_) ==
+      PushOutcome::kFull) {
+    return false;
+  }
+  held_frame_.reset();
+  return true;
 }
 
 void Server::ReceiveFrames() {
@@ -290,15 +323,34 @@ void Server::ReceiveFrames() {
     ++counters_.received;
     // A frame is a single message, or [topic, payload] from a controller
     // that publishes topics: the payload is the last part.
-    pipeline_->Submit(parts.back().to_string(), NowUnixNs());
+    std::string payload = parts.back().to_string();
+    const int64_t received_unix_ns = NowUnixNs();
+    if (pipeline_->TrySubmit(payload, received_unix_ns) ==
+        PushOutcome::kFull) {
+      held_frame_ = std::move(payload);
+      held_frame_unix_ns_ = received_unix_ns;
+      return;
+    }
   }
 }
 
 void Server::OnJobDone(std::unique_ptr<Job> job) {
   RecordOutcome(*job);
+  size_t bytes = 0;
   for (const OutboundMessage& m : job->outputs) {
-    handoff_out_.send(zmq::buffer(m.topic), zmq::send_flags::sndmore);
-    handoff_out_.send(zmq::buffer(m.payload), zmq::send_flags::none);
+    bytes += m.topic.size() + m.payload.size();
+  }
+  // Waits while the queue is full: the I/O thread is the only consumer
+  // and never waits on the pipeline, so this always ends. A batch larger
+  // than the whole budget counts as the whole budget (it waits for an
+  // empty queue; results are never dropped here).
+  if (!finished_.Push(std::move(job->outputs), std::min(bytes, kResultBytes))) {
+    return;  // closed: only at destruction
+  }
+  // A full wake-up pipe means the I/O thread has one pending already.
+  try {
+    handoff_out_.send(zmq::buffer("w", 1), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
   }
 }
 
@@ -337,19 +389,24 @@ void Server::RecordOutcome(const Job& job) {
 }
 
 bool Server::ForwardResults() {
+  // Wake-ups only say "look at the queue"; drop them all.
+  for (int k = 0; k < kResultsPerTurn; ++k) {
+    zmq::message_t wake;
+    if (!handoff_in_.recv(wake, zmq::recv_flags::dontwait)) break;
+  }
   for (int turn = 0; turn < kResultsPerTurn; ++turn) {
-    std::vector<zmq::message_t> parts;
-    const auto got = zmq::recv_multipart(
-        handoff_in_, std::back_inserter(parts), zmq::recv_flags::dontwait);
-    if (!got || parts.size() != 2) return false;
-    const std::string topic = parts[0].to_string();
-    if (topic == kTopicRegistration) {
-      ++counters_.published;
-      latest_registration_ = parts[1].to_string();
-    } else if (topic == kTopicSites) {
-      latest_sites_ = parts[1].to_string();
+    std::optional<std::vector<OutboundMessage>> batch = finished_.TryPop();
+    if (!batch) return false;
+    for (const OutboundMessage& m : *batch) {
+      if (m.topic == kTopicRegistration) {
+        ++counters_.published;
+        latest_registration_ = m.payload;
+      } else if (m.topic == kTopicSites) {
+        latest_sites_ = m.payload;
+      }
+      results_.send(zmq::buffer(m.topic), zmq::send_flags::sndmore);
+      results_.send(zmq::buffer(m.payload), zmq::send_flags::none);
     }
-    zmq::send_multipart(results_, parts);
   }
   return true;
 }

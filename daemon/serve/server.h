@@ -5,12 +5,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include <zmq.hpp>
 
 #include "daemon/config/config_holder.h"
+#include "daemon/common/bounded_queue.h"
 #include "daemon/common/exec_stats.h"
 #include "daemon/serve/frame_pipeline.h"
 #include "daemon/common/rate_limiter.h"
@@ -22,10 +24,13 @@ namespace anchord::daemon {
 // The running daemon (DESIGN §7–8): owns every socket and the pipeline.
 //
 // One I/O thread (the caller of Run) owns the ZeroMQ sockets: it reads
-// frames from the SUB socket into the pipeline (never blocking: the
-// ingest queue drops the oldest frame when full), forwards finished
-// results — handed over in frame order by the pipeline's sink through an
-// inproc PUSH/PULL pair — to the PUB socket as [topic, payload], answers
+// frames from the SUB socket into the pipeline (never blocking: under
+// "block" a frame that finds the ingest queue full is held — one at most —
+// and the frame socket is not read until it fits, so ZeroMQ's receive
+// limit pushes back; the other policies drop), forwards finished results
+// — handed over in frame order by the pipeline's sink through a queue
+// bounded in bytes, with an inproc PUSH/PULL pair to wake the loop — to
+// the PUB socket as [topic, payload], answers
 // queries on the ROUTER socket, and publishes the status topic
 // periodically. A second thread runs a Boost.Asio io_context for signals
 // (SIGTERM/SIGINT: stop; SIGHUP: reload) and the Prometheus endpoint.
@@ -69,6 +74,8 @@ class Server {
   void ServeLoop();
   void Drain();
   void ReceiveFrames();
+  // Offers the held frame again; true when none is held any more.
+  bool OfferHeldFrame();
   // Forwards up to one turn of finished results; true when more may wait.
   bool ForwardResults();
   void AnswerQueries();
@@ -89,8 +96,16 @@ class Server {
   zmq::socket_t frames_;
   zmq::socket_t results_;
   zmq::socket_t queries_;
-  zmq::socket_t handoff_in_;   // PULL, I/O thread
-  zmq::socket_t handoff_out_;  // PUSH, pipeline sink (under its lock)
+  // Finished results in frame order, one batch per frame. The sink waits
+  // for room (back-pressure into the pipeline), so it never holds more
+  // than kResultBytes; the I/O thread forwards them.
+  BoundedQueue<std::vector<OutboundMessage>> finished_;
+  zmq::socket_t handoff_in_;   // PULL, I/O thread: wake-ups
+  zmq::socket_t handoff_out_;  // PUSH, pipeline sink: one byte per batch
+  // A frame that found the ingest queue full under "block", offered again
+  // before the frame socket is read; with its receive time.
+  std::optional<std::string> held_frame_;
+  int64_t held_frame_unix_ns_ = 0;
   // Sessions and the defect catalog: written by the pipeline's ordered
   // track stage, read by queries.
   std::shared_ptr<TrackService> track_;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zmq.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -141,6 +142,67 @@ TEST_CASE("a query flood does not starve frames" * doctest::timeout(120)) {
   const auto health = d.client.Health();
   REQUIRE(health.has_value());
   CHECK(health->frames_dropped() == 0);
+}
+
+TEST_CASE("ingest_overflow = block holds frames back without stalling the "
+          "loop" * doctest::timeout(120)) {
+  RunningDaemon d([](daemon::DaemonConfig& c) {
+    c.pipeline.workers = 1;
+    c.pipeline.ingest_queue = 2;
+    c.pipeline.ingest_overflow = daemon::OverflowPolicy::kBlock;
+  });
+  REQUIRE_DAEMON(d);
+  // 512 px frames take a worker ~10 ms or more; offered at ~200 frames/s
+  // they keep the ingest queue full for the whole run. Health is asked on
+  // a second connection meanwhile.
+  const Frame frame = MakeTruthScan(7, 512).frame;
+  std::atomic<bool> stop{false};
+  std::vector<double> health_ms;
+  long peak_rss_kb = 0;
+  std::thread monitor([&] {
+    zmq::context_t context(1);
+    zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.set(zmq::sockopt::rcvtimeo, 5000);
+    dealer.connect(d.config.endpoints.queries);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    v1::QueryRequest health;
+    health.mutable_health();
+    const std::string body = health.SerializeAsString();
+    while (!stop) {
+      const auto t0 = std::chrono::steady_clock::now();
+      dealer.send(zmq::buffer(body), zmq::send_flags::none);
+      zmq::message_t reply;
+      if (!dealer.recv(reply)) {
+        health_ms.push_back(5000);
+        break;
+      }
+      health_ms.push_back(std::chrono::duration<double, std::milli>(
+                              std::chrono::steady_clock::now() - t0)
+                              .count());
+      peak_rss_kb = std::max(peak_rss_kb, d.process->RssKb());
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  uint64_t offered = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (uint64_t id = 1; std::chrono::steady_clock::now() < until; ++id) {
+    if (d.client.Send(Encode(frame, id))) ++offered;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  stop = true;
+  monitor.join();
+  REQUIRE(!health_ms.empty());
+  const double worst_ms = *std::max_element(health_ms.begin(), health_ms.end());
+  MESSAGE("frames offered: ", offered, ", health queries: ",
+          health_ms.size(), ", slowest answer ", worst_ms, " ms, peak RSS ",
+          peak_rss_kb / 1024, " MiB");
+  CHECK(offered > 300);
+  CHECK(worst_ms < 300);
+  CHECK(peak_rss_kb < 512 * 1024);
+  const auto health = d.client.Health();
+  REQUIRE(health.has_value());
+  CHECK(health->frames_dropped() == 0);  // block drops nothing itself
 }
 
 }  // namespace
