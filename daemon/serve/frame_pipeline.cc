@@ -2,10 +2,82 @@
 
 #include <boost/asio/post.hpp>
 #include <exception>
+#include <iterator>
 
 #include "anchord/util/stopwatch.h"
+#include "daemon/common/clock.h"
+#include "daemon/serve/ordered_executor.h"
 
 namespace anchord::daemon {
+
+// When a stage call started (ns since the epoch, 0 = none running) and
+// which stage it is; written by the thread running it, read by Stats().
+struct FramePipeline::RunningClock {
+  std::atomic<int64_t> since_ns{0};
+  std::atomic<const char*> stage{""};
+};
+
+struct FramePipeline::StageSet {
+  std::vector<std::unique_ptr<Stage>> stages;
+  std::vector<std::unique_ptr<ExecStats>> stats;  // one per stage
+
+  explicit StageSet(std::vector<std::unique_ptr<Stage>> s)
+      : stages(std::move(s)) {
+    for (const auto& stage : stages) {
+      stats.push_back(std::make_unique<ExecStats>(stage->name()));
+    }
+  }
+  // Runs every stage; a stage that fails is counted and later stages
+  // still run (the encode stage turns the failure into a result message).
+  void RunAll(Job& job, RunningClock& clock);
+};
+
+namespace {
+
+// One stage call; nothing escapes: an exception from a stage is counted.
+bool RunOne(Stage& stage, Job& job, ExecStats& stats) {
+  Stopwatch watch;
+  bool ok = false;
+  try {
+    ok = stage.Process(job);
+  } catch (const std::exception& e) {
+    job.status = Status::Internal(std::string(stage.name()) +
+                                  ": uncaught exception: " + e.what());
+  } catch (...) {
+    job.status =
+        Status::Internal(std::string(stage.name()) + ": uncaught exception");
+  }
+  stats.Record(watch.Lap(), !ok);
+  return ok;
+}
+
+// What an abandoned job is published as: its identity, the worker stages'
+// outputs, and `why`.
+std::unique_ptr<Job> ShellOf(const Job& job, Status why) {
+  auto shell = std::make_unique<Job>();
+  shell->sequence = job.sequence;
+  shell->received = job.received;
+  shell->received_unix_ns = job.received_unix_ns;
+  shell->config = job.config;
+  shell->inbound.frame_id = job.inbound.frame_id;
+  shell->inbound.instrument = job.inbound.instrument;
+  shell->inbound.session = job.inbound.session;
+  shell->inbound.acquired_unix_ns = job.inbound.acquired_unix_ns;
+  shell->decode_status = job.decode_status;
+  shell->status = std::move(why);
+  return shell;
+}
+
+}  // namespace
+
+void FramePipeline::StageSet::RunAll(Job& job, RunningClock& clock) {
+  for (size_t k = 0; k < stages.size(); ++k) {
+    clock.stage = stages[k]->name();
+    clock.since_ns = NowUnixNs();
+    RunOne(*stages[k], job, *stats[k]);
+    clock.since_ns = 0;
+  }
+}
 
 FramePipeline::FramePipeline(Options options,
                              std::vector<std::unique_ptr<Stage>> stages,
@@ -20,19 +92,17 @@ FramePipeline::FramePipeline(Options options,
                              ConfigSource config,
                              Sink sink)
     : options_(options),
-      stages_(std::move(stages)),
-      ordered_stages_(std::move(ordered_stages)),
+      stages_(std::make_shared<StageSet>(std::move(stages))),
+      ordered_stages_(std::make_shared<StageSet>(std::move(ordered_stages))),
       config_(std::move(config)),
       sink_(std::move(sink)),
       ingest_(options.ingest_capacity, options.overflow,
               options.ingest_max_bytes),
       reorder_(options.reorder_max, options.reorder_timeout),
       ordered_queue_(4 * options.reorder_max, OverflowPolicy::kBlock) {
-  for (const auto& stage : stages_) {
-    stats_.push_back(std::make_unique<ExecStats>(stage->name()));
-  }
-  for (const auto& stage : ordered_stages_) {
-    stats_.push_back(std::make_unique<ExecStats>(stage->name()));
+  const int workers = options_.workers < 1 ? 1 : options_.workers;
+  for (int k = 0; k <= workers; ++k) {
+    clocks_.push_back(std::make_shared<RunningClock>());
   }
 }
 
@@ -40,11 +110,18 @@ FramePipeline::~FramePipeline() { Stop(Clock::duration::zero()); }
 
 void FramePipeline::Start() {
   if (running_.exchange(true)) return;
-  const int workers = options_.workers < 1 ? 1 : options_.workers;
+  const int workers = static_cast<int>(clocks_.size()) - 1;
+  if (!ordered_stages_->stages.empty()) {
+    // The executor keeps the stages (and the clock) alive on its own.
+    executor_ = std::make_unique<OrderedExecutor>(
+        [stages = ordered_stages_, clock = clocks_.back()](Job& job) {
+          stages->RunAll(job, *clock);
+        });
+  }
   ordered_thread_ = std::thread([this] { OrderedLoop(); });
   pool_ = std::make_unique<boost::asio::thread_pool>(workers);
   for (int k = 0; k < workers; ++k) {
-    boost::asio::post(*pool_, [this] { WorkerLoop(); });
+    boost::asio::post(*pool_, [this, k] { WorkerLoop(*clocks_[k]); });
   }
 }
 
@@ -81,7 +158,7 @@ PushOutcome FramePipeline::TrySubmit(std::string& payload,
   return outcome;
 }
 
-void FramePipeline::WorkerLoop() {
+void FramePipeline::WorkerLoop(RunningClock& clock) {
   for (;;) {
     std::unique_ptr<Job> job;
     {
@@ -95,7 +172,7 @@ void FramePipeline::WorkerLoop() {
       ++in_flight_;
     }
     job->config = config_();
-    RunStages(*job);
+    stages_->RunAll(*job, clock);
     Deliver(std::move(job));
     {
       std::lock_guard lock(drain_mutex_);
@@ -105,43 +182,48 @@ void FramePipeline::WorkerLoop() {
   }
 }
 
-// Runs every stage; a stage that fails is counted and later stages still
-// run (the encode stage turns the failure into a result message). Nothing
-// escapes: an exception from a stage is the last-resort catch's to count.
-namespace {
-
-bool RunOne(Stage& stage, Job& job, ExecStats& stats) {
-  Stopwatch watch;
-  bool ok = false;
-  try {
-    ok = stage.Process(job);
-  } catch (const std::exception& e) {
-    job.status = Status::Internal(std::string(stage.name()) +
-                                  ": uncaught exception: " + e.what());
-  } catch (...) {
-    job.status =
-        Status::Internal(std::string(stage.name()) + ": uncaught exception");
-  }
-  stats.Record(watch.Lap(), !ok);
-  return ok;
-}
-
-}  // namespace
-
-void FramePipeline::RunStages(Job& job) {
-  for (size_t k = 0; k < stages_.size(); ++k) {
-    RunOne(*stages_[k], job, *stats_[k]);
-  }
-}
-
 void FramePipeline::OrderedLoop() {
   while (std::optional<std::unique_ptr<Job>> job = ordered_queue_.Pop()) {
-    for (size_t k = 0; k < ordered_stages_.size(); ++k) {
-      RunOne(*ordered_stages_[k], **job, *stats_[stages_.size() + k]);
-    }
+    std::unique_ptr<Job> done = RunOrdered(std::move(*job));
     ++completed_;
-    sink_(std::move(*job));
+    sink_(std::move(done));
   }
+}
+
+std::unique_ptr<Job> FramePipeline::RunOrdered(std::unique_ptr<Job> job) {
+  if (!executor_) return job;
+  const auto deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               options_.ordered_deadline)
+                               .count();
+  if (!executor_->idle()) {
+    ++ordered_abandoned_;
+    std::unique_ptr<Job> shell = ShellOf(
+        *job, Status::Internal(
+                  "ordered stages still busy with a frame abandoned after " +
+                  std::to_string(deadline_ms) + " ms; this frame is not "
+                  "tracked"));
+    shell->outputs = std::move(job->outputs);
+    return shell;
+  }
+  // The worker stages' outputs wait here: an abandoned job is published
+  // with them; the ordered stages' outputs follow them otherwise.
+  std::vector<OutboundMessage> outputs = std::move(job->outputs);
+  job->outputs.clear();
+  std::unique_ptr<Job> shell = ShellOf(
+      *job, Status::Internal("ordered stages ran past " +
+                             std::to_string(deadline_ms) +
+                             " ms on this frame; abandoned, not tracked"));
+  std::unique_ptr<Job> done =
+      executor_->Run(std::move(job), options_.ordered_deadline);
+  if (!done) {
+    ++ordered_abandoned_;
+    shell->outputs = std::move(outputs);
+    return shell;
+  }
+  outputs.insert(outputs.end(), std::make_move_iterator(done->outputs.begin()),
+                 std::make_move_iterator(done->outputs.end()));
+  done->outputs = std::move(outputs);
+  return done;
 }
 
 void FramePipeline::Deliver(std::unique_ptr<Job> job) {
@@ -201,9 +283,17 @@ void FramePipeline::Stop(Clock::duration deadline) {
     rest = reorder_.Flush();
   }
   for (auto& job : rest) ordered_queue_.Push(std::move(job));
-  // The ordered thread finishes what is queued, then ends.
+  // The ordered thread finishes what is queued (abandoning at once what a
+  // stuck stage would hold), then ends.
   ordered_queue_.Close();
   if (ordered_thread_.joinable()) ordered_thread_.join();
+  if (executor_ && !executor_->idle()) {
+    // A stage is stuck: its thread is let go, with the executor and the
+    // stages it runs, rather than waited for.
+    executor_->Detach();
+    (void)executor_.release();
+  }
+  executor_.reset();
 }
 
 FramePipeline::Snapshot FramePipeline::Stats() const {
@@ -221,7 +311,20 @@ FramePipeline::Snapshot FramePipeline::Stats() const {
     s.reorder_depth = reorder_.pending();
     s.reorder_capacity = reorder_.max_pending();
   }
-  for (const auto& st : stats_) s.stages.push_back(st->Snapshot());
+  s.ordered_abandoned = ordered_abandoned_;
+  const int64_t now_ns = NowUnixNs();
+  for (const auto& clock : clocks_) {
+    const int64_t since = clock->since_ns;
+    if (since == 0) continue;
+    const double ms = (now_ns - since) * 1e-6;
+    if (ms > s.longest_running_ms) {
+      s.longest_running_ms = ms;
+      s.longest_running_stage = clock->stage.load();
+    }
+  }
+  for (const StageSet* set : {stages_.get(), ordered_stages_.get()}) {
+    for (const auto& st : set->stats) s.stages.push_back(st->Snapshot());
+  }
   return s;
 }
 

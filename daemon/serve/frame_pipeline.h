@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -64,6 +65,11 @@ class FramePipeline {
     OverflowPolicy overflow = OverflowPolicy::kDropOldest;
     size_t reorder_max = 16;         // jobs waiting for a predecessor
     Clock::duration reorder_timeout = std::chrono::seconds(2);
+    // Watchdog: the ordered stages may run this long on one job; past it
+    // the job is abandoned — published with the worker stages' outputs
+    // only and status internal_error — and so is every later job until
+    // the stuck stages return. Zero: no limit. Default 10 s.
+    Clock::duration ordered_deadline = std::chrono::seconds(10);
   };
 
   // Counters for the status topic.
@@ -78,6 +84,11 @@ class FramePipeline {
     size_t queue_depth = 0, queue_capacity = 0;
     size_t reorder_depth = 0, reorder_capacity = 0;
     size_t in_flight = 0;
+    // Jobs the ordered stages gave up on (watchdog; see ordered_deadline).
+    uint64_t ordered_abandoned = 0;
+    // The stage call running longest right now ("" and 0 when none), ms.
+    std::string longest_running_stage;
+    double longest_running_ms = 0;
     std::vector<StageSnapshot> stages;  // in chain order, ordered last
   };
 
@@ -107,21 +118,31 @@ class FramePipeline {
   void Poll();
   void Stop(Clock::duration deadline);
   Snapshot Stats() const;
+  const Options& options() const { return options_; }
 
  private:
+  // Stages with their statistics and a clock of the call in progress
+  // (shared with the executor thread, which may outlive the pipeline when
+  // a stage is stuck at shutdown).
+  struct StageSet;
+  struct RunningClock;
+
   static std::unique_ptr<Job> MakeJob(std::string& payload,
                                       int64_t received_unix_ns);
-  void WorkerLoop();
-  void RunStages(Job& job);
+  void WorkerLoop(RunningClock& clock);
   void Deliver(std::unique_ptr<Job> job);
   // The ordered thread: ordered stages, then the sink, job by job.
   void OrderedLoop();
+  // The job after the ordered stages, or its abandoned shell.
+  std::unique_ptr<Job> RunOrdered(std::unique_ptr<Job> job);
 
   const Options options_;
-  std::vector<std::unique_ptr<Stage>> stages_;
-  std::vector<std::unique_ptr<Stage>> ordered_stages_;
-  // One per stage, then one per ordered stage.
-  std::vector<std::unique_ptr<ExecStats>> stats_;
+  std::shared_ptr<StageSet> stages_;
+  std::shared_ptr<StageSet> ordered_stages_;
+  // One per worker, then one for the ordered executor.
+  std::vector<std::shared_ptr<RunningClock>> clocks_;
+  std::unique_ptr<class OrderedExecutor> executor_;
+  std::atomic<uint64_t> ordered_abandoned_{0};
   ConfigSource config_;
   Sink sink_;
 

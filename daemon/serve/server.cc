@@ -1,6 +1,7 @@
 #include "daemon/serve/server.h"
 
 #include "daemon/common/clock.h"
+#include "daemon/common/exit_codes.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -43,6 +44,10 @@ constexpr int kQueriesPerTurn = 32;
 // between the pipeline and the PUB socket at most.
 constexpr size_t kResultBatches = 256;
 constexpr size_t kResultBytes = size_t{512} << 20;
+// Shutdown: how much longer than the drain deadline a stuck stage may
+// keep the process before it exits without it.
+constexpr auto kStopGrace = std::chrono::milliseconds(700);
+
 // Poll timeout of the serve loop: normally, and while a frame is held.
 constexpr auto kPollIdle = std::chrono::milliseconds(20);
 constexpr auto kPollHolding = std::chrono::milliseconds(2);
@@ -288,10 +293,16 @@ void Server::Drain() {
                  "is dropped");
     held_frame_.reset();
   }
+  // A stage stuck past the deadline must not keep the process alive:
+  // past drain + kStopGrace the daemon exits without it (what is
+  // committed is on disk; an open catalog transaction rolls back).
+  const auto give_up = Clock::now() + std::chrono::milliseconds(drain_ms) +
+                       kStopGrace;
   while (!drained) {
     zmq::pollitem_t item{static_cast<void*>(handoff_in_), 0, ZMQ_POLLIN, 0};
     Poll(&item, 1, std::chrono::milliseconds(10));
     ForwardResults();
+    if (Clock::now() >= give_up) ExitStuck();
   }
   stopper.join();
   while (ForwardResults()) {
@@ -301,6 +312,18 @@ void Server::Drain() {
   spdlog::info("[serve] stopped: {} frames published, {} dropped",
                counters_.published.load(), stats.dropped);
   if (asio_) asio_->io.stop();
+}
+
+void Server::ExitStuck() {
+  const FramePipeline::Snapshot s = pipeline_->Stats();
+  spdlog::critical(
+      "[serve] stopping: stage '{}' has run {:.0f} ms on one frame and did "
+      "not finish within the drain deadline; exiting without it ({} frames "
+      "published)",
+      s.longest_running_stage, s.longest_running_ms,
+      counters_.published.load());
+  spdlog::shutdown();
+  std::_Exit(kExitFailure);
 }
 
 bool Server::OfferHeldFrame() {
@@ -516,7 +539,23 @@ DaemonCounters Server::Snapshot() const {
   return c;
 }
 
+void Server::ReportStuckStages() {
+  const FramePipeline::Snapshot s = pipeline_->Stats();
+  const double deadline_ms =
+      std::chrono::duration<double, std::milli>(
+          pipeline_->options().ordered_deadline)
+          .count();
+  if (s.longest_running_ms <= deadline_ms) return;
+  uint64_t suppressed = 0;
+  if (!warnings_.Allow(suppressed)) return;
+  spdlog::warn("[serve] watchdog: stage '{}' has run {:.0f} ms on one frame "
+               "(deadline {:.0f} ms); {} frames abandoned so far",
+               s.longest_running_stage, s.longest_running_ms, deadline_ms,
+               s.ordered_abandoned);
+}
+
 void Server::PublishStatus() {
+  ReportStuckStages();
   const v1::Status status = MakeStatus(Snapshot(), NowUnixNs());
   const std::string body = status.SerializeAsString();
   results_.send(zmq::buffer(kTopicStatus), zmq::send_flags::sndmore);
@@ -544,6 +583,21 @@ std::string Server::MetricsText() const {
           c.frames_no_lattice);
   counter("frames_internal_error_total", "Frames answered internal_error.",
           c.frames_internal_error);
+  if (pipeline_) {
+    const FramePipeline::Snapshot p = pipeline_->Stats();
+    counter("reorder_late_total",
+            "Frames finished after the reorder buffer gave up on them "
+            "(not published).",
+            p.reorder_late);
+    counter("ordered_abandoned_total",
+            "Frames whose tracking the watchdog abandoned.",
+            p.ordered_abandoned);
+    out << "# HELP anchord_stage_longest_running_seconds The stage call "
+           "running longest right now.\n"
+           "# TYPE anchord_stage_longest_running_seconds gauge\n"
+           "anchord_stage_longest_running_seconds "
+        << p.longest_running_ms * 1e-3 << '\n';
+  }
   out << "# HELP anchord_uptime_seconds Time since start.\n"
          "# TYPE anchord_uptime_seconds gauge\nanchord_uptime_seconds "
       << c.uptime_s << '\n';

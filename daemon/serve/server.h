@@ -80,6 +80,12 @@ class Server {
   bool ForwardResults();
   void AnswerQueries();
   void PublishStatus();
+  // Watchdog report: a stage call running past the ordered deadline is
+  // logged (rate-limited) with the number of frames abandoned.
+  void ReportStuckStages();
+  // Shutdown with a stage that never returns: logs it and ends the
+  // process at once (exit status 1).
+  [[noreturn]] void ExitStuck();
   void Reload();
   // Called by the pipeline (serialised by its reorder lock).
   void OnJobDone(std::unique_ptr<Job> job);

@@ -11,6 +11,17 @@
 namespace anchord::daemon {
 namespace {
 
+// How long a query waits for the frame being tracked (one frame's track
+// and commit take milliseconds; longer means a stuck or very slow stage,
+// and the I/O thread must not wait for it).
+constexpr auto kQueryWait = std::chrono::milliseconds(250);
+
+Status Busy() {
+  return Status::Internal(
+      "query: the tracker is busy with a frame (longer than " +
+      std::to_string(kQueryWait.count()) + " ms); try again");
+}
+
 DefectObservation ToObservation(const TrackedDefect& d) {
   DefectObservation o;
   o.kind = d.kind == TrackedDefectKind::kVacancy ? DefectKind::kVacancy
@@ -205,7 +216,8 @@ const TrackService::Session* TrackService::Find(const std::string& name,
 Status TrackService::FindDefects(const v1::QueryRequest::FindDefects& query,
                                  int64_t max_results,
                                  v1::Defects* out) const {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_, kQueryWait);
+  if (!lock.owns_lock()) return Busy();
   std::string session;
   const Session* s = Find(query.session(), &session);
   const bool placed = s != nullptr && s->placed;
@@ -239,7 +251,8 @@ Status TrackService::FindDefects(const v1::QueryRequest::FindDefects& query,
 
 Status TrackService::LatestDrift(const std::string& name,
                                  v1::DriftEstimate* out) const {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_, kQueryWait);
+  if (!lock.owns_lock()) return Busy();
   std::string session;
   const Session* s = Find(name, &session);
   if (s == nullptr || !s->has_drift) {

@@ -109,7 +109,8 @@ class TrackService {
   Vec2 PixelOf(const Session& s, const Vec2& session_nm) const;
   const Session* Find(const std::string& name, std::string* resolved) const;
 
-  mutable std::mutex mutex_;
+  // Timed: a query waits at most kQueryWait for a frame being tracked.
+  mutable std::timed_mutex mutex_;
   std::unique_ptr<DefectCatalog> catalog_;
   std::map<std::string, Session> sessions_;
   std::string latest_session_;

@@ -152,6 +152,113 @@ TEST_CASE("a job slower than the reorder timeout is never released late" *
   CHECK(stats.completed == 3);
 }
 
+// An ordered stage that hangs for `stuck` on the payload "stuck" and
+// otherwise adds one output, as the track stage adds the drift.
+class StuckStage final : public Stage {
+ public:
+  explicit StuckStage(std::chrono::milliseconds stuck) : stuck_(stuck) {}
+  const char* name() const override { return "stuck_track"; }
+  bool Process(Job& job) override {
+    if (job.payload == "stuck") std::this_thread::sleep_for(stuck_);
+    job.outputs.push_back({"drift", job.payload});
+    return true;
+  }
+
+ private:
+  std::chrono::milliseconds stuck_;
+};
+
+// A worker stage that adds the "registration" output every job has.
+class EncodeLikeStage final : public Stage {
+ public:
+  const char* name() const override { return "encode_like"; }
+  bool Process(Job& job) override {
+    job.outputs.push_back({"registration", job.payload});
+    return true;
+  }
+};
+
+struct StuckHarness {
+  explicit StuckHarness(std::chrono::milliseconds stuck) {
+    FramePipeline::Options o;
+    o.workers = 2;
+    o.ingest_capacity = 16;
+    o.overflow = OverflowPolicy::kBlock;
+    o.ordered_deadline = milliseconds(100);
+    std::vector<std::unique_ptr<Stage>> ordered;
+    ordered.push_back(std::make_unique<StuckStage>(stuck));
+    pipeline = std::make_unique<FramePipeline>(
+        o, Stages(std::make_unique<EncodeLikeStage>()), std::move(ordered),
+        [] { return nullptr; },
+        [this](std::unique_ptr<Job> job) { sink(std::move(job)); });
+    pipeline->Start();
+  }
+  bool WaitFor(size_t n, std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (sink.size() < n && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return sink.size() >= n;
+  }
+  RecordingSink sink;
+  std::unique_ptr<FramePipeline> pipeline;
+};
+
+std::vector<std::string> Topics(const Job& job) {
+  std::vector<std::string> topics;
+  for (const OutboundMessage& m : job.outputs) topics.push_back(m.topic);
+  return topics;
+}
+
+TEST_CASE("an ordered stage past its deadline abandons the job, never holds "
+          "the pipeline" * doctest::timeout(20)) {
+  StuckHarness h(milliseconds(1500));
+  h.pipeline->Submit("a", 0);
+  h.pipeline->Submit("stuck", 0);
+  h.pipeline->Submit("b", 0);
+  REQUIRE(h.WaitFor(3, milliseconds(1000)));  // long before the 1.5 s
+  CHECK(h.sink.Sequences() == std::vector<uint64_t>{0, 1, 2});
+  CHECK(h.sink.at(0).status.ok());
+  CHECK(Topics(h.sink.at(0)) ==
+        std::vector<std::string>{"registration", "drift"});
+  // The stuck job: its registration is published, its tracking is not.
+  CHECK(h.sink.at(1).status.code() == StatusCode::kInternal);
+  CHECK(h.sink.at(1).status.message().find("abandoned") != std::string::npos);
+  CHECK(Topics(h.sink.at(1)) == std::vector<std::string>{"registration"});
+  // While the stage is stuck, later jobs pass without it.
+  CHECK(h.sink.at(2).status.message().find("still busy") != std::string::npos);
+  CHECK(Topics(h.sink.at(2)) == std::vector<std::string>{"registration"});
+  auto stats = h.pipeline->Stats();
+  CHECK(stats.ordered_abandoned == 2);
+  CHECK(stats.longest_running_stage == "stuck_track");
+  CHECK(stats.longest_running_ms > 100);
+  // Once the stage returns, tracking resumes.
+  std::this_thread::sleep_for(milliseconds(1700));
+  h.pipeline->Submit("c", 0);
+  REQUIRE(h.WaitFor(4, milliseconds(2000)));
+  CHECK(h.sink.at(3).status.ok());
+  CHECK(Topics(h.sink.at(3)) ==
+        std::vector<std::string>{"registration", "drift"});
+  stats = h.pipeline->Stats();
+  CHECK(stats.longest_running_ms == 0);
+  CHECK(stats.completed == 4);
+}
+
+TEST_CASE("stop does not wait for a stuck ordered stage" *
+          doctest::timeout(20)) {
+  StuckHarness h(milliseconds(5000));
+  h.pipeline->Submit("stuck", 0);
+  h.pipeline->Submit("after", 0);
+  REQUIRE(h.WaitFor(2, milliseconds(2000)));
+  const auto t0 = std::chrono::steady_clock::now();
+  h.pipeline->Stop(milliseconds(200));
+  const double stop_ms = std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - t0)
+                             .count();
+  CHECK(stop_ms < 1000);
+  h.pipeline.reset();  // the stuck stage outlives the pipeline safely
+}
+
 TEST_CASE("a full ingest queue drops the oldest frames and counts them" *
           doctest::timeout(20)) {
   FramePipeline::Options o;
