@@ -214,10 +214,53 @@ class FrameJoiner:
         self.printed += 1
 
 
+# ---------------------------------------------------------------------------
+# CURVE (a daemon with [security] keys)
+# ---------------------------------------------------------------------------
+
+Z85_KEY_CHARS = 40
+
+
+def read_curve_key(path, role):
+    """The Z85 key of `role` ("public" or "secret") in `path`: a bare key,
+    curve_keygen output or a ZPL certificate (as the daemon reads them)."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            lines = [line.strip() for line in f]
+    except OSError as e:
+        raise ClientError(f"cannot read {path}: {e.strerror}", EXIT_USAGE)
+    header = f"== CURVE {role.upper()} KEY =="
+    section = None
+    for line in lines:
+        if not line:
+            continue
+        if line.startswith("== CURVE "):
+            section = line
+            continue
+        name, _, value = line.partition("=")
+        if name.strip() == f"{role}-key" and value.strip().startswith('"'):
+            return value.strip().strip('"').encode("ascii")
+        if len(line) == Z85_KEY_CHARS and section in (None, header):
+            return line.encode("ascii")
+        section = None
+    raise ClientError(f"{path}: no CURVE {role} key found", EXIT_USAGE)
+
+
+def apply_curve(zmq, socket, args):
+    """Makes `socket` a CURVE client when --curve-server-key is given."""
+    if not args.curve_server_key:
+        return
+    secret = read_curve_key(args.curve_client_key, "secret")
+    socket.curve_serverkey = read_curve_key(args.curve_server_key, "public")
+    socket.curve_secretkey = secret
+    socket.curve_publickey = zmq.curve_public(secret)
+
+
 def subscribe(pb2, zmq, args):
     context = zmq.Context.instance()
     socket = context.socket(zmq.SUB)
     socket.setsockopt(zmq.LINGER, 0)
+    apply_curve(zmq, socket, args)
     socket.connect(args.endpoint)
     for topic in (b"registration", b"drift"):
         socket.setsockopt(zmq.SUBSCRIBE, topic)
@@ -313,6 +356,7 @@ def query(pb2, zmq, args):
     context = zmq.Context.instance()
     socket = context.socket(zmq.DEALER)
     socket.setsockopt(zmq.LINGER, 0)
+    apply_curve(zmq, socket, args)
     socket.connect(args.endpoint)
     try:
         request = build_request(pb2, args)
@@ -371,6 +415,14 @@ def parse_args(argv):
         "--occupancy", choices=tuple(OCCUPANCY), default="any",
         help="--query sites: which sites (default any)")
     parser.add_argument(
+        "--curve-server-key", metavar="FILE",
+        help="CURVE: the daemon's public key file (a daemon with [security] "
+             "keys); needs --curve-client-key")
+    parser.add_argument(
+        "--curve-client-key", metavar="FILE",
+        help="CURVE: this client's secret key file (its public key must be "
+             "on the daemon's allow-list)")
+    parser.add_argument(
         "--proto", metavar="PATH",
         help="the schema, .../anchord/v1/anchord.proto (default: the source "
              "tree's proto/ or <prefix>/share/anchord/proto/)")
@@ -383,6 +435,8 @@ def parse_args(argv):
         parser.error("--query sites needs --rect X0,Y0,X1,Y1")
     if args.query != "sites" and args.rect is not None:
         parser.error("--rect applies to --query sites only")
+    if bool(args.curve_server_key) != bool(args.curve_client_key):
+        parser.error("--curve-server-key and --curve-client-key go together")
     if args.endpoint is None:
         args.endpoint = (DEFAULT_QUERY_ENDPOINT if args.query
                          else DEFAULT_RESULTS_ENDPOINT)

@@ -1,5 +1,7 @@
 #include "daemon/instrument/frame_publisher.h"
 
+#include "daemon/common/curve_keys.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -43,8 +45,19 @@ FramePublisher::~FramePublisher() {
 Status FramePublisher::Open(const PublisherOptions& options,
                             const std::atomic<bool>& stop) {
   const char* verb = options.bind ? "bind" : "connect";
+  CurveKeyPair client;
+  std::string server_public;
+  const bool curve = !options.curve_server_key_file.empty() ||
+                     !options.curve_client_key_file.empty();
+  if (curve) {
+    Status s = ReadCurvePublicKeyFile(options.curve_server_key_file,
+                                      &server_public);
+    if (s.ok()) s = ReadCurveSecretKeyFile(options.curve_client_key_file, &client);
+    if (!s.ok()) return s;
+  }
   try {
     socket_ = zmq::socket_t(context_, zmq::socket_type::pub);
+    if (curve) SetCurveClient(socket_, client, server_public);
     socket_.set(zmq::sockopt::linger, static_cast<int>(options.linger.count()));
     if (options.bind) {
       socket_.bind(options.endpoint);

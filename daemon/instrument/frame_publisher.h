@@ -33,6 +33,11 @@ struct PublisherOptions {
   std::chrono::milliseconds join_delay{300};
   // How long closing the socket waits for unsent frames.
   std::chrono::milliseconds linger{2000};
+  // CURVE (a daemon with [security] keys): the daemon's public key file and
+  // this client's secret key file (daemon/common/curve_keys.h formats);
+  // both or neither. Default none: plain.
+  std::string curve_server_key_file;
+  std::string curve_client_key_file;
 };
 
 // One PUB socket with its own ZeroMQ context. Not thread-safe: one thread
@@ -46,7 +51,8 @@ class FramePublisher {
 
   // Opens the socket and waits options.join_delay (returning early when
   // `stop` is set). kInternal "cannot bind|connect ENDPOINT: reason" when
-  // ZeroMQ refuses the endpoint.
+  // ZeroMQ refuses the endpoint; kInvalidInput when a CURVE key file is
+  // unusable.
   Status Open(const PublisherOptions& options, const std::atomic<bool>& stop);
   // The endpoint bound (wildcard port resolved) or connected; empty before
   // a successful Open().

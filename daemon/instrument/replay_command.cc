@@ -109,6 +109,12 @@ Status ApplyOption(const std::string& name,
     a.publisher.endpoint = value;
     return Status::Ok();
   }
+  if (name == "--curve-server-key" || name == "--curve-client-key") {
+    if (value.empty()) return Usage(name + " needs a key file");
+    (name == "--curve-server-key" ? a.publisher.curve_server_key_file
+                                  : a.publisher.curve_client_key_file) = value;
+    return Status::Ok();
+  }
   if (name == "--pixel-size-nm") return ParsePixelSize(value, a);
   if (name == "--direction") return ParseDirection(value, a);
   if (name == "--channel") {
@@ -125,7 +131,8 @@ const std::vector<std::string> kFileOptions = {"--pixel-size-nm", "--channel",
                                                "--direction"};
 
 std::vector<std::string> ValueOptions() {
-  std::vector<std::string> names = {"--rate", "--endpoint"};
+  std::vector<std::string> names = {"--rate", "--endpoint",
+                                    "--curve-server-key", "--curve-client-key"};
   names.insert(names.end(), kSyntheticOptions.begin(), kSyntheticOptions.end());
   names.insert(names.end(), kFileOptions.begin(), kFileOptions.end());
   return names;
@@ -159,6 +166,10 @@ Status CheckCombination(const SplitArgs& split, const ReplayArgs& a) {
     return Usage(
         "--pixel-size-nm is required (nm per raw pixel) for inputs other "
         "than .sxm");
+  }
+  if (a.publisher.curve_server_key_file.empty() !=
+      a.publisher.curve_client_key_file.empty()) {
+    return Usage("--curve-server-key and --curve-client-key go together");
   }
   return Status::Ok();
 }
@@ -334,6 +345,10 @@ Options:
   --connect                  connect to E (daemon frames_mode = "bind")
   --rate HZ                  frames per second (default 2; 0 = as fast as
                              possible)
+  --curve-server-key FILE    CURVE: the daemon's public key (a daemon with
+                             [security] keys); needs --curve-client-key
+  --curve-client-key FILE    CURVE: this client's secret key (its public key
+                             must be on the daemon's allow-list)
   --loop                     repeat the inputs (or the N synthetic frames)
                              until interrupted; frame ids keep increasing
   --pixel-size-nm S | SX,SY  nominal pixel size of the files, nm (required

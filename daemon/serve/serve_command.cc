@@ -66,13 +66,6 @@ int RunServeCommand(const std::vector<std::string>& args) {
     }
     config = loaded.config;
   }
-  if (config->security.curve_enabled()) {
-    // Refuse rather than serve a non-loopback endpoint in the clear.
-    std::cerr << "anchord serve: [security] CURVE keys are configured, but "
-                 "this version does not apply CURVE encryption yet; use "
-                 "loopback endpoints (and an SSH tunnel) instead\n";
-    return kExitUsage;
-  }
   Server server(config, path);
   return server.Run();
 }

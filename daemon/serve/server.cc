@@ -23,6 +23,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/common/curve_keys.h"
+#include "daemon/serve/curve_auth.h"
 #include "daemon/serve/metrics_http.h"
 #include "daemon/serve/stages.h"
 #include "daemon/serve/track_stage.h"
@@ -147,10 +149,42 @@ Server::~Server() {
   if (signal_thread_ && signal_thread_->joinable()) signal_thread_->join();
 }
 
+bool Server::StartCurve(CurveKeyPair* server_keys) {
+  const SecurityConfig& sec = config_.Get()->security;
+  std::set<std::string> allowed;
+  Status why = ReadCurveSecretKeyFile(sec.curve_server_secret_key_file,
+                                      server_keys);
+  if (why.ok()) {
+    why = ReadCurveAllowList(sec.curve_allowed_client_keys_file, &allowed);
+  }
+  if (why.ok()) {
+    const size_t clients = allowed.size();
+    auth_ = CurveAuthenticator::Start(context_, std::move(allowed), &why);
+    if (auth_) {
+      spdlog::info("[serve] CURVE on every socket: server key {}, {} "
+                   "client keys allowed",
+                   server_keys->public_z85, clients);
+      return true;
+    }
+  }
+  spdlog::critical("[serve] [security] {}", why.message());
+  return false;
+}
+
 bool Server::OpenSockets() {
   const DaemonConfig& c = *config_.Get();
+  CurveKeyPair server_keys;
+  const bool curve = c.security.curve_enabled();
+  if (curve && !StartCurve(&server_keys)) return false;
   try {
     frames_ = zmq::socket_t(context_, zmq::socket_type::sub);
+    results_ = zmq::socket_t(context_, zmq::socket_type::pub);
+    queries_ = zmq::socket_t(context_, zmq::socket_type::router);
+    if (curve) {
+      for (zmq::socket_t* socket : {&frames_, &results_, &queries_}) {
+        SetCurveServer(*socket, server_keys);
+      }
+    }
     frames_.set(zmq::sockopt::subscribe, "");
     frames_.set(zmq::sockopt::rcvhwm, 64);
     if (c.endpoints.frames_mode == FramesMode::kBind) {
@@ -158,10 +192,8 @@ bool Server::OpenSockets() {
     } else {
       frames_.connect(c.endpoints.frames);
     }
-    results_ = zmq::socket_t(context_, zmq::socket_type::pub);
     results_.set(zmq::sockopt::linger, 1000);
     results_.bind(c.endpoints.results);
-    queries_ = zmq::socket_t(context_, zmq::socket_type::router);
     queries_.set(zmq::sockopt::linger, 0);
     queries_.bind(c.endpoints.queries);
     handoff_in_ = zmq::socket_t(context_, zmq::socket_type::pull);
@@ -583,6 +615,14 @@ std::string Server::MetricsText() const {
           c.frames_no_lattice);
   counter("frames_internal_error_total", "Frames answered internal_error.",
           c.frames_internal_error);
+  if (auth_) {
+    counter("curve_clients_accepted_total",
+            "CURVE handshakes admitted by the client allow-list.",
+            auth_->accepted());
+    counter("curve_clients_refused_total",
+            "CURVE handshakes refused (unknown key or malformed).",
+            auth_->refused());
+  }
   if (pipeline_) {
     const FramePipeline::Snapshot p = pipeline_->Stats();
     counter("reorder_late_total",

@@ -13,7 +13,9 @@
 
 #include "daemon/config/config_holder.h"
 #include "daemon/common/bounded_queue.h"
+#include "daemon/common/curve_keys.h"
 #include "daemon/common/exec_stats.h"
+#include "daemon/serve/curve_auth.h"
 #include "daemon/serve/frame_pipeline.h"
 #include "daemon/common/rate_limiter.h"
 #include "daemon/serve/track_service.h"
@@ -67,6 +69,9 @@ class Server {
     std::atomic<uint64_t> internal{0};
   };
 
+  // Reads the key files and starts the ZAP handler; false (logged) when
+  // the keys are unusable.
+  bool StartCurve(CurveKeyPair* server_keys);
   bool OpenSockets();
   // Binds the Prometheus endpoint (when configured); false when it cannot.
   bool OpenMetrics();
@@ -99,6 +104,9 @@ class Server {
   const std::chrono::steady_clock::time_point started_;
 
   zmq::context_t context_;
+  // The ZAP handler when [security] CURVE is on (destroyed before the
+  // context, which waits for its socket).
+  std::unique_ptr<CurveAuthenticator> auth_;
   zmq::socket_t frames_;
   zmq::socket_t results_;
   zmq::socket_t queries_;

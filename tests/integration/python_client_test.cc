@@ -5,6 +5,9 @@
 
 #include <signal.h>
 
+#include <zmq.h>
+
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <sstream>
@@ -123,6 +126,55 @@ TEST_CASE("the Python client receives N results from the running daemon" *
                          d.config.endpoints.queries},
                         query_log, Millis(30000)) == 0);
   CHECK(ReadWholeFile(query_log).find("frames_received") != std::string::npos);
+}
+
+TEST_CASE("the Python client speaks CURVE to a daemon with keys" *
+          doctest::timeout(90)) {
+  TempDir dir("anchord_python_client_curve");
+  const std::string python = FindPython(dir);
+  if (python.empty() || !HaveProtoc(dir)) {
+    MESSAGE("skipped: needs python3-zmq, python3-protobuf and protoc");
+    return;
+  }
+  const std::string client = (SourceRoot() / "deploy/anchord_client.py");
+  std::array<char, 41> pub{}, sec{}, cpub{}, csec{}, spub{}, ssec{};
+  REQUIRE(zmq_curve_keypair(pub.data(), sec.data()) == 0);
+  REQUIRE(zmq_curve_keypair(cpub.data(), csec.data()) == 0);
+  REQUIRE(zmq_curve_keypair(spub.data(), ssec.data()) == 0);
+  const std::string server_key = dir / "server.key";
+  const std::string server_pub = dir / "server.pub";
+  const std::string allow = dir / "clients.allow";
+  const std::string client_key = dir / "client.key";
+  const std::string stranger_key = dir / "stranger.key";
+  REQUIRE(WriteFileAtomically(server_key, std::string(sec.data()) + "\n"));
+  REQUIRE(WriteFileAtomically(server_pub, std::string(pub.data()) + "\n"));
+  REQUIRE(WriteFileAtomically(allow, std::string(cpub.data()) + "\n"));
+  // curve_keygen's layout for the client's own file.
+  REQUIRE(WriteFileAtomically(
+      client_key, "== CURVE PUBLIC KEY ==\n" + std::string(cpub.data()) +
+                      "\n== CURVE SECRET KEY ==\n" + csec.data() + "\n"));
+  REQUIRE(WriteFileAtomically(stranger_key, std::string(ssec.data()) + "\n"));
+  RunningDaemon d(
+      [&](daemon::DaemonConfig& c) {
+        c.security.curve_server_secret_key_file = server_key;
+        c.security.curve_allowed_client_keys_file = allow;
+      },
+      {},
+      CurveClientKeys{{cpub.data(), csec.data()}, pub.data()});
+  REQUIRE_MESSAGE(d.ok, d.error);
+  const std::string ok_log = dir / "ok.log";
+  CHECK(RunToCompletion({python, client, "--query", "health", "--endpoint",
+                         d.config.endpoints.queries, "--curve-server-key",
+                         server_pub, "--curve-client-key", client_key},
+                        ok_log, Millis(30000)) == 0);
+  INFO(ReadWholeFile(ok_log));
+  CHECK(ReadWholeFile(ok_log).find("ok: true") != std::string::npos);
+  const std::string refused_log = dir / "refused.log";
+  CHECK(RunToCompletion({python, client, "--query", "health", "--endpoint",
+                         d.config.endpoints.queries, "--timeout-s", "2",
+                         "--curve-server-key", server_pub,
+                         "--curve-client-key", stranger_key},
+                        refused_log, Millis(30000)) == 1);
 }
 
 }  // namespace anchord::testing

@@ -222,11 +222,17 @@ long DaemonProcess::RssKb() const {
 
 // --- DaemonClient -----------------------------------------------------------
 
-DaemonClient::DaemonClient(std::vector<std::string> topics)
+DaemonClient::DaemonClient(std::vector<std::string> topics,
+                           const std::optional<CurveClientKeys>& curve)
     : frames_(context_, zmq::socket_type::xpub),
       results_(context_, zmq::socket_type::sub),
       queries_(context_, zmq::socket_type::dealer),
       topics_(std::move(topics)) {
+  if (curve) {
+    for (zmq::socket_t* socket : {&frames_, &results_, &queries_}) {
+      daemon::SetCurveClient(*socket, curve->client, curve->server_public_z85);
+    }
+  }
   frames_.set(zmq::sockopt::linger, 0);
   frames_.set(zmq::sockopt::sndhwm, 0);  // the test decides what to send
   frames_.bind("tcp://127.0.0.1:*");
@@ -388,8 +394,9 @@ std::shared_ptr<const daemon::DaemonConfig> DaemonClient::CurrentConfig() {
 
 RunningDaemon::RunningDaemon(
     const std::function<void(daemon::DaemonConfig&)>& customize,
-    std::vector<std::string> topics)
-    : client(std::move(topics)) {
+    std::vector<std::string> topics,
+    const std::optional<CurveClientKeys>& curve)
+    : client(std::move(topics), curve) {
   // A port that was free when probed may be taken before the daemon binds
   // it (tests run in parallel): a daemon that exits at start-up is retried
   // on fresh ports.

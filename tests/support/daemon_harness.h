@@ -27,6 +27,7 @@
 #include "anchord/synth/synthetic_scan.h"
 #include "anchord/v1/anchord.pb.h"
 #include "support/temp_dir.h"
+#include "daemon/common/curve_keys.h"
 #include "daemon/config/config.h"
 
 namespace anchord::testing {
@@ -129,14 +130,23 @@ struct Published {
   std::string payload;
 };
 
+// CURVE material of a test client: its own key pair and the daemon's
+// public key.
+struct CurveClientKeys {
+  daemon::CurveKeyPair client;
+  std::string server_public_z85;
+};
+
 // The test's side of the daemon's sockets: an XPUB bound on the frame
 // endpoint (the controller), a SUB connected to the results endpoint
 // subscribed to `topics` (all when empty), a DEALER connected to the
 // query endpoint. Not thread-safe.
 class DaemonClient {
  public:
-  // Binds the frame XPUB on a kernel-chosen loopback port.
-  explicit DaemonClient(std::vector<std::string> topics = {});
+  // Binds the frame XPUB on a kernel-chosen loopback port. With `curve`
+  // every socket is a CURVE client of the daemon.
+  explicit DaemonClient(std::vector<std::string> topics = {},
+                        const std::optional<CurveClientKeys>& curve = {});
   DaemonClient(const DaemonClient&) = delete;
   DaemonClient& operator=(const DaemonClient&) = delete;
 
@@ -204,7 +214,8 @@ class DaemonClient {
 struct RunningDaemon {
   explicit RunningDaemon(
       const std::function<void(daemon::DaemonConfig&)>& customize = {},
-      std::vector<std::string> topics = {});
+      std::vector<std::string> topics = {},
+      const std::optional<CurveClientKeys>& curve = {});
 
   // True when the daemon started and WaitReady succeeded; `error` says why
   // not (with the daemon's log).
