@@ -18,7 +18,12 @@
 // Usage: anchord_load_bench [--rates 10,25,50,75,100,150,200]
 //          [--seconds 4] [--rss-frames 10000] [--rss-rate auto|HZ]
 //          [--workers 2] [--ingest-queue 8] [--size 512] [--pool 20]
-//          [--no-corrected] [--anchord PATH]
+//          [--no-corrected] [--query-flood N] [--anchord PATH]
+//
+// --query-flood N runs N query clients during every sweep phase, each
+// sending health queries as fast as its socket takes them (the fairness
+// figure: frames at 20/s must still get >= 95 % of results within 100 ms;
+// `--rates 20 --seconds 10 --rss-frames 0 --query-flood 4`).
 
 #include "anchord/synth/simulated_instrument.h"
 #include "anchord/synth/synthetic_scan.h"
@@ -76,6 +81,7 @@ struct Options {
   int size_px = 512;
   int pool = 20;
   bool make_corrected = true;
+  int query_flood = 0;  // query clients flooding during the sweep
   std::string anchord;  // the daemon binary; default next to this one
 };
 
@@ -95,6 +101,8 @@ Offered-rate sweep and RSS soak of `anchord serve` on loopback.
   --size PX           frame side, px (default 512)
   --pool N            distinct pre-encoded frames (default 20)
   --no-corrected      registration.make_corrected = false
+  --query-flood N     N clients flood health queries during each sweep
+                      phase (default 0)
   --anchord PATH      the daemon binary (default: ../daemon/anchord next to
                       this program)
 )";
@@ -140,6 +148,8 @@ bool ParseOptions(int argc, char** argv, Options& o) {
         o.pool = std::stoi(value());
       } else if (a == "--no-corrected") {
         o.make_corrected = false;
+      } else if (a == "--query-flood") {
+        o.query_flood = std::stoi(value());
       } else if (a == "--anchord") {
         o.anchord = value();
       } else {
@@ -539,22 +549,75 @@ class LoadClient {
   uint64_t request_id_ = 0;
 };
 
+// Clients that send health queries as fast as their sockets take them
+// (replies are read and thrown away), each on its own thread and socket.
+class QueryFlood {
+ public:
+  QueryFlood(const std::string& endpoint, int clients) {
+    for (int k = 0; k < clients; ++k) {
+      threads_.emplace_back([this, endpoint] { Flood(endpoint); });
+    }
+  }
+  ~QueryFlood() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+  }
+  uint64_t sent() const { return sent_; }
+
+ private:
+  void Flood(const std::string& endpoint) {
+    zmq::context_t context(1);
+    zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.set(zmq::sockopt::sndhwm, 100000);
+    dealer.connect(endpoint);
+    v1::QueryRequest q;
+    q.mutable_health();
+    const std::string body = q.SerializeAsString();
+    zmq::message_t reply;
+    while (!stop_) {
+      for (int burst = 0; burst < 1000; ++burst) {
+        if (!dealer.send(zmq::buffer(body), zmq::send_flags::dontwait)) break;
+        ++sent_;
+      }
+      while (dealer.recv(reply, zmq::recv_flags::dontwait)) {
+      }
+      std::this_thread::yield();
+    }
+  }
+
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> sent_{0};
+  std::vector<std::thread> threads_;
+};
+
 // --- Report -----------------------------------------------------------------
 
 void PrintHeader() {
-  std::printf("%9s %9s %6s %7s %11s %7s %7s %7s %7s %7s %7s %8s\n", "offered/s",
-              "sent/s", "sent", "results", "published/s", "dropped", "p50 ms",
-              "p90 ms", "p99 ms", "max ms", "not ok", "daemon p50");
+  std::printf("%9s %9s %6s %7s %11s %7s %7s %7s %7s %7s %7s %8s %9s\n",
+              "offered/s", "sent/s", "sent", "results", "published/s",
+              "dropped", "p50 ms", "p90 ms", "p99 ms", "max ms", "not ok",
+              "daemon p50", "<=100ms %");
+}
+
+// Share of the frames sent whose result arrived within `ms`, percent.
+double WithinPercent(const PhaseResult& r, double ms) {
+  if (r.sent == 0) return 0;
+  const auto n = std::count_if(r.latency_ms.begin(), r.latency_ms.end(),
+                               [ms](double v) { return v <= ms; });
+  return 100.0 * static_cast<double>(n) / r.sent;
 }
 
 void PrintRow(const PhaseResult& r) {
   std::printf(
-      "%9.0f %9.1f %6d %7d %11.1f %7llu %7.1f %7.1f %7.1f %7.1f %7d %8.1f%s\n",
+      "%9.0f %9.1f %6d %7d %11.1f %7llu %7.1f %7.1f %7.1f %7.1f %7d %8.1f "
+      "%9.1f%s\n",
       r.offered_hz, r.achieved_hz, r.sent, r.results, r.published_hz,
       static_cast<unsigned long long>(r.dropped), Percentile(r.latency_ms, 0.5),
       Percentile(r.latency_ms, 0.9), Percentile(r.latency_ms, 0.99),
       Percentile(r.latency_ms, 1.0), r.not_ok,
-      Percentile(r.daemon_latency_ms, 0.5), r.complete ? "" : "  (incomplete)");
+      Percentile(r.daemon_latency_ms, 0.5), WithinPercent(r, 100),
+      r.complete ? "" : "  (incomplete)");
   std::fflush(stdout);
 }
 
@@ -586,6 +649,7 @@ struct SweepSummary {
 };
 
 SweepSummary RunSweep(const Options& o,
+                      const daemon::DaemonConfig& config,
                       LoadClient& client,
                       const std::vector<std::string>& pool) {
   std::printf(
@@ -597,8 +661,16 @@ SweepSummary RunSweep(const Options& o,
   for (double rate : o.rates) {
     const int count =
         std::max(1, static_cast<int>(std::lround(rate * o.seconds)));
+    std::optional<QueryFlood> flood;
+    if (o.query_flood > 0) flood.emplace(config.endpoints.queries, o.query_flood);
     const PhaseResult r = client.RunPhase(rate, count, pool, nullptr);
+    const uint64_t queries = flood ? flood->sent() : 0;
+    flood.reset();
     PrintRow(r);
+    if (o.query_flood > 0) {
+      std::printf("          (%d query clients offered %llu health queries)\n",
+                  o.query_flood, static_cast<unsigned long long>(queries));
+    }
     const double p99 = Percentile(r.latency_ms, 0.99);
     if (rate == 50) summary.p99_at_50_ms = p99;
     if (!Sustained(r)) continue;
@@ -704,7 +776,7 @@ int Run(const Options& o) {
   }
   client.RunPhase(10, 20, pool, nullptr);  // warm-up, not reported
 
-  const SweepSummary sweep = RunSweep(o, client, pool);
+  const SweepSummary sweep = RunSweep(o, config, client, pool);
   double rss_growth_mb = std::nan("");
   if (o.rss_frames > 0) {
     const double rate = o.rss_rate > 0      ? o.rss_rate

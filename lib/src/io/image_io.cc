@@ -558,24 +558,33 @@ Status CheckRasterSize(const std::string& path, std::string_view bytes) {
   return Status::Ok();
 }
 
-ReadImageResult ReadRasterUnguarded(const std::string& path) {
-  std::string bytes;
+ReadImageResult DecodeRasterUnguarded(std::string_view bytes,
+                                      const std::string& name) {
   // cv::Mat counts its columns in int.
-  constexpr uint64_t kMaxBytes = std::numeric_limits<int>::max();
-  if (Status s = ReadFileBytes(path, &bytes, kMaxBytes); !s.ok()) {
-    return Fail(s);
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return Invalid("image " + name + " is too large to decode");
   }
-  if (Status s = CheckRasterSize(path, bytes); !s.ok()) return Fail(s);
-  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, bytes.data());
+  if (Status s = CheckRasterSize(name, bytes); !s.ok()) return Fail(s);
+  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U,
+                       const_cast<char*>(bytes.data()));
   // IMREAD_UNCHANGED keeps depth and alpha; ANYDEPTH is implied but
   // stated for clarity.
   const cv::Mat raw =
       cv::imdecode(buffer, cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH);
   if (raw.empty()) {
-    return Invalid("cannot decode image " + path +
+    return Invalid("cannot decode image " + name +
                    " (corrupt or unsupported file)");
   }
-  return RasterToFloat(path, raw);
+  return RasterToFloat(name, raw);
+}
+
+ReadImageResult ReadRasterUnguarded(const std::string& path) {
+  std::string bytes;
+  constexpr uint64_t kMaxBytes = std::numeric_limits<int>::max();
+  if (Status s = ReadFileBytes(path, &bytes, kMaxBytes); !s.ok()) {
+    return Fail(s);
+  }
+  return DecodeRasterUnguarded(bytes, path);
 }
 
 // Runs `fn`, turning any escaping exception into a failed result. OpenCV
@@ -631,6 +640,13 @@ Status WriteNpy(const std::string& path, const cv::Mat1f& image) {
 ReadImageResult ReadRasterImage(const std::string& path) {
   return Guard<ReadImageResult>("cannot decode image " + path, true,
                                 [&] { return ReadRasterUnguarded(path); });
+}
+
+ReadImageResult DecodeRasterImage(std::string_view bytes,
+                                  const std::string& name) {
+  return Guard<ReadImageResult>("cannot decode image " + name, true, [&] {
+    return DecodeRasterUnguarded(bytes, name);
+  });
 }
 
 ReadImageResult ReadImageFile(const std::string& path) {

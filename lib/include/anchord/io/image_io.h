@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "anchord/util/frame.h"
 #include "anchord/util/status.h"
@@ -36,6 +37,11 @@ inline constexpr int kMaxRasterSidePx = 16384;
 // kMaxRasterSidePx, or a header the size cannot be read from, gives
 // kInvalidInput before decoding.
 ReadImageResult ReadRasterImage(const std::string& path);
+
+// Decodes PNG or TIFF bytes already in memory (same checks as
+// ReadRasterImage); `name` names the source in messages.
+ReadImageResult DecodeRasterImage(std::string_view bytes,
+                                  const std::string& name);
 
 // Reads any supported input by extension: .npy, .tif, .tiff, .png. The
 // frame's pixel size is left 0; the caller sets it.
