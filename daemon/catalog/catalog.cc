@@ -4,6 +4,7 @@
 
 #include "daemon/catalog/catalog_impl.h"
 #include "daemon/catalog/catalog_schema.h"
+#include "daemon/common/session_name.h"
 
 #include <algorithm>
 #include <cmath>
@@ -35,6 +36,10 @@ std::string ObservationProblem(const DefectObservation& o) {
 Status CheckUpdate(const CatalogUpdate& update) {
   if (update.session.empty()) {
     return Status::InvalidInput("catalog: update has an empty session");
+  }
+  if (std::optional<std::string> error = SessionNameError(update.session)) {
+    return Status::InvalidInput("catalog: update session " +
+                                SanitizedForLog(update.session) + " " + *error);
   }
   for (const Vec2& p : update.footprint_nm) {
     if (!Finite(p)) {

@@ -82,6 +82,8 @@ struct DefectObservation {
 
 // One frame's contribution to a session's catalog.
 struct CatalogUpdate {
+  // A valid session name (daemon/common/session_name.h: 1 to 128 bytes of
+  // ASCII letters, digits and ._-:/@+).
   std::string session;
   uint64_t frame_id = 0;
   int64_t time_unix_ns = 0;  // the frame's acquisition time
@@ -169,8 +171,8 @@ class DefectCatalog {
   // one frame that map to the same record are one sighting (their mean
   // position). Then retention runs (age, then count; this frame's records
   // are the most recently seen, so they go last) and the tracker state is
-  // stored. kInvalidInput for a malformed update (empty session, a
-  // non-finite number, a negative sigma or vacancy site, an unknown kind)
+  // stored. kInvalidInput for a malformed update (an invalid session name,
+  // a non-finite number, a negative sigma or vacancy site, an unknown kind)
   // or a read-only catalog, and kInternal when SQLite fails; in both cases
   // nothing of the update is stored and `records` is left empty.
   Status Commit(const CatalogUpdate& update,

@@ -3,9 +3,10 @@
 // identity by key and off-lattice features by position; the seen /
 // observed / active bookkeeping with footprints and what "changed" means;
 // every query type; retention by count and by age; clean errors for bad
-// files and bad updates; a read-only reader sees the writer's commits; and
-// every commit a killed (SIGKILL) writer reported is in the reopened file,
-// while a reader in another process follows its commits.
+// files, bad updates and invalid session names; a read-only reader sees
+// the writer's commits; and every commit a killed (SIGKILL) writer
+// reported is in the reopened file, while a reader in another process
+// follows its commits.
 
 #include "daemon/catalog/catalog.h"
 
@@ -900,10 +901,10 @@ TEST_CASE("every commit a killed writer reported survives the kill" *
 TEST_CASE("a defect at a place the frame left undecided is not observed") {
   TempDir dir("anchord_catalog");
   auto catalog = OpenOk(OptionsAt(dir / "catalog.db"));
-  const auto f1 = CommitOk(
-      *catalog, Update("s", 1, 1.0,
-                       {Vacancy(0, 0, 0, Vec2(5, 5)), Vacancy(1, 0, 0, Vec2(7, 5))},
-                       Box(Vec2(0, 0), Vec2(10, 10))));
+  const auto f1 = CommitOk(*catalog, Update("s", 1, 1.0,
+                                            {Vacancy(0, 0, 0, Vec2(5, 5)),
+                                             Vacancy(1, 0, 0, Vec2(7, 5))},
+                                            Box(Vec2(0, 0), Vec2(10, 10))));
   CatalogUpdate u = Update("s", 2, 2.0, {}, Box(Vec2(0, 0), Vec2(10, 10)));
   u.undecided_nm = {Vec2(5.01, 5.0)};  // A's site, within 0.05 nm
   CommitOk(*catalog, u);
@@ -924,20 +925,55 @@ TEST_CASE("retention never deletes what the committing frame reports") {
   // Five new defects in one frame: all five stay (their ids are published),
   // the older one goes.
   const auto big = CommitOk(
-      *catalog, Update("s", 2, 101.0,
-                       {Vacancy(0, 0, 0, Vec2(0, 0)), Vacancy(1, 0, 0, Vec2(1, 0)),
-                        Vacancy(2, 0, 0, Vec2(2, 0)), Vacancy(3, 0, 0, Vec2(3, 0)),
-                        Vacancy(4, 0, 0, Vec2(4, 0))}));
+      *catalog,
+      Update("s", 2, 101.0,
+             {Vacancy(0, 0, 0, Vec2(0, 0)), Vacancy(1, 0, 0, Vec2(1, 0)),
+              Vacancy(2, 0, 0, Vec2(2, 0)), Vacancy(3, 0, 0, Vec2(3, 0)),
+              Vacancy(4, 0, 0, Vec2(4, 0))}));
   std::vector<int64_t> reported;
   for (const auto& r : big) reported.push_back(r.id);
   CHECK(Ids(All(*catalog, "s")) == reported);
   // A late frame (acquired before the stored ones) that sees one of them
   // again keeps it.
-  const auto late = CommitOk(*catalog, Update("s", 3, 50.0,
-                                              {Vacancy(0, 0, 0, Vec2(0, 0))}));
+  const auto late =
+      CommitOk(*catalog, Update("s", 3, 50.0, {Vacancy(0, 0, 0, Vec2(0, 0))}));
   REQUIRE(late.size() == 1);
   const auto ids = Ids(All(*catalog, "s"));
   CHECK(std::find(ids.begin(), ids.end(), late[0].id) != ids.end());
+}
+
+TEST_CASE("invalid session names are refused with the reason") {
+  auto catalog = OpenOk(OptionsAt(":memory:"));
+  struct Case {
+    std::string session;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {std::string(129, 's'), "is 129 bytes, more than 128"},
+      {std::string(1 << 20, 's'), "is 1048576 bytes, more than 128"},
+      {"run\n2", "has a control character 0x0a at byte 3"},
+      {std::string("a\0b", 3), "has a control character 0x00 at byte 1"},
+      {"run 2", "has a space at byte 3"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.reason);
+    std::vector<DefectRecord> records;
+    const Status status = catalog->Commit(
+        Update(c.session, 1, 1.0, {Vacancy(0, 0, 0, Vec2(0, 0))}), &records);
+    CHECK(status.code() == StatusCode::kInvalidInput);
+    CHECK(status.message().find(c.reason) != std::string::npos);
+    CHECK(status.message().find("catalog: update session \"") == 0);
+    CHECK(status.message().size() < 300);
+    CHECK(status.message().find('\n') == std::string::npos);
+    CHECK(records.empty());
+  }
+  std::vector<std::string> sessions;
+  REQUIRE(catalog->Sessions(&sessions).ok());
+  CHECK(sessions.empty());
+  // The longest valid name is stored.
+  CommitOk(*catalog, Update(std::string(128, 's'), 1, 1.0, {}));
+  REQUIRE(catalog->Sessions(&sessions).ok());
+  CHECK(sessions.size() == 1);
 }
 
 }  // namespace
