@@ -157,6 +157,8 @@ Status CatalogOptions::Validate() const {
   v.Require(max_age_s >= 0, "max_age_s", max_age_s, ">= 0");
   v.Require(std::isfinite(match_radius_nm) && match_radius_nm > 0,
             "match_radius_nm", match_radius_nm, "finite, > 0");
+  ANCHORD_OPTION_GE(v, max_sessions, 1);
+  ANCHORD_OPTION_GE(v, max_defects_total, 1);
   return v.ToStatus();
 }
 
@@ -184,7 +186,9 @@ Status DefectCatalog::Commit(const CatalogUpdate& update,
   }
   if (Status st = CheckUpdate(update); !st.ok()) return st;
 
+  impl_->BeginTransaction();
   if (Status st = impl_->Exec("BEGIN IMMEDIATE", "commit: begin"); !st.ok()) {
+    impl_->FinishTransaction(false);
     return st;
   }
   Status status = impl_->CommitInTransaction(update, records);
@@ -193,9 +197,11 @@ Status DefectCatalog::Commit(const CatalogUpdate& update,
     // Also after a failed COMMIT (SQLITE_BUSY keeps the transaction open);
     // a no-op when SQLite already rolled back.
     sqlite3_exec(impl_->db, "ROLLBACK", nullptr, nullptr, nullptr);
+    impl_->FinishTransaction(false);
     records->clear();
     return status;
   }
+  impl_->FinishTransaction(true);
   return Status::Ok();
 }
 
@@ -278,6 +284,25 @@ Status DefectCatalog::CheckIntegrity() const {
     return Status::Internal(impl_->context + ": integrity check failed:\n" +
                             problems);
   }
+  return Status::Ok();
+}
+
+CatalogEvictions DefectCatalog::evictions() const { return impl_->evictions; }
+
+Status DefectCatalog::SizeBytes(int64_t* bytes) const {
+  *bytes = 0;
+  int64_t pages = 0, page_bytes = 0;
+  if (Status st =
+          impl_->QueryInt("PRAGMA page_count", "PRAGMA page_count", &pages);
+      !st.ok()) {
+    return st;
+  }
+  if (Status st =
+          impl_->QueryInt("PRAGMA page_size", "PRAGMA page_size", &page_bytes);
+      !st.ok()) {
+    return st;
+  }
+  *bytes = pages * page_bytes;
   return Status::Ok();
 }
 

@@ -1,6 +1,7 @@
 // One frame's commit, in named steps: load the candidates an observation
 // may be, match (defect_matching.h), decide each defect's new row, write
-// the rows, mark what the frame missed, retain, store the tracker state.
+// the rows, mark what the frame missed, retain, store the session's row,
+// and keep the catalog within its global bounds.
 
 #include "daemon/catalog/catalog_impl.h"
 #include "daemon/catalog/catalog_schema.h"
@@ -25,6 +26,7 @@ Status DefectCatalog::Impl::CommitInTransaction(
   if (Status st = MarkMissed(update, seen); !st.ok()) return st;
   if (Status st = Retain(update, seen); !st.ok()) return st;
   if (Status st = StoreSession(update); !st.ok()) return st;
+  if (Status st = BoundSessions(update); !st.ok()) return st;
   records->reserve(update.observations.size());
   for (size_t sighting : match.sighting_of) {
     records->push_back(rows[sighting].record);
@@ -164,6 +166,7 @@ Status DefectCatalog::Impl::InsertRow(DefectRow* row) {
   BindDefectRowState(6, *row, &s);
   if (Status st = s.Run(); !st.ok()) return st;
   r.id = s.LastInsertRowId();
+  ++defects_delta;
   return Status::Ok();
 }
 
@@ -219,10 +222,20 @@ Status DefectCatalog::Impl::MarkMissed(
   return status;
 }
 
-// The tracker state, when the update stores one (else the session keeps
-// the state stored last).
+// The session's row: its latest frame time, and the tracker state when the
+// update stores one (else the state stored last stays; a new session's row
+// starts with a zero-length state, which reads as none).
 Status DefectCatalog::Impl::StoreSession(const CatalogUpdate& update) {
-  if (!update.store_tracker_state) return Status::Ok();
+  if (!update.store_tracker_state) {
+    SqliteStatement s = Statement(
+        "INSERT INTO sessions (session, tracker_state, updated) "
+        "VALUES (?1, X'', ?2) ON CONFLICT (session) DO UPDATE SET "
+        "updated = excluded.updated",
+        "record session");
+    s.Bind(1, update.session);
+    s.Bind(2, update.time_unix_ns);
+    return s.Run();
+  }
   SqliteStatement s = Statement(
       "INSERT INTO sessions (session, tracker_state, updated) "
       "VALUES (?1, ?2, ?3) ON CONFLICT (session) DO UPDATE SET "

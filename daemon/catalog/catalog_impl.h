@@ -2,8 +2,8 @@
 
 // The state behind a DefectCatalog and the steps its operations are made
 // of; private to daemon/catalog/. Opening is in catalog_open.cc, a
-// commit's steps in catalog_commit.cc, retention in catalog_retention.cc,
-// the public operations in catalog.cc.
+// commit's steps in catalog_commit.cc, retention and the global bounds in
+// catalog_retention.cc, the public operations in catalog.cc.
 
 #include "daemon/catalog/catalog.h"
 #include "daemon/catalog/defect_matching.h"
@@ -35,6 +35,23 @@ struct DefectCatalog::Impl {
   std::unique_ptr<StatementCache> statements;
   // Set while MarkMissed() runs its UPDATE; read by anchord_missed().
   const FrameCoverage* coverage = nullptr;
+
+  // The number of defects in the database after this connection's last
+  // commit, and PRAGMA data_version then (it changes when another
+  // connection commits, and the number is then counted again). Unset
+  // until first needed and after a failed commit.
+  std::optional<int64_t> defects_total;
+  int64_t defects_total_data_version = 0;
+  // During a commit: defects inserted minus defects deleted so far.
+  int64_t defects_delta = 0;
+  // During a commit: the defect total after it, as BoundSessions() left it,
+  // and PRAGMA data_version within it.
+  std::optional<int64_t> defects_total_after;
+  int64_t pending_data_version = 0;
+  // What the global bounds evicted in committed transactions, and in the
+  // transaction under way.
+  CatalogEvictions evictions;
+  CatalogEvictions pending_evictions;
 
   // kInternal naming the path, the step and SQLite's message.
   Status Error(std::string_view what) const {
@@ -89,6 +106,16 @@ struct DefectCatalog::Impl {
   Status RetainByCount(const CatalogUpdate& update,
                        const std::unordered_set<int64_t>& keep);
   Status DeleteDefect(int64_t id, std::string_view what);
+  Status BoundSessions(const CatalogUpdate& update);
+  Status CountDefectsTotal(int64_t* total);
+  Status OldestSessions(const std::string& except,
+                        int64_t limit,
+                        std::vector<std::string>* sessions);
+  Status EvictSession(const std::string& session, int64_t* defects);
+  // Before BEGIN: clears the transaction's counts. After COMMIT / ROLLBACK:
+  // keeps or forgets them.
+  void BeginTransaction();
+  void FinishTransaction(bool committed);
 };
 
 }  // namespace anchord::daemon

@@ -1,8 +1,10 @@
-// Retention: what the catalog deletes of a session, defects too old or too
-// many.
+// What the catalog deletes: per session, defects too old or too many
+// (retention); over all sessions, whole sessions beyond max_sessions or
+// max_defects_total (the global bounds).
 
 #include "daemon/catalog/catalog_impl.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace anchord::daemon {
@@ -91,7 +93,112 @@ Status DefectCatalog::Impl::RetainByCount(
 Status DefectCatalog::Impl::DeleteDefect(int64_t id, std::string_view what) {
   SqliteStatement s = Statement("DELETE FROM defects WHERE id = ?1", what);
   s.Bind(1, id);
+  if (Status st = s.Run(); !st.ok()) return st;
+  defects_delta -= s.Changes();
+  return Status::Ok();
+}
+
+// Evicts whole sessions other than the committing one, the least recently
+// committed first (by frame time, ties by name), while the catalog holds
+// more than max_sessions sessions or max_defects_total defects. Runs after
+// StoreSession(), so the committing session is counted.
+Status DefectCatalog::Impl::BoundSessions(const CatalogUpdate& update) {
+  int64_t sessions = 0, defects = 0;
+  if (Status st = QueryInt("SELECT COUNT(*) FROM sessions", "count sessions",
+                           &sessions);
+      !st.ok()) {
+    return st;
+  }
+  if (Status st = CountDefectsTotal(&defects); !st.ok()) return st;
+  const auto over = [&] {
+    return sessions > options.max_sessions ||
+           defects > options.max_defects_total;
+  };
+  while (over()) {
+    std::vector<std::string> oldest;
+    const int64_t batch = std::max<int64_t>(1, sessions - options.max_sessions);
+    if (Status st = OldestSessions(update.session, batch, &oldest); !st.ok()) {
+      return st;
+    }
+    if (oldest.empty()) break;  // only the committing session is left
+    for (size_t k = 0; k < oldest.size() && over(); ++k) {
+      int64_t removed = 0;
+      if (Status st = EvictSession(oldest[k], &removed); !st.ok()) return st;
+      sessions -= 1;
+      defects -= removed;
+      pending_evictions.sessions += 1;
+      pending_evictions.defects += removed;
+    }
+  }
+  defects_total_after = defects;
+  return Status::Ok();
+}
+
+// The number of defects in the database now, within the transaction: the
+// cached total plus this transaction's changes while no other connection
+// committed since the cache was taken, else counted.
+Status DefectCatalog::Impl::CountDefectsTotal(int64_t* total) {
+  int64_t version = 0;
+  if (Status st =
+          QueryInt("PRAGMA data_version", "PRAGMA data_version", &version);
+      !st.ok()) {
+    return st;
+  }
+  pending_data_version = version;
+  if (defects_total && version == defects_total_data_version) {
+    *total = *defects_total + defects_delta;
+    return Status::Ok();
+  }
+  return QueryInt("SELECT COUNT(*) FROM defects", "count all defects", total);
+}
+
+Status DefectCatalog::Impl::OldestSessions(const std::string& except,
+                                           int64_t limit,
+                                           std::vector<std::string>* sessions) {
+  SqliteStatement s = Statement(
+      "SELECT session FROM sessions WHERE session <> ?1 "
+      "ORDER BY updated, session LIMIT ?2",
+      "select the oldest sessions");
+  s.Bind(1, except);
+  s.Bind(2, limit);
+  return s.ForEachRow([&] {
+    sessions->push_back(s.Text(0));
+    return true;
+  });
+}
+
+// Deletes the session's defects and its row; *defects = how many defects.
+Status DefectCatalog::Impl::EvictSession(const std::string& session,
+                                         int64_t* defects) {
+  {
+    SqliteStatement s = Statement("DELETE FROM defects WHERE session = ?1",
+                                  "evict a session's defects");
+    s.Bind(1, session);
+    if (Status st = s.Run(); !st.ok()) return st;
+    *defects = s.Changes();
+    defects_delta -= *defects;
+  }
+  SqliteStatement s =
+      Statement("DELETE FROM sessions WHERE session = ?1", "evict a session");
+  s.Bind(1, session);
   return s.Run();
+}
+
+void DefectCatalog::Impl::BeginTransaction() {
+  defects_delta = 0;
+  defects_total_after.reset();
+  pending_evictions = {};
+}
+
+void DefectCatalog::Impl::FinishTransaction(bool committed) {
+  if (!committed) {
+    defects_total.reset();
+    return;
+  }
+  evictions.sessions += pending_evictions.sessions;
+  evictions.defects += pending_evictions.defects;
+  defects_total = defects_total_after;
+  defects_total_data_version = pending_data_version;
 }
 
 }  // namespace anchord::daemon

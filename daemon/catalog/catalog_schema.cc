@@ -16,7 +16,10 @@ static_assert(static_cast<int>(DefectKind::kOffLattice) == 2);
 // Vacancies are keyed by (session, kind, i, j, site), unique by a partial
 // index; off-lattice rows store i = j = 0, site = -1 and are found by
 // position through defects_position. AUTOINCREMENT: ids of deleted
-// defects are never handed out again.
+// defects are never handed out again. sessions holds one row per session
+// with a commit: the tracker state stored last (a zero-length blob until
+// one is) and `updated`, the frame time of the session's latest commit
+// (the order of Sessions() and of evictions).
 const char* const kCatalogSchemaSql = R"sql(
 CREATE TABLE defects (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
