@@ -18,9 +18,15 @@
 // found again by their session keys and positions.)
 //
 // Time: every time in the catalog (first/last seen, changed, the age
-// retention, the order of Sessions()) is the frames' acquisition time
-// (CatalogUpdate::time_unix_ns), not the wall clock, so a replayed run
-// gives the same catalog.
+// retention, the order of Sessions() and of session evictions) is the
+// frames' acquisition time (CatalogUpdate::time_unix_ns), not the wall
+// clock, so a replayed run gives the same catalog.
+//
+// Size: retention bounds each session (max_defects_per_session,
+// max_age_s), and the global bounds (max_sessions, max_defects_total)
+// evict whole sessions, the least recently committed first, so a stream of
+// ever-new session names cannot grow the catalog without end. SQLite
+// reuses the pages of deleted rows: the file stays at its high-water mark.
 //
 // Threading: not thread-safe. The daemon's TrackService serialises the
 // ordered track stage (writes) and the query handler (reads) on one
@@ -64,10 +70,27 @@ struct CatalogOptions {
   double match_radius_nm = 0.4;
   // Open read-only (queries); the file must exist. Default false.
   bool read_only = false;
+  // Global bound: at most this many sessions in the catalog. When a commit
+  // brings a new session beyond it, whole sessions are evicted, the one
+  // whose latest commit has the oldest frame time first (ties by name),
+  // never the committing session. Default 1000; >= 1.
+  int64_t max_sessions = 1000;
+  // Global bound: at most this many defects over all sessions. When a
+  // commit leaves more, whole sessions are evicted in the same order until
+  // the total fits or only the committing session is left (which
+  // max_defects_per_session bounds). Default 10,000,000; >= 1.
+  int64_t max_defects_total = 10000000;
 
   // kOk, or kInvalidInput listing every violated constraint, one per line:
   // "catalog.max_age_s = -1. Violated constraint: >= 0".
   Status Validate() const;
+};
+
+// What the global bounds (max_sessions, max_defects_total) removed since
+// the catalog was opened, counting committed transactions only.
+struct CatalogEvictions {
+  int64_t sessions = 0;  // whole sessions: their defects and tracker state
+  int64_t defects = 0;   // the defects those sessions held
 };
 
 // One defect as one frame saw it, placed in the session frame.
@@ -82,6 +105,8 @@ struct DefectObservation {
 
 // One frame's contribution to a session's catalog.
 struct CatalogUpdate {
+  // A valid session name (daemon/common/session_name.h: 1 to 128 bytes of
+  // ASCII letters, digits and ._-:/@+).
   std::string session;
   uint64_t frame_id = 0;
   int64_t time_unix_ns = 0;  // the frame's acquisition time
@@ -168,8 +193,13 @@ class DefectCatalog {
   // off-lattice features by position (match_radius_nm). Observations of
   // one frame that map to the same record are one sighting (their mean
   // position). Then retention runs (age, then count; this frame's records
-  // are the most recently seen, so they go last) and the tracker state is
-  // stored. kInvalidInput for a malformed update (empty session, a
+  // are the most recently seen, so they go last), the session's row is
+  // written (its latest frame time, and the tracker state when the update
+  // stores it), and the global bounds evict whole other sessions
+  // (CatalogOptions::max_sessions, max_defects_total; see evictions()). A
+  // session evicted while its tracker is still live starts over in the
+  // catalog with its next commit: its defects get new ids.
+  // kInvalidInput for a malformed update (an invalid session name, a
   // non-finite number, a negative sigma or vacancy site, an unknown kind)
   // or a read-only catalog, and kInternal when SQLite fails; in both cases
   // nothing of the update is stored and `records` is left empty.
@@ -180,15 +210,21 @@ class DefectCatalog {
   Status Find(const DefectQuery& query,
               std::vector<DefectRecord>* records) const;
   // The tracker state stored with the session's latest update; empty when
-  // the session is unknown.
+  // the session is unknown (or evicted) or none was stored yet.
   Status LoadTrackerState(const std::string& session, std::string* state) const;
-  // Sessions with a stored state, most recently updated (by frame time)
-  // first; ties by name.
+  // The sessions in the catalog (every commit records its session), the
+  // one with the newest latest frame time first; ties by name.
   Status Sessions(std::vector<std::string>* sessions) const;
   // Number of defects of a session (active or not).
   Status Count(const std::string& session, int64_t* count) const;
   // PRAGMA integrity_check == "ok".
   Status CheckIntegrity() const;
+  // Sessions and defects the global bounds evicted since Open().
+  CatalogEvictions evictions() const;
+  // The database's size, bytes: page_count × page_size, free pages
+  // included (the file's size once the WAL is checkpointed; until then the
+  // WAL file comes on top). For ":memory:", the memory its pages take.
+  Status SizeBytes(int64_t* bytes) const;
 
  private:
   struct Impl;

@@ -1,6 +1,7 @@
 #include "daemon/serve/track_service.h"
 
 #include "daemon/common/clock.h"
+#include "daemon/common/session_name.h"
 #include "daemon/config/config.h"
 #include "daemon/wire/tracker_state_codec.h"
 #include <spdlog/spdlog.h>
@@ -228,9 +229,9 @@ Status TrackService::FindDefects(const v1::QueryRequest::FindDefects& query,
     if (session.empty() || !catalog_->Count(session, &count).ok() ||
         count == 0) {
       return Status::InvalidInput(
-          session.empty()
-              ? "query: no frame has been placed yet"
-              : "query: no defect catalogued for session '" + session + "'");
+          session.empty() ? "query: no frame has been placed yet"
+                          : "query: no defect catalogued for session " +
+                                SanitizedForLog(session));
     }
   }
   std::vector<DefectRecord> records;
@@ -257,9 +258,10 @@ Status TrackService::LatestDrift(const std::string& name,
   const Session* s = Find(name, &session);
   if (s == nullptr || !s->has_drift) {
     return Status::InvalidInput(
-        session.empty() ? "query: no frame has been tracked yet"
-                        : "query: no frame of session '" + session +
-                              "' has been tracked since the daemon started");
+        session.empty()
+            ? "query: no frame has been tracked yet"
+            : "query: no frame of session " + SanitizedForLog(session) +
+                  " has been tracked since the daemon started");
   }
   *out = s->drift;
   return Status::Ok();

@@ -4,6 +4,7 @@
 #include "anchord/util/check.h"
 #include "anchord/util/validation.h"
 
+#include "daemon/common/session_name.h"
 
 #include <algorithm>
 #include <array>
@@ -301,7 +302,7 @@ const char* DirectionName(v1::FastScan fast_scan) {
 void CopyIds(const v1::Frame& msg, InboundFrame* out) {
   out->frame_id = msg.frame_id();
   out->instrument = msg.instrument();
-  out->session = msg.session();
+  out->session = SessionOrDefault(msg.session());
   out->acquired_unix_ns = msg.acquired_unix_ns();
 }
 
@@ -336,6 +337,10 @@ Status ValidateAndConvert(const v1::Frame& msg,
   CheckSides(msg, limits, v);
   CheckEnums(msg, v);
   CheckMetadata(msg, limits, v);
+  if (std::optional<std::string> error = SessionNameError(out->session)) {
+    v.Require(false, "session", SanitizedForLog(out->session),
+              ("a valid session name; it " + *error).c_str());
+  }
   CheckByteCount(msg, limits, v);
   Status status = v.ToStatus();
   if (!status.ok()) return OneLine(status);

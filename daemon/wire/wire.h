@@ -83,8 +83,9 @@ struct InboundFrame {
 // "frame.<field> = <value>. Violated constraint: <constraint>", joined by
 // "; " (width and height against the limits; pixel type and scan-direction
 // enums; pixel sizes against the limits; scan angle, offsets, line time
-// and bias finite; then the byte count against width × height × bytes per
-// pixel with both numbers; then the NaN/Inf share against
+// and bias finite; the session a valid name, daemon/common/session_name.h,
+// where "" is read as "default"; then the byte count against width ×
+// height × bytes per pixel with both numbers; then the NaN/Inf share against
 // limits.max_nonfinite_fraction, with the counts). kInternal when memory
 // runs out.
 // Whenever the message parsed, out->frame_id, instrument, session and

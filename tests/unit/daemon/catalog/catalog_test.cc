@@ -3,9 +3,12 @@
 // identity by key and off-lattice features by position; the seen /
 // observed / active bookkeeping with footprints and what "changed" means;
 // every query type; retention by count and by age; clean errors for bad
-// files and bad updates; a read-only reader sees the writer's commits; and
-// every commit a killed (SIGKILL) writer reported is in the reopened file,
-// while a reader in another process follows its commits.
+// files, bad updates and invalid session names; a read-only reader sees
+// the writer's commits; every commit a killed (SIGKILL) writer reported is
+// in the reopened file, while a reader in another process follows its
+// commits; and the global bounds evict whole sessions, the least recently
+// committed first, never the committing one, and keep the database
+// bounded.
 
 #include "daemon/catalog/catalog.h"
 
@@ -900,10 +903,10 @@ TEST_CASE("every commit a killed writer reported survives the kill" *
 TEST_CASE("a defect at a place the frame left undecided is not observed") {
   TempDir dir("anchord_catalog");
   auto catalog = OpenOk(OptionsAt(dir / "catalog.db"));
-  const auto f1 = CommitOk(
-      *catalog, Update("s", 1, 1.0,
-                       {Vacancy(0, 0, 0, Vec2(5, 5)), Vacancy(1, 0, 0, Vec2(7, 5))},
-                       Box(Vec2(0, 0), Vec2(10, 10))));
+  const auto f1 = CommitOk(*catalog, Update("s", 1, 1.0,
+                                            {Vacancy(0, 0, 0, Vec2(5, 5)),
+                                             Vacancy(1, 0, 0, Vec2(7, 5))},
+                                            Box(Vec2(0, 0), Vec2(10, 10))));
   CatalogUpdate u = Update("s", 2, 2.0, {}, Box(Vec2(0, 0), Vec2(10, 10)));
   u.undecided_nm = {Vec2(5.01, 5.0)};  // A's site, within 0.05 nm
   CommitOk(*catalog, u);
@@ -924,20 +927,253 @@ TEST_CASE("retention never deletes what the committing frame reports") {
   // Five new defects in one frame: all five stay (their ids are published),
   // the older one goes.
   const auto big = CommitOk(
-      *catalog, Update("s", 2, 101.0,
-                       {Vacancy(0, 0, 0, Vec2(0, 0)), Vacancy(1, 0, 0, Vec2(1, 0)),
-                        Vacancy(2, 0, 0, Vec2(2, 0)), Vacancy(3, 0, 0, Vec2(3, 0)),
-                        Vacancy(4, 0, 0, Vec2(4, 0))}));
+      *catalog,
+      Update("s", 2, 101.0,
+             {Vacancy(0, 0, 0, Vec2(0, 0)), Vacancy(1, 0, 0, Vec2(1, 0)),
+              Vacancy(2, 0, 0, Vec2(2, 0)), Vacancy(3, 0, 0, Vec2(3, 0)),
+              Vacancy(4, 0, 0, Vec2(4, 0))}));
   std::vector<int64_t> reported;
   for (const auto& r : big) reported.push_back(r.id);
   CHECK(Ids(All(*catalog, "s")) == reported);
   // A late frame (acquired before the stored ones) that sees one of them
   // again keeps it.
-  const auto late = CommitOk(*catalog, Update("s", 3, 50.0,
-                                              {Vacancy(0, 0, 0, Vec2(0, 0))}));
+  const auto late =
+      CommitOk(*catalog, Update("s", 3, 50.0, {Vacancy(0, 0, 0, Vec2(0, 0))}));
   REQUIRE(late.size() == 1);
   const auto ids = Ids(All(*catalog, "s"));
   CHECK(std::find(ids.begin(), ids.end(), late[0].id) != ids.end());
+}
+
+TEST_CASE("invalid session names are refused with the reason") {
+  auto catalog = OpenOk(OptionsAt(":memory:"));
+  struct Case {
+    std::string session;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {std::string(129, 's'), "is 129 bytes, more than 128"},
+      {std::string(1 << 20, 's'), "is 1048576 bytes, more than 128"},
+      {"run\n2", "has a control character 0x0a at byte 3"},
+      {std::string("a\0b", 3), "has a control character 0x00 at byte 1"},
+      {"run 2", "has a space at byte 3"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.reason);
+    std::vector<DefectRecord> records;
+    const Status status = catalog->Commit(
+        Update(c.session, 1, 1.0, {Vacancy(0, 0, 0, Vec2(0, 0))}), &records);
+    CHECK(status.code() == StatusCode::kInvalidInput);
+    CHECK(status.message().find(c.reason) != std::string::npos);
+    CHECK(status.message().find("catalog: update session \"") == 0);
+    CHECK(status.message().size() < 300);
+    CHECK(status.message().find('\n') == std::string::npos);
+    CHECK(records.empty());
+  }
+  std::vector<std::string> sessions;
+  REQUIRE(catalog->Sessions(&sessions).ok());
+  CHECK(sessions.empty());
+  // The longest valid name is stored.
+  CommitOk(*catalog, Update(std::string(128, 's'), 1, 1.0, {}));
+  REQUIRE(catalog->Sessions(&sessions).ok());
+  CHECK(sessions.size() == 1);
+}
+
+std::vector<std::string> SessionsOk(const DefectCatalog& catalog) {
+  std::vector<std::string> sessions;
+  const Status status = catalog.Sessions(&sessions);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  return sessions;
+}
+
+int64_t CountOk(const DefectCatalog& catalog, const std::string& session) {
+  int64_t count = 0;
+  REQUIRE(catalog.Count(session, &count).ok());
+  return count;
+}
+
+// `n` vacancies (k, 0, 0), k < n.
+std::vector<DefectObservation> Vacancies(int n) {
+  std::vector<DefectObservation> out;
+  for (int k = 0; k < n; ++k) out.push_back(Vacancy(k, 0, 0, Vec2(k, 0)));
+  return out;
+}
+
+TEST_CASE("options: the global bounds are validated") {
+  CatalogOptions bad = OptionsAt(":memory:");
+  bad.max_sessions = 0;
+  bad.max_defects_total = -1;
+  const std::string m = bad.Validate().message();
+  CHECK(m.find("catalog.max_sessions = 0. Violated constraint: >= 1") !=
+        std::string::npos);
+  CHECK(m.find("catalog.max_defects_total = -1. Violated constraint: >= 1") !=
+        std::string::npos);
+  CHECK(std::count(m.begin(), m.end(), '\n') == 1);
+  CatalogOptions defaults;
+  CHECK(defaults.max_sessions == 1000);
+  CHECK(defaults.max_defects_total == 10000000);
+}
+
+TEST_CASE(
+    "max_sessions evicts the least recently committed, never the "
+    "committing session") {
+  CatalogOptions options = OptionsAt(":memory:");
+  options.max_sessions = 3;
+  auto catalog = OpenOk(options);
+  CommitOk(*catalog, Update("a", 1, 1.0, Vacancies(2)));
+  CommitOk(*catalog, Update("b", 1, 2.0, Vacancies(3)));
+  CommitOk(*catalog, Update("c", 1, 3.0, Vacancies(1)));
+  CHECK(catalog->evictions().sessions == 0);
+
+  // A fourth session: a (latest frame at 1 s) goes, defects and state.
+  CommitOk(*catalog, Update("d", 1, 4.0, Vacancies(1)));
+  CHECK(SessionsOk(*catalog) == std::vector<std::string>{"d", "c", "b"});
+  CHECK(CountOk(*catalog, "a") == 0);
+  std::string state;
+  REQUIRE(catalog->LoadTrackerState("a", &state).ok());
+  CHECK(state.empty());
+  CHECK(catalog->evictions().sessions == 1);
+  CHECK(catalog->evictions().defects == 2);
+
+  // b commits again (now the newest); the next new session evicts c.
+  CommitOk(*catalog, Update("b", 2, 5.0, {}));
+  CommitOk(*catalog, Update("e", 1, 6.0, {}));
+  CHECK(SessionsOk(*catalog) == std::vector<std::string>{"e", "b", "d"});
+  CHECK(CountOk(*catalog, "b") == 3);
+
+  // A new session whose frame is older than every other stays (it is the
+  // committing one); the oldest of the others, d, goes.
+  CommitOk(*catalog, Update("old", 1, 0.5, Vacancies(1)));
+  CHECK(SessionsOk(*catalog) == std::vector<std::string>{"e", "b", "old"});
+  CHECK(CountOk(*catalog, "old") == 1);
+  CHECK(catalog->evictions().sessions == 3);
+  CHECK(catalog->evictions().defects == 2 + 1 + 1);
+
+  // An evicted session that returns starts over, with new ids.
+  const auto again = CommitOk(*catalog, Update("a", 2, 7.0, Vacancies(1)));
+  CHECK(again[0].times_seen == 1);
+  CHECK(again[0].id > 8);
+  CHECK(SessionsOk(*catalog) == std::vector<std::string>{"a", "e", "b"});
+}
+
+TEST_CASE("eviction ties go by session name; a commit without state counts") {
+  CatalogOptions options = OptionsAt(":memory:");
+  options.max_sessions = 2;
+  auto catalog = OpenOk(options);
+  CommitOk(*catalog, Update("y", 1, 1.0, {}));
+  CommitOk(*catalog, Update("x", 1, 1.0, {}));
+  // A commit that stores no tracker state still records its session and
+  // its frame time, and keeps the state stored before.
+  CatalogUpdate later = Update("x", 2, 5.0, {});
+  later.store_tracker_state = false;
+  CommitOk(*catalog, later);
+  CHECK(SessionsOk(*catalog) == std::vector<std::string>{"x", "y"});
+  std::string state;
+  REQUIRE(catalog->LoadTrackerState("x", &state).ok());
+  CHECK(state == "after frame 1");
+  CatalogUpdate stateless = Update("z", 1, 1.0, {});
+  stateless.store_tracker_state = false;
+  CommitOk(*catalog, stateless);
+  // y (1 s) went; z (1 s, committing) stayed.
+  CHECK(SessionsOk(*catalog) == std::vector<std::string>{"x", "z"});
+  REQUIRE(catalog->LoadTrackerState("z", &state).ok());
+  CHECK(state.empty());
+
+  // Ties: w and v at 0 s; the next new session evicts v, then w.
+  options.max_sessions = 3;
+  catalog = OpenOk(options);
+  for (const char* name : {"w", "v", "u"}) {
+    CommitOk(*catalog, Update(name, 1, 0.0, {}));
+  }
+  CommitOk(*catalog, Update("t", 1, 1.0, {}));
+  CHECK(SessionsOk(*catalog) == std::vector<std::string>{"t", "v", "w"});
+}
+
+TEST_CASE("max_defects_total evicts whole sessions until the total fits") {
+  CatalogOptions options = OptionsAt(":memory:");
+  options.max_defects_total = 10;
+  auto catalog = OpenOk(options);
+  CommitOk(*catalog, Update("a", 1, 1.0, Vacancies(4)));
+  CommitOk(*catalog, Update("b", 1, 2.0, Vacancies(4)));
+  CommitOk(*catalog, Update("c", 1, 3.0, Vacancies(2)));
+  CHECK(catalog->evictions().sessions == 0);              // 10 fit
+  CommitOk(*catalog, Update("c", 2, 4.0, Vacancies(3)));  // 11: a goes
+  CHECK(SessionsOk(*catalog) == std::vector<std::string>{"c", "b"});
+  CHECK(catalog->evictions().defects == 4);
+
+  // A session alone above the bound evicts every other and stays whole
+  // (max_defects_per_session bounds it).
+  CommitOk(*catalog, Update("big", 1, 5.0, Vacancies(15)));
+  CHECK(SessionsOk(*catalog) == std::vector<std::string>{"big"});
+  CHECK(CountOk(*catalog, "big") == 15);
+  CHECK(catalog->evictions().sessions == 3);
+  CHECK(catalog->evictions().defects == 4 + 4 + 3);
+  CommitOk(*catalog, Update("big", 2, 6.0, Vacancies(16)));
+  CHECK(CountOk(*catalog, "big") == 16);
+}
+
+TEST_CASE("the defect total follows another writer's commits") {
+  TempDir dir("anchord_catalog");
+  CatalogOptions options = OptionsAt(dir / "catalog.db");
+  options.max_defects_total = 10;
+  auto first = OpenOk(options);
+  auto second = OpenOk(options);
+  CommitOk(*first, Update("a", 1, 1.0, Vacancies(6)));
+  CommitOk(*second, Update("b", 1, 2.0, Vacancies(3)));  // 9
+  // 12 > 10: the first writer counts b's defects too, and a goes.
+  CommitOk(*first, Update("c", 1, 3.0, Vacancies(3)));
+  CHECK(SessionsOk(*first) == std::vector<std::string>{"c", "b"});
+  CHECK(first->evictions().sessions == 1);
+  CHECK(second->evictions().sessions == 0);
+}
+
+int64_t SizeOk(const DefectCatalog& catalog) {
+  int64_t bytes = 0;
+  const Status status = catalog.SizeBytes(&bytes);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  return bytes;
+}
+
+// 10,000 sessions, one frame each (10 vacancies, 2 off-lattice features, a
+// 1 KiB tracker state), through a catalog with the default bounds: never
+// more than 1000 sessions, and the database no bigger than after the first
+// 1000 sessions plus a margin for fragmentation. In memory, so the suite
+// does not wait for 10,000 fsyncs; bench/catalog_bench.cc measures the
+// same on a file.
+TEST_CASE("10,000 fresh sessions keep the catalog bounded" *
+          doctest::timeout(60)) {
+  const CatalogOptions options = OptionsAt(":memory:");
+  REQUIRE(options.max_sessions == 1000);
+  auto catalog = OpenOk(options);
+  std::vector<DefectObservation> observations = Vacancies(10);
+  observations.push_back(OffLattice(Vec2(3.3, 1.1)));
+  observations.push_back(OffLattice(Vec2(7.7, 2.2)));
+  int64_t bytes_at_1000 = 0, largest = 0;
+  std::vector<DefectRecord> records;
+  for (int k = 0; k < 10000; ++k) {
+    CatalogUpdate u =
+        Update("session-" + std::to_string(k), 1, 1.0 + k, observations);
+    u.tracker_state = std::string(1024, static_cast<char>('a' + k % 26));
+    const Status status = catalog->Commit(u, &records);
+    REQUIRE_MESSAGE(status.ok(), status.message());
+    if ((k + 1) % 1000 == 0) {
+      CHECK(SessionsOk(*catalog).size() == 1000);
+      if (k + 1 == 1000) bytes_at_1000 = SizeOk(*catalog);
+      largest = std::max(largest, SizeOk(*catalog));
+    }
+  }
+  const std::vector<std::string> sessions = SessionsOk(*catalog);
+  REQUIRE(sessions.size() == 1000);
+  CHECK(sessions.front() == "session-9999");
+  CHECK(sessions.back() == "session-9000");
+  CHECK(catalog->evictions().sessions == 9000);
+  CHECK(catalog->evictions().defects == 9000 * 12);
+  CHECK(CountOk(*catalog, "session-8999") == 0);
+  CHECK(CountOk(*catalog, "session-9000") == 12);
+  CHECK(catalog->CheckIntegrity().ok());
+  MESSAGE("catalog database: "
+          << bytes_at_1000 / 1024 << " KiB after 1000 sessions, at most "
+          << largest / 1024 << " KiB up to 10,000 sessions");
+  CHECK(largest <= bytes_at_1000 * 3 / 2);
 }
 
 }  // namespace
