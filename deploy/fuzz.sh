@@ -1,25 +1,41 @@
 #!/usr/bin/env bash
-# Fuzzes the Nanonis .sxm reader (lib/src/io/sxm.cc) with libFuzzer.
+# Fuzzes anchord's decoders and its tracker with libFuzzer.
 #
-# Usage: deploy/fuzz.sh [SECONDS]      (default 60)
+# Usage: deploy/fuzz.sh [TARGET] [SECONDS]
+#   TARGET   sxm | frame | query | config | image | tracker_state |
+#            sequence | all (default all)
+#   SECONDS  fuzzing time per target (default 60)
 #
-# Builds tests/fuzz standalone with clang and -fsanitize=fuzzer,address,
-# undefined into build-fuzz/ (installs clang, the libFuzzer runtime, cmake
-# and OpenCV from Debian packages when missing), seeds a corpus with small
-# generated .sxm files and the headers of the real scans in
-# ../shared/data/real (when present), runs the real scans through the
-# fuzz target once, then fuzzes for SECONDS.
+# Builds the tree with clang and -fsanitize=fuzzer-no-link,address,
+# undefined into build-fuzz/ (installs the project's Debian packages, clang
+# and the libFuzzer runtime when missing), writes generated seed corpora
+# (anchord_fuzz_seeds; for sxm also small generated files and the headers
+# of the real scans in ../shared/data/real when present), then fuzzes each
+# target for SECONDS with -timeout=5 (a hang is a finding) and
+# -rss_limit_mb=2048.
 #
 # Exit status: 0 when nothing was found; non-zero on a crash, a sanitizer
 # report, a broken contract, a timeout or an out-of-memory input. The
-# offending input is left in build-fuzz/sxm-crashes/ and the log in
-# build-fuzz/sxm-fuzz.log. The corpus in build-fuzz/sxm-corpus/ is kept
-# and grows from run to run. Environment: JOBS (build jobs, default 2).
+# offending input is left in build-fuzz/<target>-crashes/ and the log in
+# build-fuzz/<target>-fuzz.log. Each corpus in build-fuzz/<target>-corpus/
+# is kept and grows from run to run; the line "stat::number_of_executed_
+# units" of each log counts the executions. Environment: JOBS (build jobs,
+# default 2).
 set -euo pipefail
 
-seconds="${1:-60}"
+all_targets=(sxm frame query config image tracker_state sequence)
+target="${1:-all}"
+seconds="${2:-60}"
+if [ "$target" = all ]; then
+  targets=("${all_targets[@]}")
+elif [[ " ${all_targets[*]} " == *" $target "* ]]; then
+  targets=("$target")
+else
+  echo "usage: $0 [TARGET] [SECONDS]  (TARGET: ${all_targets[*]} or all)" >&2
+  exit 2
+fi
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
-  echo "usage: $0 [SECONDS]  (a positive number of seconds)" >&2
+  echo "usage: $0 [TARGET] [SECONDS]  (a positive number of seconds)" >&2
   exit 2
 fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,8 +60,9 @@ libfuzzer_works() {
 
 install_missing() {
   # clang + libclang-rt-dev (libFuzzer and the sanitizer runtimes; on
-  # Debian 12 it pulls libclang-rt-14-dev), cmake, OpenCV headers.
-  local packages=(clang libclang-rt-dev cmake libopencv-dev)
+  # Debian 12 it pulls libclang-rt-14-dev); the rest of the build's
+  # packages come from install-deps.sh.
+  local packages=(clang libclang-rt-dev)
   local missing=()
   for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
@@ -62,7 +79,8 @@ install_missing() {
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-if ! libfuzzer_works || ! command -v cmake >/dev/null 2>&1; then
+"$root/deploy/install-deps.sh"
+if ! libfuzzer_works; then
   install_missing
   libfuzzer_works || {
     echo "fuzz: clang++ -fsanitize=fuzzer does not link (libFuzzer missing?)" >&2
@@ -72,17 +90,19 @@ fi
 
 # --- build --------------------------------------------------------------------
 
-cmake -S "$root/tests/fuzz" -B "$build" -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-cmake --build "$build" -j"$jobs" --target sxm_fuzz
-fuzzer="$build/sxm_fuzz"
+cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_BUILD_TYPE=Release -DANCHORD_BUILD_FUZZERS=ON \
+  -DANCHORD_BUILD_TESTS=OFF -DANCHORD_BUILD_BENCH=OFF >/dev/null
+cmake --build "$build" -j"$jobs" --target anchord_fuzz_seeds \
+  $(printf '%s_fuzz ' "${targets[@]}")
+rm -rf "$build/seeds"
+"$build/tests/fuzz/anchord_fuzz_seeds" "$build/seeds"
 
-# --- seed corpus --------------------------------------------------------------
+# --- seed corpus for sxm (generated .sxm files, the real scans) ------------
 
-seeds="$build/sxm-seeds"
-corpus="$build/sxm-corpus"
-crashes="$build/sxm-crashes"
-rm -rf "$seeds"
-mkdir -p "$seeds" "$corpus" "$crashes"
+sxm_seeds() {
+seeds="$build/seeds/sxm"
+mkdir -p "$seeds"
 
 # Big-endian float32 1.0, NaN, -6.8e-8 (a Z value in m), 0.0.
 pattern='\x3f\x80\x00\x00\x7f\xc0\x00\x00\xb3\x91\xde\x89\x00\x00\x00\x00'
@@ -165,7 +185,7 @@ if [ -d "$real_dir" ]; then
 fi
 if [ ${#real_files[@]} -gt 0 ]; then
   echo "fuzz: running the ${#real_files[@]} real scans once"
-  "$fuzzer" "${real_files[@]}" >"$build/sxm-real.log" 2>&1 || {
+  "$build/tests/fuzz/sxm_fuzz" "${real_files[@]}" >"$build/sxm-real.log" 2>&1 || {
     cat "$build/sxm-real.log" >&2
     echo "fuzz: FAILED on a real scan (see above)" >&2
     exit 1
@@ -175,8 +195,7 @@ else
 fi
 
 # Header keys and values, so that mutations produce well-formed lines.
-dict="$build/sxm.dict"
-cat >"$dict" <<'EOF'
+cat >"$build/seeds/sxm.dict" <<'EOF'
 ":SCAN_PIXELS:"
 ":SCAN_RANGE:"
 ":SCAN_OFFSET:"
@@ -215,23 +234,36 @@ cat >"$dict" <<'EOF'
 "16385"
 EOF
 
+}
+
 # --- fuzz ---------------------------------------------------------------------
 
-echo "fuzz: sxm_fuzz for ${seconds} s (log: $build/sxm-fuzz.log)"
-set +e
-"$fuzzer" "$corpus" "$seeds" \
-  -dict="$dict" \
-  -max_total_time="$seconds" \
-  -max_len=16384 \
-  -timeout=10 \
-  -rss_limit_mb=2048 \
-  -artifact_prefix="$crashes/" \
-  -print_final_stats=1 \
-  2>&1 | tee "$build/sxm-fuzz.log"
-rc=${PIPESTATUS[0]}
-set -e
-if [ "$rc" -ne 0 ]; then
-  echo "fuzz: FAILED (libFuzzer exit $rc); inputs in $crashes/" >&2
-  exit "$rc"
-fi
-echo "fuzz: no crash in ${seconds} s; corpus: $(ls "$corpus" | wc -l) inputs"
+fuzz_one() {
+  local name="$1" fuzzer="$build/tests/fuzz/$1_fuzz"
+  local corpus="$build/$1-corpus" crashes="$build/$1-crashes"
+  local log="$build/$1-fuzz.log" dict=()
+  mkdir -p "$corpus" "$crashes"
+  [ -f "$build/seeds/$name.dict" ] && dict=(-dict="$build/seeds/$name.dict")
+  echo "fuzz: $name for ${seconds} s (log: $log)"
+  set +e
+  "$fuzzer" "$corpus" "$build/seeds/$name" "${dict[@]}" \
+    -max_total_time="$seconds" -max_len=16384 -timeout=5 \
+    -rss_limit_mb=2048 -artifact_prefix="$crashes/" -print_final_stats=1 \
+    >"$log" 2>&1
+  local rc=$?
+  set -e
+  grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$log" | tail -n 2
+  if [ "$rc" -ne 0 ]; then
+    tail -n 40 "$log" >&2
+    echo "fuzz: $name FAILED (libFuzzer exit $rc); inputs in $crashes/" >&2
+    return "$rc"
+  fi
+  echo "fuzz: $name: no finding in ${seconds} s; corpus $(ls "$corpus" | wc -l) inputs"
+}
+
+status=0
+for t in "${targets[@]}"; do
+  [ "$t" = sxm ] && sxm_seeds
+  fuzz_one "$t" || status=$?
+done
+exit "$status"

@@ -332,6 +332,20 @@ cv::Mat1f ConvertNpyData(
   return out;
 }
 
+// The header text of a malformed file may hold any bytes; messages quote
+// it with bytes other than printable ASCII replaced by '?', so that they
+// are safe to log and valid UTF-8.
+ReadImageResult Printable(ReadImageResult r) {
+  if (r.status.ok()) return r;
+  std::string m = r.status.message();
+  for (char& c : m) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) c = '?';
+  }
+  r.status = Status(r.status.code(), std::move(m));
+  return r;
+}
+
 ReadImageResult ParseNpyUnguarded(const std::string& bytes) {
   if (bytes.empty()) return Invalid("npy: empty input (0 bytes)");
   const size_t magic_have = std::min(bytes.size(), kNpyMagic.size());
@@ -615,15 +629,15 @@ Result Guard(const std::string& context, bool cv_is_input, Fn&& fn) {
 }  // namespace
 
 ReadImageResult ParseNpy(const std::string& bytes) {
-  return Guard<ReadImageResult>("npy", false,
-                                [&] { return ParseNpyUnguarded(bytes); });
+  return Guard<ReadImageResult>(
+      "npy", false, [&] { return Printable(ParseNpyUnguarded(bytes)); });
 }
 
 ReadImageResult ReadNpy(const std::string& path) {
   return Guard<ReadImageResult>("cannot read " + path, false, [&] {
     std::string bytes;
     if (Status s = ReadFileBytes(path, &bytes); !s.ok()) return Fail(s);
-    ReadImageResult result = ParseNpyUnguarded(bytes);
+    ReadImageResult result = Printable(ParseNpyUnguarded(bytes));
     if (!result.status.ok()) {
       result.status =
           Status(result.status.code(), path + ": " + result.status.message());
