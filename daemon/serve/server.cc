@@ -2,6 +2,7 @@
 
 #include "daemon/common/clock.h"
 #include "daemon/common/exit_codes.h"
+#include "daemon/common/log_text.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -436,7 +437,8 @@ void Server::RecordOutcome(const Job& job) {
   if (warnings_.Allow(suppressed)) {
     spdlog::warn("[serve] frame {} (sequence {}): {}: {}{}",
                  job.inbound.frame_id, job.sequence,
-                 StatusCodeName(job.status.code()), job.status.message(),
+                 StatusCodeName(job.status.code()),
+                 OneLineForLog(job.status.message()),
                  suppressed ? " (" + std::to_string(suppressed) +
                                   " similar warnings suppressed)"
                             : std::string());

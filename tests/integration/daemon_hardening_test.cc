@@ -205,5 +205,25 @@ TEST_CASE("ingest_overflow = block holds frames back without stalling the "
   CHECK(health->frames_dropped() == 0);  // block drops nothing itself
 }
 
+TEST_CASE("a session name cannot forge log lines" * doctest::timeout(60)) {
+  RunningDaemon d;
+  REQUIRE_DAEMON(d);
+  v1::Frame m = ToMessage(MakeTruthScan(5).frame, 5);
+  m.set_session("run\n[critical] [serve] forged line\r\x1b[2K");
+  REQUIRE(d.client.Send(m.SerializeAsString()));
+  const auto results = d.client.CollectRegistrations(1, Millis(10000));
+  REQUIRE(results.size() == 1);
+  CHECK(StatusName(results[0].status()) == "invalid_input");
+  // The refusal is logged, on one line, with the name escaped.
+  std::string log;
+  for (int k = 0; k < 50 && log.find("forged") == std::string::npos; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    log = d.process->Log();
+  }
+  CHECK(log.find("forged line") != std::string::npos);
+  CHECK(log.find("\n[critical] [serve] forged") == std::string::npos);
+  CHECK(log.find('\x1b') == std::string::npos);
+}
+
 }  // namespace
 }  // namespace anchord::testing
