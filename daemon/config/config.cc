@@ -681,17 +681,6 @@ void ValidatePipeline(const PipelineConfig& p, Violations& v) {
             ">= 100");
 }
 
-void ValidateLimits(const LimitsConfig& l, Violations& v) {
-  v.Require(l.min_side_px >= 16, "min_side_px", l.min_side_px, ">= 16");
-  v.Require(l.max_side_px >= l.min_side_px && l.max_side_px <= 65536,
-            "max_side_px", l.max_side_px, "in [limits.min_side_px, 65536]");
-  v.Require(l.min_pixel_nm > 0, "min_pixel_nm", l.min_pixel_nm, "> 0");
-  v.Require(l.max_pixel_nm > l.min_pixel_nm && l.max_pixel_nm <= 1e4,
-            "max_pixel_nm", l.max_pixel_nm, "in (limits.min_pixel_nm, 1e4]");
-  v.Require(l.max_nonfinite_fraction >= 0 && l.max_nonfinite_fraction <= 1,
-            "max_nonfinite_fraction", l.max_nonfinite_fraction, "in [0, 1]");
-}
-
 void ValidateLogging(const LoggingConfig& l, Violations& v) {
   const auto* end = std::end(kLogLevels);
   v.Require(std::find(std::begin(kLogLevels), end, l.level) != end, "level",
@@ -763,18 +752,18 @@ bool IsLoopbackEndpoint(std::string_view endpoint) {
 
 Status DaemonConfig::Validate() const {
   Violations endpoints_v("endpoints"), security_v("security"),
-      pipeline_v("pipeline"), limits_v("limits"), logging_v("logging");
+      pipeline_v("pipeline"), logging_v("logging");
   ValidateEndpoints(endpoints, security, endpoints_v);
   ValidateSecurity(security, security_v);
   ValidatePipeline(pipeline, pipeline_v);
-  ValidateLimits(limits, limits_v);
   ValidateLogging(logging, logging_v);
   // Merge() keeps the messages as they are; the prefix is unused.
   Violations all("config");
-  for (const Violations* v :
-       {&endpoints_v, &security_v, &pipeline_v, &limits_v, &logging_v}) {
+  for (const Violations* v : {&endpoints_v, &security_v, &pipeline_v}) {
     all.Merge(v->ToStatus());
   }
+  all.Merge(limits.Validate());
+  all.Merge(logging_v.ToStatus());
   all.Merge(RegistrationViolations(registration));
   all.Merge(track.Validate());
   Violations catalog_v("catalog");

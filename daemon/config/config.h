@@ -5,6 +5,7 @@
 #include "anchord/util/status.h"
 
 #include "daemon/common/bounded_queue.h"
+#include "daemon/wire/wire.h"
 
 #include <memory>
 #include <string>
@@ -94,25 +95,6 @@ struct PipelineConfig {
   bool operator==(const PipelineConfig&) const = default;
 };
 
-// Limits applied to every incoming frame by the wire layer (which copies
-// them into its FrameLimits); a frame outside them is answered with status
-// invalid_input. Table [limits].
-struct LimitsConfig {
-  // Largest width or height, px. Default 8192; in [min_side_px, 65536].
-  int max_side_px = 8192;
-  // Smallest width or height, px. Default 16; >= 16 (the registration's
-  // own floor).
-  int min_side_px = 16;
-  // Accepted nominal pixel size range (each axis), nm. Defaults 1e-4 and
-  // 1e3; 0 < min_pixel_nm < max_pixel_nm <= 1e4.
-  double min_pixel_nm = 1e-4;
-  double max_pixel_nm = 1e3;
-  // Largest share of NaN/Inf pixels. Default 0.5; in [0, 1].
-  double max_nonfinite_fraction = 0.5;
-
-  bool operator==(const LimitsConfig&) const = default;
-};
-
 // spdlog set-up. Table [logging].
 struct LoggingConfig {
   // spdlog level: "trace", "debug", "info", "warn", "error", "critical",
@@ -158,7 +140,8 @@ struct DaemonConfig {
   EndpointsConfig endpoints;
   SecurityConfig security;
   PipelineConfig pipeline;
-  LimitsConfig limits;
+  // Every incoming frame is checked against these (table [limits]).
+  FrameLimits limits;
   LoggingConfig logging;
   // Per-frame registration options, passed unchanged to RegisterFrame().
   PipelineOptions registration;

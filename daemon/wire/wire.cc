@@ -4,7 +4,6 @@
 #include "anchord/util/check.h"
 #include "anchord/util/validation.h"
 
-
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -482,13 +481,14 @@ bool PassesFilters(const v1::Adatom& a,
 
 Status FrameLimits::Validate() const {
   Violations v("limits");
-  ANCHORD_OPTION_GE(v, min_side_px, 16);
+  v.Require(min_side_px >= 16, "min_side_px", min_side_px, ">= 16");
   v.Require(max_side_px >= min_side_px && max_side_px <= 65536, "max_side_px",
-            max_side_px, "in [min_side_px, 65536]");
-  ANCHORD_OPTION_GT(v, min_pixel_nm, 0.0);
+            max_side_px, "in [limits.min_side_px, 65536]");
+  v.Require(min_pixel_nm > 0, "min_pixel_nm", min_pixel_nm, "> 0");
   v.Require(max_pixel_nm > min_pixel_nm && max_pixel_nm <= 1e4, "max_pixel_nm",
-            max_pixel_nm, "in (min_pixel_nm, 1e4]");
-  ANCHORD_OPTION_IN_CLOSED(v, max_nonfinite_fraction, 0.0, 1.0);
+            max_pixel_nm, "in (limits.min_pixel_nm, 1e4]");
+  v.Require(max_nonfinite_fraction >= 0 && max_nonfinite_fraction <= 1,
+            "max_nonfinite_fraction", max_nonfinite_fraction, "in [0, 1]");
   return v.ToStatus();
 }
 
@@ -729,9 +729,10 @@ Status ValidateFindDefects(const v1::QueryRequest::FindDefects& q) {
             "one of 0 (any), 1 (VACANCY), 2 (OFF_LATTICE)");
   if (q.has_rect()) {
     const auto& r = q.rect();
-    for (const auto& [name, value] :
-         {std::pair{"rect.x0_nm", r.x0_nm()}, std::pair{"rect.y0_nm", r.y0_nm()},
-          std::pair{"rect.x1_nm", r.x1_nm()}, std::pair{"rect.y1_nm", r.y1_nm()}}) {
+    for (const auto& [name, value] : {std::pair{"rect.x0_nm", r.x0_nm()},
+                                      std::pair{"rect.y0_nm", r.y0_nm()},
+                                      std::pair{"rect.x1_nm", r.x1_nm()},
+                                      std::pair{"rect.y1_nm", r.y1_nm()}}) {
       v.Require(std::isfinite(value), name, value, "finite");
     }
   }
@@ -775,9 +776,8 @@ DefectQuery ToDefectQuery(const v1::QueryRequest::FindDefects& q,
   if (q.changed_since_unix_ns() != 0) {
     out.changed_since_unix_ns = q.changed_since_unix_ns();
   }
-  out.limit = q.limit() == 0
-                  ? max_limit
-                  : std::min<int64_t>(q.limit(), max_limit);
+  out.limit =
+      q.limit() == 0 ? max_limit : std::min<int64_t>(q.limit(), max_limit);
   out.include_inactive = q.include_inactive();
   return out;
 }

@@ -12,6 +12,7 @@
 #include "anchord/util/frame.h"
 #include "anchord/util/status.h"
 #include "anchord/v1/anchord.pb.h"
+
 #include "daemon/catalog/catalog.h"
 
 #include <cstddef>
@@ -31,8 +32,9 @@ inline constexpr std::string_view kTopicDrift = "drift";
 inline constexpr std::string_view kTopicDefects = "defects";
 inline constexpr std::string_view kTopicStatus = "status";
 
-// Limits every incoming frame must meet (configuration table [limits]); a
-// frame outside them is answered with status invalid_input.
+// Limits every incoming frame must meet: table [limits] of the daemon's
+// configuration (DaemonConfig::limits), applied by DecodeFrame; a frame
+// outside them is answered with status invalid_input.
 struct FrameLimits {
   // Largest width or height, px. Default 8192; in [min_side_px, 65536].
   int max_side_px = 8192;
@@ -46,8 +48,9 @@ struct FrameLimits {
   // Largest accepted share of NaN/Inf pixels, in [0, 1]. Default 0.5.
   double max_nonfinite_fraction = 0.5;
 
-  // kOk, or kInvalidInput listing every violation, one per line, as
-  // "limits.max_side_px = 0. Violated constraint: >= min_side_px (16)".
+  // kOk, or kInvalidInput listing every violation, one per line, each
+  // with its full configuration key: "limits.max_side_px = 0. Violated
+  // constraint: in [limits.min_side_px, 65536]".
   Status Validate() const;
 
   bool operator==(const FrameLimits&) const = default;
