@@ -664,23 +664,6 @@ void ValidateSecurity(const SecurityConfig& s, Violations& v) {
             "set together with security.curve_server_secret_key_file");
 }
 
-void ValidatePipeline(const PipelineConfig& p, Violations& v) {
-  v.Require(p.workers >= 1 && p.workers <= 64, "workers", p.workers,
-            "in [1, 64]");
-  v.Require(p.ingest_queue >= 1 && p.ingest_queue <= 4096, "ingest_queue",
-            p.ingest_queue, "in [1, 4096]");
-  v.Require(p.reorder_max >= p.workers && p.reorder_max <= 4096, "reorder_max",
-            p.reorder_max,
-            ("in [pipeline.workers (" + std::to_string(p.workers) + "), 4096]")
-                .c_str());
-  v.Require(p.reorder_timeout_ms >= 1, "reorder_timeout_ms",
-            p.reorder_timeout_ms, ">= 1");
-  v.Require(p.drain_timeout_ms >= 0, "drain_timeout_ms", p.drain_timeout_ms,
-            ">= 0");
-  v.Require(p.status_period_ms >= 100, "status_period_ms", p.status_period_ms,
-            ">= 100");
-}
-
 void ValidateLogging(const LoggingConfig& l, Violations& v) {
   const auto* end = std::end(kLogLevels);
   v.Require(std::find(std::begin(kLogLevels), end, l.level) != end, "level",
@@ -750,18 +733,36 @@ bool IsLoopbackEndpoint(std::string_view endpoint) {
   return host == "localhost" || host == "[::1]" || IsIpv4Loopback(host);
 }
 
+Status PipelineConfig::Validate() const {
+  Violations v("pipeline");
+  v.Require(workers >= 1 && workers <= 64, "workers", workers, "in [1, 64]");
+  v.Require(ingest_queue >= 1 && ingest_queue <= 4096, "ingest_queue",
+            ingest_queue, "in [1, 4096]");
+  v.Require(reorder_max >= workers && reorder_max <= 4096, "reorder_max",
+            reorder_max,
+            ("in [pipeline.workers (" + std::to_string(workers) + "), 4096]")
+                .c_str());
+  v.Require(reorder_timeout_ms >= 1, "reorder_timeout_ms", reorder_timeout_ms,
+            ">= 1");
+  v.Require(drain_timeout_ms >= 0, "drain_timeout_ms", drain_timeout_ms,
+            ">= 0");
+  v.Require(status_period_ms >= 100, "status_period_ms", status_period_ms,
+            ">= 100");
+  return v.ToStatus();
+}
+
 Status DaemonConfig::Validate() const {
   Violations endpoints_v("endpoints"), security_v("security"),
-      pipeline_v("pipeline"), logging_v("logging");
+      logging_v("logging");
   ValidateEndpoints(endpoints, security, endpoints_v);
   ValidateSecurity(security, security_v);
-  ValidatePipeline(pipeline, pipeline_v);
   ValidateLogging(logging, logging_v);
   // Merge() keeps the messages as they are; the prefix is unused.
   Violations all("config");
-  for (const Violations* v : {&endpoints_v, &security_v, &pipeline_v}) {
+  for (const Violations* v : {&endpoints_v, &security_v}) {
     all.Merge(v->ToStatus());
   }
+  all.Merge(pipeline.Validate());
   all.Merge(limits.Validate());
   all.Merge(logging_v.ToStatus());
   all.Merge(RegistrationViolations(registration));

@@ -70,7 +70,8 @@ struct SecurityConfig {
   bool operator==(const SecurityConfig&) const = default;
 };
 
-// The daemon's frame pipeline (DESIGN §8). Table [pipeline].
+// The daemon's frame pipeline: FramePipeline (daemon/serve/frame_pipeline.h)
+// takes this struct as its options. Table [pipeline].
 struct PipelineConfig {
   // Registration worker threads. Default 2; in [1, 64].
   int workers = 2;
@@ -91,6 +92,10 @@ struct PipelineConfig {
   int drain_timeout_ms = 5000;
   // Period of the `status` topic, ms. Default 2000; >= 100.
   int status_period_ms = 2000;
+
+  // kOk, or kInvalidInput listing every violation, one per line:
+  // "pipeline.workers = 0. Violated constraint: in [1, 64]".
+  Status Validate() const;
 
   bool operator==(const PipelineConfig&) const = default;
 };

@@ -1,20 +1,29 @@
 #include "daemon/serve/frame_pipeline.h"
 
-#include <boost/asio/post.hpp>
-#include <exception>
-
 #include "anchord/util/stopwatch.h"
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <exception>
 
 namespace anchord::daemon {
 
-FramePipeline::FramePipeline(Options options,
+namespace {
+
+// A count from the configuration as a capacity (at least 1).
+size_t Capacity(int count) { return static_cast<size_t>(std::max(1, count)); }
+
+}  // namespace
+
+FramePipeline::FramePipeline(const PipelineConfig& options,
                              std::vector<std::unique_ptr<Stage>> stages,
                              ConfigSource config,
                              Sink sink)
-    : FramePipeline(options, std::move(stages), {}, std::move(config),
-                    std::move(sink)) {}
+    : FramePipeline(
+          options, std::move(stages), {}, std::move(config), std::move(sink)) {}
 
-FramePipeline::FramePipeline(Options options,
+FramePipeline::FramePipeline(const PipelineConfig& options,
                              std::vector<std::unique_ptr<Stage>> stages,
                              std::vector<std::unique_ptr<Stage>> ordered_stages,
                              ConfigSource config,
@@ -24,9 +33,11 @@ FramePipeline::FramePipeline(Options options,
       ordered_stages_(std::move(ordered_stages)),
       config_(std::move(config)),
       sink_(std::move(sink)),
-      ingest_(options.ingest_capacity, options.overflow),
-      reorder_(options.reorder_max, options.reorder_timeout),
-      ordered_queue_(4 * options.reorder_max, OverflowPolicy::kBlock) {
+      ingest_(Capacity(options.ingest_queue), options.ingest_overflow),
+      reorder_(Capacity(options.reorder_max),
+               std::chrono::milliseconds(options.reorder_timeout_ms)),
+      ordered_queue_(4 * Capacity(options.reorder_max),
+                     OverflowPolicy::kBlock) {
   for (const auto& stage : stages_) {
     stats_.push_back(std::make_unique<ExecStats>(stage->name()));
   }

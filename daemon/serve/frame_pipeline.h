@@ -1,5 +1,12 @@
 #pragma once
 
+#include "daemon/common/bounded_queue.h"
+#include "daemon/common/exec_stats.h"
+#include "daemon/common/reorder_buffer.h"
+#include "daemon/config/config.h"
+#include "daemon/serve/stage.h"
+#include <boost/asio/thread_pool.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -9,13 +16,6 @@
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/thread_pool.hpp>
-
-#include "daemon/common/bounded_queue.h"
-#include "daemon/common/exec_stats.h"
-#include "daemon/common/reorder_buffer.h"
-#include "daemon/serve/stage.h"
 
 namespace anchord::daemon {
 
@@ -36,8 +36,9 @@ namespace anchord::daemon {
 // lagging ordered stage holds back the workers — and Poll(), hence the
 // caller's thread, once that many results wait — rather than losing
 // results) to one ordered thread, which runs the ordered stages on each
-// job in sequence order and then calls the sink. The sink must be quick (it hands the job
-// to the I/O thread); it is called by one thread at a time, in order.
+// job in sequence order and then calls the sink. The sink must be quick (it
+// hands the job to the I/O thread); it is called by one thread at a time, in
+// order.
 //
 // States: kIdle → Start() → kRunning → Stop() → kStopped.
 //   kRunning: Submit() accepts messages; Poll() releases jobs whose
@@ -52,14 +53,6 @@ class FramePipeline {
   using Sink = std::function<void(std::unique_ptr<Job>)>;
   using ConfigSource = std::function<std::shared_ptr<const DaemonConfig>()>;
 
-  struct Options {
-    int workers = 2;                 // worker threads, >= 1
-    size_t ingest_capacity = 8;      // ingest queue length, >= 1
-    OverflowPolicy overflow = OverflowPolicy::kDropOldest;
-    size_t reorder_max = 16;         // jobs waiting for a predecessor
-    Clock::duration reorder_timeout = std::chrono::seconds(2);
-  };
-
   // Counters for the status topic.
   struct Snapshot {
     uint64_t submitted = 0;        // messages offered to Submit()
@@ -72,12 +65,15 @@ class FramePipeline {
     std::vector<StageSnapshot> stages;  // in chain order, ordered last
   };
 
-  FramePipeline(Options options,
+  // `options` is the [pipeline] table of the configuration (valid, see
+  // PipelineConfig::Validate); drain_timeout_ms and status_period_ms are
+  // the caller's (Stop() takes its deadline).
+  FramePipeline(const PipelineConfig& options,
                 std::vector<std::unique_ptr<Stage>> stages,
                 ConfigSource config,
                 Sink sink);
   // With ordered stages run after the reorder buffer (see above).
-  FramePipeline(Options options,
+  FramePipeline(const PipelineConfig& options,
                 std::vector<std::unique_ptr<Stage>> stages,
                 std::vector<std::unique_ptr<Stage>> ordered_stages,
                 ConfigSource config,
@@ -105,7 +101,7 @@ class FramePipeline {
   // The ordered thread: ordered stages, then the sink, job by job.
   void OrderedLoop();
 
-  const Options options_;
+  const PipelineConfig options_;
   std::vector<std::unique_ptr<Stage>> stages_;
   std::vector<std::unique_ptr<Stage>> ordered_stages_;
   // One per stage, then one per ordered stage.

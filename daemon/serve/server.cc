@@ -1,30 +1,27 @@
 #include "daemon/serve/server.h"
 
 #include "daemon/common/clock.h"
-
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
+#include "daemon/serve/metrics_http.h"
+#include "daemon/serve/stages.h"
+#include "daemon/serve/track_stage.h"
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <zmq_addon.hpp>
+
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
-#include <zmq_addon.hpp>
-
-#include <spdlog/spdlog.h>
-
-#include "daemon/serve/metrics_http.h"
-#include "daemon/serve/stages.h"
-#include "daemon/serve/track_stage.h"
 
 namespace anchord::daemon {
 namespace {
@@ -59,7 +56,8 @@ void NotifySystemd(const char* state) {
 }
 
 // "127.0.0.1:9105" → host and port; false when malformed.
-bool SplitHostPort(const std::string& text, std::string& host,
+bool SplitHostPort(const std::string& text,
+                   std::string& host,
                    unsigned short& port) {
   const size_t colon = text.rfind(':');
   if (colon == std::string::npos) return false;
@@ -73,19 +71,10 @@ bool SplitHostPort(const std::string& text, std::string& host,
   return true;
 }
 
-FramePipeline::Options PipelineOptionsOf(const DaemonConfig& c) {
-  FramePipeline::Options o;
-  o.workers = c.pipeline.workers;
-  o.ingest_capacity = static_cast<size_t>(c.pipeline.ingest_queue);
-  o.overflow = c.pipeline.ingest_overflow;
-  o.reorder_max = static_cast<size_t>(c.pipeline.reorder_max);
-  o.reorder_timeout = std::chrono::milliseconds(c.pipeline.reorder_timeout_ms);
-  return o;
-}
-
 // zmq::poll that treats an interrupting signal (EINTR: SIGTERM, SIGHUP
 // arriving on this thread) as a timeout; the signal thread records it.
-void Poll(zmq::pollitem_t* items, size_t count,
+void Poll(zmq::pollitem_t* items,
+          size_t count,
           std::chrono::milliseconds timeout) {
   try {
     zmq::poll(items, count, timeout);
@@ -175,10 +164,9 @@ bool Server::OpenMetrics() {
   Status why = Status::InvalidInput("metrics address '" + http +
                                     "': expected host:port");
   if (SplitHostPort(http, host, port)) {
-    asio_->metrics = MetricsHttpServer::Open(asio_->io, host, port,
-                                             MetricsHttpOptions{},
-                                             [this] { return MetricsText(); },
-                                             &why);
+    asio_->metrics = MetricsHttpServer::Open(
+        asio_->io, host, port, MetricsHttpOptions{},
+        [this] { return MetricsText(); }, &why);
   }
   if (!asio_->metrics) {
     spdlog::critical("[serve] metrics endpoint {}: {}", http, why.message());
@@ -217,7 +205,7 @@ int Server::Run() {
   std::vector<std::unique_ptr<Stage>> ordered;
   ordered.push_back(std::make_unique<TrackStage>(track_));
   pipeline_ = std::make_unique<FramePipeline>(
-      PipelineOptionsOf(*config), MakeDaemonStages(), std::move(ordered),
+      config->pipeline, MakeDaemonStages(), std::move(ordered),
       [this] { return config_.Get(); },
       [this](std::unique_ptr<Job> job) { OnJobDone(std::move(job)); });
   pipeline_->Start();
@@ -283,9 +271,8 @@ void Server::Drain() {
 void Server::ReceiveFrames() {
   for (int turn = 0; turn < kFramesPerTurn; ++turn) {
     std::vector<zmq::message_t> parts;
-    const auto got =
-        zmq::recv_multipart(frames_, std::back_inserter(parts),
-                            zmq::recv_flags::dontwait);
+    const auto got = zmq::recv_multipart(frames_, std::back_inserter(parts),
+                                         zmq::recv_flags::dontwait);
     if (!got || parts.empty()) return;
     ++counters_.received;
     // A frame is a single message, or [topic, payload] from a controller
@@ -339,8 +326,8 @@ void Server::RecordOutcome(const Job& job) {
 bool Server::ForwardResults() {
   for (int turn = 0; turn < kResultsPerTurn; ++turn) {
     std::vector<zmq::message_t> parts;
-    const auto got = zmq::recv_multipart(
-        handoff_in_, std::back_inserter(parts), zmq::recv_flags::dontwait);
+    const auto got = zmq::recv_multipart(handoff_in_, std::back_inserter(parts),
+                                         zmq::recv_flags::dontwait);
     if (!got || parts.size() != 2) return false;
     const std::string topic = parts[0].to_string();
     if (topic == kTopicRegistration) {
@@ -402,8 +389,8 @@ v1::QueryReply Server::Answer(const v1::QueryRequest& request) const {
       reply.set_config_toml(ToToml(*config_.Get()));
       break;
     case v1::QueryRequest::kLatestDrift: {
-      const Status found = track_->LatestDrift(
-          request.latest_drift().session(), reply.mutable_drift());
+      const Status found = track_->LatestDrift(request.latest_drift().session(),
+                                               reply.mutable_drift());
       if (!found.ok()) return MakeErrorReply(request.request_id(), found);
       break;
     }
@@ -423,8 +410,7 @@ v1::QueryReply Server::Answer(const v1::QueryRequest& request) const {
 
 DaemonCounters Server::Snapshot() const {
   DaemonCounters c;
-  c.uptime_s =
-      std::chrono::duration<double>(Clock::now() - started_).count();
+  c.uptime_s = std::chrono::duration<double>(Clock::now() - started_).count();
   // Status.config_version counts from 1 (anchord.proto); the holder's
   // version from 0.
   c.config_version = config_.version() + 1;
@@ -493,11 +479,11 @@ std::string Server::MetricsText() const {
   out << "# HELP anchord_stage_exec_ms Stage execution time percentiles.\n"
          "# TYPE anchord_stage_exec_ms gauge\n";
   for (const StageStatsView& s : c.stages) {
-    for (const auto& [q, v] : {std::pair{"0.5", s.exec_ms_p50},
-                               std::pair{"0.9", s.exec_ms_p90},
-                               std::pair{"0.99", s.exec_ms_p99}}) {
-      out << "anchord_stage_exec_ms{stage=\"" << s.name << "\",quantile=\""
-          << q << "\"} " << v << '\n';
+    for (const auto& [q, v] :
+         {std::pair{"0.5", s.exec_ms_p50}, std::pair{"0.9", s.exec_ms_p90},
+          std::pair{"0.99", s.exec_ms_p99}}) {
+      out << "anchord_stage_exec_ms{stage=\"" << s.name << "\",quantile=\"" << q
+          << "\"} " << v << '\n';
     }
   }
   out << "# HELP anchord_stage_queue_depth Items waiting in a queue.\n"
@@ -546,8 +532,9 @@ void Server::Reload() {
   CatalogConfig catalog = next.catalog;
   catalog.max_query_results = old->catalog.max_query_results;
   if (!(catalog == old->catalog)) {
-    spdlog::warn("[serve] reload: catalog changes other than "
-                 "max_query_results need a restart; they are not applied");
+    spdlog::warn(
+        "[serve] reload: catalog changes other than "
+        "max_query_results need a restart; they are not applied");
     const int limit = next.catalog.max_query_results;
     next.catalog = old->catalog;
     next.catalog.max_query_results = limit;
