@@ -1,6 +1,7 @@
 #include "daemon/serve/server.h"
 
 #include "daemon/common/clock.h"
+#include "daemon/config/reload.h"
 #include "daemon/serve/metrics_http.h"
 #include "daemon/serve/stages.h"
 #include "daemon/serve/track_stage.h"
@@ -94,6 +95,13 @@ StageStatsView View(const StageSnapshot& st) {
   v.exec_ms_p99 = st.exec_ms_p99;
   v.exec_ms_max = st.exec_ms_max;
   return v;
+}
+
+// "a, b, c".
+std::string JoinKeys(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const std::string& key : keys) out += (out.empty() ? "" : ", ") + key;
+  return out;
 }
 
 void SetLogLevel(const std::string& level) {
@@ -506,48 +514,18 @@ void Server::Reload() {
                   loaded.status.message());
     return;
   }
-  const std::shared_ptr<const DaemonConfig> old = config_.Get();
-  DaemonConfig next = *loaded.config;
-  // Sockets and threads are built once: such changes wait for a restart.
-  if (!(next.endpoints == old->endpoints) ||
-      !(next.security == old->security) ||
-      next.pipeline.workers != old->pipeline.workers ||
-      next.pipeline.ingest_queue != old->pipeline.ingest_queue ||
-      next.pipeline.ingest_overflow != old->pipeline.ingest_overflow ||
-      next.pipeline.reorder_max != old->pipeline.reorder_max ||
-      next.pipeline.reorder_timeout_ms != old->pipeline.reorder_timeout_ms) {
-    spdlog::warn(
-        "[serve] reload: endpoint, security and queue/worker changes need a "
-        "restart; they are not applied");
-    next.endpoints = old->endpoints;
-    next.security = old->security;
-    const int drain = next.pipeline.drain_timeout_ms;
-    const int status = next.pipeline.status_period_ms;
-    next.pipeline = old->pipeline;
-    next.pipeline.drain_timeout_ms = drain;
-    next.pipeline.status_period_ms = status;
+  const ReloadPlan plan = ApplyReloadable(*config_.Get(), *loaded.config);
+  if (!plan.need_restart.empty()) {
+    spdlog::warn("[serve] reload: {} need a restart; not applied",
+                 JoinKeys(plan.need_restart));
   }
-  // The catalog is opened once, with its retention and state interval,
-  // except the query limit, which queries read from the snapshot.
-  CatalogConfig catalog = next.catalog;
-  catalog.max_query_results = old->catalog.max_query_results;
-  if (!(catalog == old->catalog)) {
-    spdlog::warn(
-        "[serve] reload: catalog changes other than "
-        "max_query_results need a restart; they are not applied");
-    const int limit = next.catalog.max_query_results;
-    next.catalog = old->catalog;
-    next.catalog.max_query_results = limit;
-  }
-  std::string changed;
-  for (const std::string& key : ChangedKeys(*old, next)) {
-    changed += (changed.empty() ? "" : ", ") + key;
-  }
-  SetLogLevel(next.logging.level);
+  SetLogLevel(plan.config.logging.level);
+  warnings_.set_rate(plan.config.logging.per_frame_warnings_per_s);
   const uint64_t version =
-      config_.Set(std::make_shared<const DaemonConfig>(std::move(next))) + 1;
+      config_.Set(std::make_shared<const DaemonConfig>(plan.config)) + 1;
   spdlog::info("[serve] configuration version {} loaded from {}; changed: {}",
-               version, config_path_, changed.empty() ? "nothing" : changed);
+               version, config_path_,
+               plan.applied.empty() ? "nothing" : JoinKeys(plan.applied));
 }
 
 }  // namespace anchord::daemon
