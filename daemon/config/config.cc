@@ -75,7 +75,8 @@ struct IsEnumRef<EnumRef<E>> : std::true_type {};
 
 // Calls visit(table, key, field) for every configuration key, in the order
 // of config/anchord.toml. `Config` is DaemonConfig or const DaemonConfig;
-// `field` is a bool, int, double or std::string lvalue, or an EnumRef.
+// `field` is a bool, int, int64_t, double or std::string lvalue, or an
+// EnumRef.
 template <typename Config, typename Visitor>
 void ForEachKey(Config& c, Visitor&& visit) {
   auto& e = c.endpoints;
@@ -198,10 +199,11 @@ void ForEachKey(Config& c, Visitor&& visit) {
   visit("track.drift", "position_sigma_nm", td.position_sigma_nm);
 
   auto& ca = c.catalog;
-  visit("catalog", "path", ca.path);
-  visit("catalog", "max_defects_per_session", ca.max_defects_per_session);
-  visit("catalog", "max_age_s", ca.max_age_s);
-  visit("catalog", "match_radius_nm", ca.match_radius_nm);
+  visit("catalog", "path", ca.options.path);
+  visit("catalog", "max_defects_per_session",
+        ca.options.max_defects_per_session);
+  visit("catalog", "max_age_s", ca.options.max_age_s);
+  visit("catalog", "match_radius_nm", ca.options.match_radius_nm);
   visit("catalog", "max_query_results", ca.max_query_results);
   visit("catalog", "state_interval_s", ca.state_interval_s);
 }
@@ -327,7 +329,8 @@ std::string FormatValue(const Field& field) {
     return QuoteToml("?");
   } else if constexpr (std::is_same_v<T, bool>) {
     return field ? "true" : "false";
-  } else if constexpr (std::is_same_v<T, int>) {
+  } else if constexpr (std::is_same_v<T, int> ||
+                       std::is_same_v<T, std::int64_t>) {
     return std::to_string(field);
   } else if constexpr (std::is_same_v<T, double>) {
     return FormatDouble(field);
@@ -520,6 +523,16 @@ class Reader {
     out = static_cast<int>(x);
   }
 
+  void Read(const toml::node& node,
+            const std::string& name,
+            std::int64_t& out) {
+    if (const auto* v = node.as_integer()) {
+      out = v->get();
+    } else {
+      WrongType(node, name, "an integer");
+    }
+  }
+
   void Read(const toml::node& node, const std::string& name, double& out) {
     if (const auto* f = node.as_floating_point()) {
       out = f->get();
@@ -674,17 +687,6 @@ void ValidateLogging(const LoggingConfig& l, Violations& v) {
             l.per_frame_warnings_per_s, ">= 0");
 }
 
-void ValidateCatalog(const CatalogConfig& c, Violations& v) {
-  v.Require(c.max_defects_per_session >= 1, "max_defects_per_session",
-            c.max_defects_per_session, ">= 1");
-  v.Require(c.max_age_s >= 0, "max_age_s", c.max_age_s, ">= 0");
-  v.Require(c.match_radius_nm > 0, "match_radius_nm", c.match_radius_nm, "> 0");
-  v.Require(c.max_query_results >= 1, "max_query_results", c.max_query_results,
-            ">= 1");
-  v.Require(c.state_interval_s >= 0, "state_interval_s", c.state_interval_s,
-            ">= 0");
-}
-
 // The library's messages name keys by stage ("register.gate_fraction",
 // "pipeline.min_cell_px"); the file nests them under [registration].
 Status RegistrationViolations(const PipelineOptions& options) {
@@ -751,6 +753,22 @@ Status PipelineConfig::Validate() const {
   return v.ToStatus();
 }
 
+CatalogOptions CatalogConfig::OpenOptions() const {
+  CatalogOptions open = options;
+  if (open.path.empty()) open.path = ":memory:";
+  return open;
+}
+
+Status CatalogConfig::Validate() const {
+  Violations v("catalog");
+  v.Merge(OpenOptions().Validate());
+  v.Require(max_query_results >= 1, "max_query_results", max_query_results,
+            ">= 1");
+  v.Require(state_interval_s >= 0, "state_interval_s", state_interval_s,
+            ">= 0");
+  return v.ToStatus();
+}
+
 Status DaemonConfig::Validate() const {
   Violations endpoints_v("endpoints"), security_v("security"),
       logging_v("logging");
@@ -767,9 +785,7 @@ Status DaemonConfig::Validate() const {
   all.Merge(logging_v.ToStatus());
   all.Merge(RegistrationViolations(registration));
   all.Merge(track.Validate());
-  Violations catalog_v("catalog");
-  ValidateCatalog(catalog, catalog_v);
-  all.Merge(catalog_v.ToStatus());
+  all.Merge(catalog.Validate());
   return all.ToStatus();
 }
 

@@ -112,22 +112,15 @@ struct LoggingConfig {
   bool operator==(const LoggingConfig&) const = default;
 };
 
-// The persistent defect catalog (daemon/catalog/catalog.h). Table [catalog].
-// Opened once: a reload applies max_query_results only.
+// The persistent defect catalog. Table [catalog]: the catalog's own
+// options and what the daemon does with it. Opened once at start-up.
 struct CatalogConfig {
-  // SQLite database file, created when missing; relative paths resolve
-  // against the daemon's working directory. "" keeps the catalog in memory
-  // (lost at exit). Default "anchord_catalog.sqlite".
-  std::string path = "anchord_catalog.sqlite";
-  // Retention: defects kept per session at most; the least recently seen
-  // go first. Default 1000000; >= 1.
-  int max_defects_per_session = 1000000;
-  // Retention: defects not seen for this long are deleted, s; 0 = never.
-  // Default 0; >= 0.
-  double max_age_s = 0;
-  // An off-lattice feature within this distance of a catalogued one is
-  // the same defect, nm. Default 0.4; > 0.
-  double match_radius_nm = 0.4;
+  // The database and its retention (daemon/catalog/catalog.h documents
+  // each): keys path, max_defects_per_session, max_age_s, match_radius_nm.
+  // In the file, path "" keeps the catalog in memory (lost at exit) and a
+  // relative path resolves against the daemon's working directory; default
+  // "anchord_catalog.sqlite". read_only is not a key: the daemon writes.
+  CatalogOptions options = {.path = "anchord_catalog.sqlite"};
   // Most defects one query returns. Default 1000; >= 1.
   int max_query_results = 1000;
   // The tracker's state (session frame, drift fit, site map) is committed
@@ -137,7 +130,11 @@ struct CatalogConfig {
   // Default 5; >= 0.
   double state_interval_s = 5;
 
-  bool operator==(const CatalogConfig&) const = default;
+  // The options to open the catalog with: `options`, path "" as ":memory:".
+  CatalogOptions OpenOptions() const;
+  // kOk, or kInvalidInput listing every violation, one per line:
+  // "catalog.max_age_s = -1. Violated constraint: >= 0".
+  Status Validate() const;
 };
 
 // Everything `anchord serve` reads from its configuration file.

@@ -1,14 +1,14 @@
 #include "daemon/demo/demo_command.h"
 
-#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
+#include "daemon/common/exit_codes.h"
+#include "daemon/common/stop_signals.h"
 #include "daemon/config/config.h"
 #include "daemon/demo/demo_view.h"
 #include "daemon/instrument/frame_publisher.h"
 #include "daemon/instrument/instrument_loop.h"
-#include "daemon/serve/local_daemon.h"
 #include "daemon/instrument/sequence.h"
-#include "daemon/common/stop_signals.h"
+#include "daemon/serve/local_daemon.h"
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <zmq.hpp>
@@ -29,7 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
 
 // The simulated instrument's sample and scan.
 constexpr uint64_t kSeed = 7;
@@ -93,7 +92,7 @@ void PrintIntro(const DemoArgs& args,
       << "\n  endpoints:  frames " << config.endpoints.frames << "\n"
       << "              results " << config.endpoints.results << "\n"
       << "              queries " << config.endpoints.queries << "\n"
-      << "  catalog:    " << config.catalog.path << "\n"
+      << "  catalog:    " << config.catalog.options.path << "\n"
       << "  output:     " << args.out_dir
       << "/{corrected,overlay}-<frame>.{tiff,png}\n\n"
       << std::flush;

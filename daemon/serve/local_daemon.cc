@@ -1,11 +1,11 @@
 #include "daemon/serve/local_daemon.h"
 
+#include "anchord/v1/anchord.pb.h"
+
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 
 #include <cerrno>
-
-#include "anchord/v1/anchord.pb.h"
 
 namespace anchord::daemon {
 
@@ -14,7 +14,8 @@ using Clock = std::chrono::steady_clock;
 Status RuntimeDir::Create() {
   std::error_code ec;
   std::string pattern =
-      (std::filesystem::temp_directory_path(ec) / "anchord-demo-XXXXXX").string();
+      (std::filesystem::temp_directory_path(ec) / "anchord-demo-XXXXXX")
+          .string();
   if (ec || mkdtemp(pattern.data()) == nullptr) {
     return Status::Internal(
         "cannot create a temporary folder for the "
@@ -64,7 +65,6 @@ bool WaitUntilServing(zmq::context_t& context,
   return false;
 }
 
-
 DaemonConfig LocalDaemonConfig(const RuntimeDir& dir,
                                const std::string& catalog_path) {
   DaemonConfig config;
@@ -74,7 +74,7 @@ DaemonConfig LocalDaemonConfig(const RuntimeDir& dir,
   config.endpoints.queries = dir.Endpoint("queries");
   config.endpoints.http_metrics = "";
   config.logging.level = "warn";
-  config.catalog.path = catalog_path;
+  config.catalog.options.path = catalog_path;
   return config;
 }
 

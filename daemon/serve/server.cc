@@ -206,7 +206,7 @@ int Server::Run() {
   track_ = TrackService::Open(*config, &opened);
   if (!track_) {
     spdlog::error("[serve] defect catalog '{}' unavailable: {}",
-                  config->catalog.path, opened.message());
+                  config->catalog.options.path, opened.message());
     return 1;
   }
   if (!OpenSockets() || !OpenMetrics()) return 1;

@@ -73,7 +73,7 @@ TEST_CASE("a mixed reload applies its part and keeps the rest") {
   next.pipeline.workers = 8;
   next.pipeline.reorder_max = 32;
   next.pipeline.drain_timeout_ms = 0;
-  next.catalog.max_age_s = 3600;
+  next.catalog.options.max_age_s = 3600;
   next.catalog.max_query_results = 50;
   next.registration.correct.max_output_px = 1024;
   const ReloadPlan plan = ApplyReloadable(running, next);
@@ -85,7 +85,8 @@ TEST_CASE("a mixed reload applies its part and keeps the rest") {
   CHECK(plan.config.pipeline.workers == 3);
   CHECK(plan.config.pipeline.reorder_max == running.pipeline.reorder_max);
   CHECK(plan.config.pipeline.drain_timeout_ms == 0);
-  CHECK(plan.config.catalog.max_age_s == running.catalog.max_age_s);
+  CHECK(plan.config.catalog.options.max_age_s ==
+        running.catalog.options.max_age_s);
   CHECK(plan.config.catalog.max_query_results == 50);
   CHECK(plan.config.registration.correct.max_output_px == 1024);
 }
