@@ -116,7 +116,6 @@ void ForEachKey(Config& c, Visitor&& visit) {
   auto& r = c.registration;
   visit("registration", "make_corrected", r.make_corrected);
   visit("registration", "min_cell_px", r.min_cell_px);
-  visit("registration", "max_nonfinite_fraction", r.max_nonfinite_fraction);
 
   auto& lv = r.level;
   visit("registration.level", "remove_plane", lv.remove_plane);
@@ -206,6 +205,22 @@ void ForEachKey(Config& c, Visitor&& visit) {
   visit("catalog", "match_radius_nm", ca.options.match_radius_nm);
   visit("catalog", "max_query_results", ca.max_query_results);
   visit("catalog", "state_interval_s", ca.state_interval_s);
+}
+
+// Keys and tables of earlier versions, by their full names, and what they
+// are called now. A file that still uses one is refused with the new name
+// in the message (an old spelling is not accepted beside the new one).
+constexpr std::pair<std::string_view, std::string_view> kRenamed[] = {
+    {"registration.max_nonfinite_fraction", "limits.max_nonfinite_fraction"},
+};
+
+// The current name of a renamed key or table; empty when `full` was not
+// renamed.
+std::string_view RenamedTo(std::string_view full) {
+  for (const auto& [old_name, new_name] : kRenamed) {
+    if (full == old_name) return new_name;
+  }
+  return {};
 }
 
 std::string JoinKey(std::string_view table, std::string_view key) {
@@ -453,7 +468,10 @@ void CheckStructure(const toml::table& table,
     const std::string what =
         node.is_table() ? "unknown table " : "unknown key ";
     const std::string where = path.empty() ? "top level" : "[" + path + "]";
-    const std::string hint = "known in " + where + ": " + schema.Members(path);
+    const std::string_view renamed = RenamedTo(full);
+    const std::string hint =
+        renamed.empty() ? "known in " + where + ": " + schema.Members(path)
+                        : "renamed to " + std::string(renamed);
     problems.Add(key.source().begin.line, what + full + " (" + hint + ")");
   }
 }
