@@ -142,20 +142,23 @@ void ForEachKey(Config& c, Visitor&& visit) {
         la.min_support_fraction);
   visit("registration.lattice", "vote_tolerance", la.vote_tolerance);
 
-  auto& rg = r.registration;
-  visit("registration.register", "method", Enum(rg.method, kHomographyMethods));
-  visit("registration.register", "gate_fraction", rg.gate_fraction);
-  visit("registration.register", "initial_window_cells",
+  auto& rg = r.homography;
+  visit("registration.homography", "method",
+        Enum(rg.method, kHomographyMethods));
+  visit("registration.homography", "gate_fraction", rg.gate_fraction);
+  visit("registration.homography", "initial_window_cells",
         rg.initial_window_cells);
-  visit("registration.register", "window_growth", rg.window_growth);
-  visit("registration.register", "ransac_threshold_fraction",
+  visit("registration.homography", "window_growth", rg.window_growth);
+  visit("registration.homography", "ransac_threshold_fraction",
         rg.ransac_threshold_fraction);
-  visit("registration.register", "inlier_sigmas", rg.inlier_sigmas);
-  visit("registration.register", "min_inlier_px", rg.min_inlier_px);
-  visit("registration.register", "max_iterations", rg.max_iterations);
-  visit("registration.register", "min_inliers", rg.min_inliers);
-  visit("registration.register", "min_paired_fraction", rg.min_paired_fraction);
-  visit("registration.register", "propagate_residuals", rg.propagate_residuals);
+  visit("registration.homography", "inlier_sigmas", rg.inlier_sigmas);
+  visit("registration.homography", "min_inlier_px", rg.min_inlier_px);
+  visit("registration.homography", "max_iterations", rg.max_iterations);
+  visit("registration.homography", "min_inliers", rg.min_inliers);
+  visit("registration.homography", "min_paired_fraction",
+        rg.min_paired_fraction);
+  visit("registration.homography", "propagate_residuals",
+        rg.propagate_residuals);
 
   auto& si = r.sites;
   visit("registration.sites", "border_px", si.border_px);
@@ -212,6 +215,7 @@ void ForEachKey(Config& c, Visitor&& visit) {
 // in the message (an old spelling is not accepted beside the new one).
 constexpr std::pair<std::string_view, std::string_view> kRenamed[] = {
     {"registration.max_nonfinite_fraction", "limits.max_nonfinite_fraction"},
+    {"registration.register", "registration.homography"},
 };
 
 // The current name of a renamed key or table; empty when `full` was not
@@ -705,7 +709,7 @@ void ValidateLogging(const LoggingConfig& l, Violations& v) {
             l.per_frame_warnings_per_s, ">= 0");
 }
 
-// The library's messages name keys by stage ("register.gate_fraction",
+// The library's messages name keys by stage ("homography.gate_fraction",
 // "pipeline.min_cell_px"); the file nests them under [registration].
 Status RegistrationViolations(const PipelineOptions& options) {
   const Status status = options.Validate();

@@ -23,7 +23,7 @@ namespace anchord::daemon {
 // TOML tables and keys mirror the structs: [endpoints], [security],
 // [pipeline], [limits], [logging], and [registration] (PipelineOptions'
 // own fields) with [registration.level], [registration.detect],
-// [registration.lattice], [registration.register], [registration.sites],
+// [registration.lattice], [registration.homography], [registration.sites],
 // [registration.off_lattice],
 // [registration.correct] for the nested stage options; [track] with
 // [track.drift], and [catalog].
@@ -154,7 +154,7 @@ struct DaemonConfig {
   // kOk, or kInvalidInput listing every violated constraint, one per line,
   // each "table.key = value. Violated constraint: …" with the full TOML
   // key (registration options included, e.g.
-  // "registration.register.gate_fraction = 0.7. Violated constraint: in
+  // "registration.homography.gate_fraction = 0.7. Violated constraint: in
   // (0, 0.5)"). Checks that CURVE key files exist.
   Status Validate() const;
 };

@@ -157,7 +157,7 @@ CornerHoleRegistration RegisterCornerHoles(
   std::vector<Candidate> voted = VoteFilter(candidates, lattice, o.lattice);
   out.voted_candidates = static_cast<int>(voted.size());
   out.registration =
-      RegisterLattice(voted, lattice, model, frame_size, o.registration);
+      RegisterLattice(voted, lattice, model, frame_size, o.homography);
   if (!out.registration.status.ok()) return out;
   std::vector<int> i, j;
   std::vector<double> response;
@@ -183,7 +183,7 @@ CornerHoleRegistration RegisterCornerHoles(
   voted = VoteFilter(holes, coarser, o.lattice);
   out.voted_candidates = static_cast<int>(voted.size());
   out.registration =
-      RegisterLattice(voted, coarser, model, frame_size, o.registration);
+      RegisterLattice(voted, coarser, model, frame_size, o.homography);
   return out;
 }
 
@@ -192,7 +192,7 @@ Status PipelineOptions::Validate() const {
   v.Merge(level.Validate());
   v.Merge(detect.Validate());
   v.Merge(lattice.Validate());
-  v.Merge(registration.Validate());
+  v.Merge(homography.Validate());
   v.Merge(sites.Validate());
   v.Merge(off_lattice.Validate());
   v.Merge(correct.Validate());

@@ -22,7 +22,9 @@ struct PipelineOptions {
   LevelOptions level;
   DetectOptions detect;
   LatticeOptions lattice;
-  RegisterOptions registration;
+  // Pairing lattice points with candidates and the robust homography fit
+  // (the register step; RegisterLattice()).
+  RegisterOptions homography;
   SitesOptions sites;
   // Off-lattice features (adsorbates, clusters) into sites.off_lattice,
   // after the sites; timed as stage "features" when enabled.
