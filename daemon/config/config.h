@@ -4,6 +4,7 @@
 #include "anchord/track/session_tracker.h"
 #include "anchord/util/status.h"
 
+#include "daemon/catalog/catalog.h"
 #include "daemon/common/bounded_queue.h"
 #include "daemon/wire/wire.h"
 

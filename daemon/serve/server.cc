@@ -3,6 +3,7 @@
 #include "daemon/common/clock.h"
 #include "daemon/config/reload.h"
 #include "daemon/serve/metrics_http.h"
+#include "daemon/serve/queries.h"
 #include "daemon/serve/stages.h"
 #include "daemon/serve/track_stage.h"
 #include <boost/asio/io_context.hpp>

@@ -5,6 +5,7 @@
 #include "daemon/config/config_holder.h"
 #include "daemon/serve/frame_pipeline.h"
 #include "daemon/serve/track_service.h"
+#include "daemon/wire/results.h"
 #include "daemon/wire/wire.h"
 #include <zmq.hpp>
 

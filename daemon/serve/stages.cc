@@ -1,6 +1,7 @@
 #include "daemon/serve/stages.h"
 
 #include "daemon/config/config.h"
+#include "daemon/wire/results.h"
 #include "daemon/wire/wire.h"
 
 #include <chrono>

@@ -2,6 +2,7 @@
 
 #include "daemon/common/clock.h"
 #include "daemon/config/config.h"
+#include "daemon/serve/queries.h"
 #include "daemon/wire/tracker_state_codec.h"
 #include <spdlog/spdlog.h>
 

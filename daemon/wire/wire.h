@@ -1,25 +1,20 @@
 #pragma once
 
-// The wire edge of the daemon (DESIGN §1, §7): the only place that converts
-// between the anchord.v1 protobuf messages (proto/anchord/v1/anchord.proto)
-// and the library's types. Everything here is a pure function of its
+// The wire edge of the daemon, frames and queries in: the only place that
+// converts the anchord.v1 protobuf messages (proto/anchord/v1/anchord.proto)
+// into the library's types (daemon/wire/results.h converts the library's
+// results into messages). Everything here is a pure function of its
 // arguments: no sockets, no clocks, no logging. Thread-safe (no shared
 // state).
 
-#include "anchord/model/lattice_model.h"
-#include "anchord/pipeline/register_frame.h"
-#include "anchord/track/session_tracker.h"
 #include "anchord/util/frame.h"
 #include "anchord/util/status.h"
 #include "anchord/v1/anchord.pb.h"
-
-#include "daemon/catalog/catalog.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace anchord::daemon {
 
@@ -108,77 +103,13 @@ v1::Frame FrameToProto(const InboundFrame& in);
 // FrameToProto(in), serialized.
 std::string EncodeFrame(const InboundFrame& in);
 
-// The wire status of a library status code.
-v1::ResultStatus ToProtoStatus(StatusCode code);
-
-// The registration result of one frame, sequence `sequence`.
-// - When `decode_status` is not ok, the frame never reached the pipeline:
-//   status and message come from it, `result` is ignored (may be null),
-//   width/height are 0 and no timing is set.
-// - Otherwise `result` (required, checked) is what RegisterFrame returned
-//   for in.frame with `model`: status, message, size, candidates and
-//   timing (per stage, then "total", summed when absent) always; H (9
-//   numbers, row-major), lattice figures, calibration (at the frame
-//   centre, from in.frame's nominal pixel sizes), corner holes and site
-//   counts only when result->status is ok.
-// `latency_ms` (receipt → now) and `received_unix_ns` are stored as given.
-v1::RegistrationResult MakeRegistrationResult(const InboundFrame& in,
-                                              uint64_t sequence,
-                                              const Status& decode_status,
-                                              const FrameResult* result,
-                                              const LatticeModel& model,
-                                              double latency_ms,
-                                              int64_t received_unix_ns);
-
-// The corrected frame of a registered frame: grid placement and
-// little-endian float32 pixels from result.corrected. Only
-// ids are set (width = height = 0, no pixels) unless result.status and
-// result.corrected.status are ok and the corrected image is not empty;
-// publish it only then (see HasCorrectedFrame).
-v1::CorrectedFrame MakeCorrectedFrame(const InboundFrame& in,
-                                      uint64_t sequence,
-                                      const FrameResult& result);
-// True when MakeCorrectedFrame(…, result) carries an image.
-bool HasCorrectedFrame(const FrameResult& result);
-
-// Every adatom site of a registered frame (empty unless result.status is
-// ok), in the order of result.sites.adatoms.
-v1::Sites MakeSites(const InboundFrame& in,
-                    uint64_t sequence,
-                    const FrameResult& result);
-
-// The drift message of one frame from the session tracker's result:
-// velocities (nm/s and m/s), creep, prediction, and the frame's placement
-// in its session frame. Velocity fields stay 0 unless track.drift.valid.
-v1::DriftEstimate MakeDriftEstimate(const InboundFrame& in,
-                                    uint64_t sequence,
-                                    const TrackResult& track);
-
-// One catalogued defect; p_px is its position in the raw image of the
-// frame the enclosing message names.
-void SetDefect(const DefectRecord& record, const Vec2& p_px, v1::Defect* out);
-v1::DefectKind ToProtoDefectKind(DefectKind kind);
-
 // kOk, or kInvalidInput naming every non-finite coordinate, negative
 // radius or unknown kind ("query: find_defects.disc.radius_nm = -1. …").
 Status ValidateFindDefects(const v1::QueryRequest::FindDefects& query);
-// The catalog query of a valid FindDefects for `session`; limit 0 becomes
-// max_limit and larger limits are clamped to it.
-DefectQuery ToDefectQuery(const v1::QueryRequest::FindDefects& query,
-                          const std::string& session,
-                          int64_t max_limit);
-
 // kOk, or kInvalidInput ("query: sites_in_rect.x0_px = nan. Violated
 // constraint: finite", …) when a coordinate is not finite or an enum value
 // is unknown.
 Status ValidateSitesInRect(const v1::QueryRequest::SitesInRect& query);
-// The sites of `sites` inside the query's closed rectangle (corners in any
-// order) that pass its occupancy and kind filters, in their original
-// order, with the same frame_id and sequence. Requires a valid query
-// (non-finite bounds match nothing).
-v1::Sites SitesInRect(const v1::Sites& sites,
-                      const v1::QueryRequest::SitesInRect& query);
-
 // Parses one serialized QueryRequest. kInvalidInput "query: not a valid
 // anchord.v1.QueryRequest message (N bytes)" for garbage, "query: no query
 // set (one of health, latest_result, sites_in_rect, current_config,
@@ -189,40 +120,5 @@ v1::Sites SitesInRect(const v1::Sites& sites,
 Status DecodeQuery(std::string_view bytes, v1::QueryRequest* out);
 // A reply with ok = false carrying `why`'s message.
 v1::QueryReply MakeErrorReply(uint64_t request_id, const Status& why);
-
-// Counters of one pipeline stage, filled by the pipeline for the status
-// message (field names as in v1::StageStats, which documents them).
-struct StageStatsView {
-  std::string name;
-  size_t queue_depth = 0;
-  size_t queue_capacity = 0;
-  uint64_t dropped = 0;
-  uint64_t errors = 0;
-  uint64_t processed = 0;
-  // Execution time over the stage's recent items, ms; 0 before the first.
-  double exec_ms_p50 = 0;
-  double exec_ms_p90 = 0;
-  double exec_ms_p99 = 0;
-  double exec_ms_max = 0;
-};
-
-// The daemon's counters since start, filled by the pipeline and the I/O
-// thread (field names as in v1::Status, which documents them).
-struct DaemonCounters {
-  double uptime_s = 0;
-  uint64_t config_version = 0;
-  uint64_t frames_received = 0;
-  uint64_t frames_published = 0;
-  uint64_t frames_dropped = 0;
-  uint64_t frames_invalid = 0;
-  uint64_t frames_no_lattice = 0;
-  uint64_t frames_internal_error = 0;
-  uint64_t reorder_skipped = 0;
-  std::vector<StageStatsView> stages;  // in pipeline order
-};
-
-// The status message of `counters`, stamped `time_unix_ns`. Queue depths
-// and capacities beyond 2^32 − 1 are clamped.
-v1::Status MakeStatus(const DaemonCounters& counters, int64_t time_unix_ns);
 
 }  // namespace anchord::daemon
