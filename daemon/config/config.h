@@ -15,19 +15,24 @@
 
 namespace anchord::daemon {
 
-// The daemon's configuration (`anchord serve --config F`, DESIGN §7–9,
-// STYLE §5): loaded once from TOML, validated with every violation listed,
-// then frozen as a std::shared_ptr<const DaemonConfig>. SIGHUP builds a new
-// one through the same LoadConfigFile() path. config/anchord.toml documents
-// every key; its values equal the defaults below.
+// The daemon's configuration (`anchord serve --config F`): loaded once
+// from TOML, validated with every violation listed, then frozen as a
+// std::shared_ptr<const DaemonConfig>. SIGHUP builds a new one through the
+// same LoadConfigFile() path (what it may change: reload.h).
+// config/anchord.toml documents every key; its values equal the defaults
+// below.
 //
-// TOML tables and keys mirror the structs: [endpoints], [security],
-// [pipeline], [limits], [logging], and [registration] (PipelineOptions'
-// own fields) with [registration.level], [registration.detect],
-// [registration.lattice], [registration.homography], [registration.sites],
-// [registration.off_lattice],
-// [registration.correct] for the nested stage options; [track] with
-// [track.drift], and [catalog].
+// Each table is the options struct of the part of the daemon it
+// configures, not a copy of it: [endpoints], [security], [pipeline]
+// (FramePipeline's options), [limits] (wire's FrameLimits), [logging],
+// [registration] (the library's PipelineOptions, with [registration.level],
+// [registration.detect], [registration.lattice],
+// [registration.homography], [registration.sites],
+// [registration.off_lattice] and [registration.correct] for its stages),
+// [track] and [track.drift] (TrackOptions), [catalog] (CatalogOptions and
+// the daemon's use of the catalog). Files: config.cc validates,
+// config_load.cc reads TOML, config_toml.cc writes it and compares,
+// config_keys.h lists every key.
 
 // How the frames SUB socket reaches the acquisition controller.
 enum class FramesMode {
@@ -35,6 +40,8 @@ enum class FramesMode {
   kBind,     // "bind": the daemon binds, controllers connect
 };
 const char* FramesModeName(FramesMode mode);  // "connect" | "bind"
+
+struct SecurityConfig;
 
 // ZeroMQ endpoints ("tcp://host:port", "ipc://path", "inproc://name") and
 // the HTTP metrics address. Table [endpoints].
@@ -49,6 +56,12 @@ struct EndpointsConfig {
   std::string queries = "tcp://127.0.0.1:5557";
   // Prometheus text endpoint, "host:port" (HTTP, unencrypted); empty = off.
   std::string http_metrics = "127.0.0.1:9105";
+
+  // kOk, or kInvalidInput listing every violation, one per line
+  // ("endpoints.queries = \"…\". Violated constraint: differs from
+  // endpoints.results"); a non-loopback ZeroMQ endpoint is one unless
+  // `security` enables CURVE.
+  Status Validate(const SecurityConfig& security) const;
 
   bool operator==(const EndpointsConfig&) const = default;
 };
@@ -68,6 +81,10 @@ struct SecurityConfig {
     return !curve_server_secret_key_file.empty() &&
            !curve_allowed_client_keys_file.empty();
   }
+  // kOk, or kInvalidInput listing every violation, one per line: a set
+  // file that does not exist, one file set without the other.
+  Status Validate() const;
+
   bool operator==(const SecurityConfig&) const = default;
 };
 
@@ -110,6 +127,9 @@ struct LoggingConfig {
   // per second; the rest are counted. Default 1; >= 0 (0 = none).
   double per_frame_warnings_per_s = 1.0;
 
+  // kOk, or kInvalidInput listing every violation, one per line.
+  Status Validate() const;
+
   bool operator==(const LoggingConfig&) const = default;
 };
 
@@ -148,7 +168,7 @@ struct DaemonConfig {
   LoggingConfig logging;
   // Per-frame registration options, passed unchanged to RegisterFrame().
   PipelineOptions registration;
-  // Cross-frame tracking (table [track], [track.drift]); the catalog.
+  // Cross-frame tracking (tables [track], [track.drift]).
   TrackOptions track;
   CatalogConfig catalog;
 
