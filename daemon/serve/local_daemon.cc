@@ -2,6 +2,7 @@
 
 #include "anchord/v1/anchord.pb.h"
 
+#include "daemon/common/exit_codes.h"
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 
@@ -30,7 +31,7 @@ void DaemonThread::Run() {
     exit_status_ = server_.Run();
   } catch (const std::exception& e) {
     spdlog::critical("[local daemon] {}", e.what());
-    exit_status_ = 1;
+    exit_status_ = kExitFailure;
   }
   exited_ = true;
 }

@@ -1,6 +1,7 @@
 #include "daemon/serve/server.h"
 
 #include "daemon/common/clock.h"
+#include "daemon/common/exit_codes.h"
 #include "daemon/config/reload.h"
 #include "daemon/serve/metrics_http.h"
 #include "daemon/serve/queries.h"
@@ -208,9 +209,9 @@ int Server::Run() {
   if (!track_) {
     spdlog::error("[serve] defect catalog '{}' unavailable: {}",
                   config->catalog.options.path, opened.message());
-    return 1;
+    return kExitFailure;
   }
-  if (!OpenSockets() || !OpenMetrics()) return 1;
+  if (!OpenSockets() || !OpenMetrics()) return kExitFailure;
   std::vector<std::unique_ptr<Stage>> ordered;
   ordered.push_back(std::make_unique<TrackStage>(track_));
   pipeline_ = std::make_unique<FramePipeline>(
@@ -227,7 +228,7 @@ int Server::Run() {
   ServeLoop();
   NotifySystemd("STOPPING=1");
   Drain();
-  return 0;
+  return kExitOk;
 }
 
 void Server::ServeLoop() {

@@ -48,8 +48,8 @@ class Server {
   ~Server();
 
   // Binds, serves until stopped, drains. Returns the process exit status:
-  // 0 after a clean stop, 1 when a socket or the metrics endpoint could not
-  // be bound.
+  // kExitOk after a clean stop, kExitFailure when the catalog, a socket or
+  // the metrics endpoint could not be opened.
   int Run();
   // Thread-safe: asks Run() to drain and return (as SIGTERM does).
   void RequestStop() { stop_requested_ = true; }
