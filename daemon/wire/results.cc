@@ -2,6 +2,7 @@
 
 #include "anchord/quality/metrics.h"
 #include "anchord/util/check.h"
+#include "anchord/util/checked_round.h"
 
 #include "daemon/wire/little_endian.h"
 
@@ -230,8 +231,9 @@ v1::DriftEstimate MakeDriftEstimate(const InboundFrame& in,
     out.set_creep_remaining_y_nm(d.creep_remaining_nm.y());
     out.set_apparent_x_nm_per_s(d.apparent_velocity_nm_per_s.x());
     out.set_apparent_y_nm_per_s(d.apparent_velocity_nm_per_s.y());
+    // A finite but absurd prediction does not fit in int64 ns: 0, unknown.
     out.set_next_frame_unix_ns(
-        static_cast<int64_t>(std::llround(d.next_frame_unix_s * 1e9)));
+        RoundToInt64(d.next_frame_unix_s * 1e9).value_or(0));
     out.set_next_scan_offset_x_nm(d.next_scan_offset_nm.x());
     out.set_next_scan_offset_y_nm(d.next_scan_offset_nm.y());
     out.set_centre_correction_x_nm(d.centre_correction_nm.x());

@@ -143,9 +143,9 @@ void CheckEnums(const v1::Frame& msg, Violations& v) {
             "one of 0 (unspecified), 1 (FORWARD), 2 (BACKWARD)");
 }
 
-void CheckMetadata(const v1::Frame& msg,
-                   const FrameLimits& limits,
-                   Violations& v) {
+void CheckPixelSizes(const v1::Frame& msg,
+                     const FrameLimits& limits,
+                     Violations& v) {
   const std::string range = Range(limits.min_pixel_nm, limits.max_pixel_nm);
   const auto in_range = [&](double nm) {
     return nm >= limits.min_pixel_nm && nm <= limits.max_pixel_nm;
@@ -154,27 +154,44 @@ void CheckMetadata(const v1::Frame& msg,
             msg.pixel_size_x_nm(), range.c_str());
   v.Require(in_range(msg.pixel_size_y_nm()), "pixel_size_y_nm",
             msg.pixel_size_y_nm(), range.c_str());
-  v.Require(std::isfinite(msg.scan_angle_deg()), "scan_angle_deg",
-            msg.scan_angle_deg(), "finite");
-  v.Require(std::isfinite(msg.scan_offset_x_nm()), "scan_offset_x_nm",
-            msg.scan_offset_x_nm(), "finite");
-  v.Require(std::isfinite(msg.scan_offset_y_nm()), "scan_offset_y_nm",
-            msg.scan_offset_y_nm(), "finite");
-  v.Require(std::isfinite(msg.line_time_s()) && msg.line_time_s() >= 0,
-            "line_time_s", msg.line_time_s(), "finite and >= 0");
-  v.Require(std::isfinite(msg.bias_v()), "bias_v", msg.bias_v(), "finite");
-  v.Require(std::isfinite(msg.drift_compensation_x_nm_per_s()),
-            "drift_compensation_x_nm_per_s",
-            msg.drift_compensation_x_nm_per_s(), "finite");
-  v.Require(std::isfinite(msg.drift_compensation_y_nm_per_s()),
-            "drift_compensation_y_nm_per_s",
-            msg.drift_compensation_y_nm_per_s(), "finite");
-  v.Require(std::isfinite(msg.drift_compensation_offset_x_nm()),
-            "drift_compensation_offset_x_nm",
-            msg.drift_compensation_offset_x_nm(), "finite");
-  v.Require(std::isfinite(msg.drift_compensation_offset_y_nm()),
-            "drift_compensation_offset_y_nm",
-            msg.drift_compensation_offset_y_nm(), "finite");
+}
+
+// `value` in [lo, hi] (false for NaN), as a violation named `key`.
+void RequireIn(
+    Violations& v, const char* key, double value, double lo, double hi) {
+  v.Require(value >= lo && value <= hi, key, value, Range(lo, hi).c_str());
+}
+
+// The frame's times, angle, offsets, bias and drift compensation against
+// their physical ranges (FrameRanges).
+void CheckPhysicalRanges(const v1::Frame& msg, Violations& v) {
+  using R = FrameRanges;
+  v.Require(msg.acquired_unix_ns() >= 0 &&
+                msg.acquired_unix_ns() <= R::kMaxAcquiredUnixNs,
+            "acquired_unix_ns", msg.acquired_unix_ns(),
+            ("in [0, " + std::to_string(R::kMaxAcquiredUnixNs) +
+             "] (before 2200-01-01)")
+                .c_str());
+  RequireIn(v, "scan_angle_deg", msg.scan_angle_deg(), -R::kMaxScanAngleDeg,
+            R::kMaxScanAngleDeg);
+  RequireIn(v, "scan_offset_x_nm", msg.scan_offset_x_nm(), -R::kMaxScannerNm,
+            R::kMaxScannerNm);
+  RequireIn(v, "scan_offset_y_nm", msg.scan_offset_y_nm(), -R::kMaxScannerNm,
+            R::kMaxScannerNm);
+  RequireIn(v, "line_time_s", msg.line_time_s(), 0, R::kMaxLineTimeS);
+  RequireIn(v, "bias_v", msg.bias_v(), -R::kMaxBiasV, R::kMaxBiasV);
+  RequireIn(v, "drift_compensation_x_nm_per_s",
+            msg.drift_compensation_x_nm_per_s(), -R::kMaxDriftNmPerS,
+            R::kMaxDriftNmPerS);
+  RequireIn(v, "drift_compensation_y_nm_per_s",
+            msg.drift_compensation_y_nm_per_s(), -R::kMaxDriftNmPerS,
+            R::kMaxDriftNmPerS);
+  RequireIn(v, "drift_compensation_offset_x_nm",
+            msg.drift_compensation_offset_x_nm(), -R::kMaxScannerNm,
+            R::kMaxScannerNm);
+  RequireIn(v, "drift_compensation_offset_y_nm",
+            msg.drift_compensation_offset_y_nm(), -R::kMaxScannerNm,
+            R::kMaxScannerNm);
 }
 
 // The byte count against width × height × bytes per pixel, when sides and
@@ -304,7 +321,8 @@ Status ValidateAndConvert(const v1::Frame& msg,
   Violations v("frame");
   CheckSides(msg, limits, v);
   CheckEnums(msg, v);
-  CheckMetadata(msg, limits, v);
+  CheckPixelSizes(msg, limits, v);
+  CheckPhysicalRanges(msg, v);
   CheckByteCount(msg, limits, v);
   Status status = v.ToStatus();
   if (!status.ok()) return OneLine(status);

@@ -51,6 +51,29 @@ struct FrameLimits {
   bool operator==(const FrameLimits&) const = default;
 };
 
+// Physical ranges of a frame's other numeric fields, checked by
+// DecodeFrame beside FrameLimits. Fixed, not configuration: no instrument
+// sends values beyond them, and within them the daemon's arithmetic on a
+// frame (row times, ns timestamps, positions in lattice cells) stays far
+// from overflow. proto/anchord/v1/anchord.proto states each next to its
+// field. Every bound is inclusive; NaN is outside every range.
+struct FrameRanges {
+  // line_time_s in [0, kMaxLineTimeS], s: one scan line within an hour.
+  static constexpr double kMaxLineTimeS = 3600;
+  // scan_angle_deg in [-kMaxScanAngleDeg, kMaxScanAngleDeg], degrees.
+  static constexpr double kMaxScanAngleDeg = 360;
+  // scan_offset_{x,y}_nm and drift_compensation_offset_{x,y}_nm in
+  // [-kMaxScannerNm, kMaxScannerNm], nm (1 mm; scanners span µm).
+  static constexpr double kMaxScannerNm = 1e6;
+  // drift_compensation_{x,y}_nm_per_s in [-kMaxDriftNmPerS,
+  // kMaxDriftNmPerS], nm/s (1 µm/s; thermal drift is below 1 nm/s).
+  static constexpr double kMaxDriftNmPerS = 1e3;
+  // bias_v in [-kMaxBiasV, kMaxBiasV], V.
+  static constexpr double kMaxBiasV = 1e3;
+  // acquired_unix_ns in [0, kMaxAcquiredUnixNs]: 2200-01-01T00:00:00Z.
+  static constexpr int64_t kMaxAcquiredUnixNs = 7258118400000000000;
+};
+
 // A frame as received: the ids the daemon echoes in every answer, and the
 // frame in the library's canonical form.
 struct InboundFrame {
@@ -80,8 +103,9 @@ struct InboundFrame {
 // or when fields violate their constraints: every violation is named, as
 // "frame.<field> = <value>. Violated constraint: <constraint>", joined by
 // "; " (width and height against the limits; pixel type and scan-direction
-// enums; pixel sizes against the limits; scan angle, offsets, line time
-// and bias finite; then the byte count against width × height × bytes per
+// enums; pixel sizes against the limits; acquisition time, scan angle,
+// offsets, line time, bias and drift compensation within FrameRanges;
+// then the byte count against width × height × bytes per
 // pixel with both numbers; then the NaN/Inf share against
 // limits.max_nonfinite_fraction, with the counts). kInternal when memory
 // runs out.

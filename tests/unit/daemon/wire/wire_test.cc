@@ -351,6 +351,79 @@ TEST_CASE("absurd or non-finite pixel sizes and metadata are rejected") {
   CHECK(Contains(s.message(), "frame.scan_angle_deg = inf"));
 }
 
+TEST_CASE(
+    "times, angle, offsets, bias and compensation outside their "
+    "physical ranges are rejected, each named") {
+  using Setter = void (v1::Frame::*)(double);
+  struct Field {
+    const char* name;
+    Setter set;
+    double bound;  // the range is [-bound, bound] ([0, bound] if lo0)
+    bool lo0 = false;
+  };
+  const Field fields[] = {
+      {"scan_angle_deg", &v1::Frame::set_scan_angle_deg, 360},
+      {"scan_offset_x_nm", &v1::Frame::set_scan_offset_x_nm, 1e6},
+      {"scan_offset_y_nm", &v1::Frame::set_scan_offset_y_nm, 1e6},
+      {"line_time_s", &v1::Frame::set_line_time_s, 3600, true},
+      {"bias_v", &v1::Frame::set_bias_v, 1e3},
+      {"drift_compensation_x_nm_per_s",
+       &v1::Frame::set_drift_compensation_x_nm_per_s, 1e3},
+      {"drift_compensation_y_nm_per_s",
+       &v1::Frame::set_drift_compensation_y_nm_per_s, 1e3},
+      {"drift_compensation_offset_x_nm",
+       &v1::Frame::set_drift_compensation_offset_x_nm, 1e6},
+      {"drift_compensation_offset_y_nm",
+       &v1::Frame::set_drift_compensation_offset_y_nm, 1e6},
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const Field& f : fields) {
+    CAPTURE(f.name);
+    const double lo = f.lo0 ? 0.0 : -f.bound;
+    for (const double ok : {lo, f.bound}) {
+      v1::Frame m = MakeMessage(v1::PIXEL_TYPE_INT16, Ramp<int16_t>(0, 1));
+      (m.*f.set)(ok);
+      InboundFrame in;
+      const Status s = Decode(m, &in);
+      CHECK_MESSAGE(s.ok(), s.message());
+    }
+    for (const double bad : {f.bound * 1.001, lo - 0.001 * f.bound, 1e300,
+                             -std::numeric_limits<double>::infinity(), nan}) {
+      CAPTURE(bad);
+      v1::Frame m = MakeMessage(v1::PIXEL_TYPE_INT16, Ramp<int16_t>(0, 1));
+      (m.*f.set)(bad);
+      InboundFrame in;
+      const Status s = Decode(m, &in);
+      CHECK(s.code() == StatusCode::kInvalidInput);
+      CHECK(Contains(s.message(), std::string("frame.") + f.name + " = "));
+      CHECK(in.frame_id == 42);
+      CHECK(in.frame.image.empty());
+    }
+  }
+  // The acquisition time: none (0) up to 2200-01-01.
+  for (const int64_t ok : {int64_t{0}, FrameRanges::kMaxAcquiredUnixNs}) {
+    v1::Frame m = MakeMessage(v1::PIXEL_TYPE_INT16, Ramp<int16_t>(0, 1));
+    m.set_acquired_unix_ns(ok);
+    InboundFrame in;
+    CHECK(Decode(m, &in).ok());
+  }
+  for (const int64_t bad : {int64_t{-1}, FrameRanges::kMaxAcquiredUnixNs + 1,
+                            std::numeric_limits<int64_t>::max()}) {
+    CAPTURE(bad);
+    v1::Frame m = MakeMessage(v1::PIXEL_TYPE_INT16, Ramp<int16_t>(0, 1));
+    m.set_acquired_unix_ns(bad);
+    InboundFrame in;
+    const Status s = Decode(m, &in);
+    CHECK(s.code() == StatusCode::kInvalidInput);
+    CHECK(Contains(s.message(),
+                   "frame.acquired_unix_ns = " + std::to_string(bad) +
+                       ". Violated constraint: in [0, "
+                       "7258118400000000000] (before "
+                       "2200-01-01)"));
+    CHECK(in.acquired_unix_ns == bad);  // the ids are still echoed
+  }
+}
+
 TEST_CASE("unknown pixel types and scan directions are rejected") {
   v1::Frame m = MakeMessage(v1::PIXEL_TYPE_INT16, Ramp<int16_t>(0, 1));
   m.set_pixel_type(v1::PIXEL_TYPE_UNSPECIFIED);
@@ -620,6 +693,22 @@ TEST_CASE("drift estimate from a track result") {
   CHECK(!d.placed());
   CHECK(d.placement_method() == v1::PLACEMENT_METHOD_UNSPECIFIED);
   CHECK(d.placement_message() == "ambiguous");
+}
+
+TEST_CASE("an absurd next-frame prediction is sent as 0, not overflowed") {
+  InboundFrame in;
+  TrackResult track;
+  track.drift.valid = true;
+  for (const double s : {1e12, -1e12, 9.3e9, std::numeric_limits<double>::max(),
+                         std::numeric_limits<double>::quiet_NaN(),
+                         std::numeric_limits<double>::infinity()}) {
+    CAPTURE(s);
+    track.drift.next_frame_unix_s = s;
+    CHECK(MakeDriftEstimate(in, 1, track).next_frame_unix_ns() == 0);
+  }
+  track.drift.next_frame_unix_s = 9.2e9;  // just inside int64 ns
+  CHECK(MakeDriftEstimate(in, 1, track).next_frame_unix_ns() ==
+        9200000000000000000LL);
 }
 
 TEST_CASE("find_defects queries are validated") {
