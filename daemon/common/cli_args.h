@@ -94,8 +94,8 @@ Status UsageError(std::string message);
 // How a subcommand names itself in messages, as typed after `anchord`
 // ("serve", "study fig3"), and prints its help text.
 struct CommandUsage {
-  const char* command;
-  void (*print_help)(std::ostream& out);
+  const char* command;                    // "serve", "study fig3"
+  void (*print_help)(std::ostream& out);  // the --help text
 };
 
 // Reports a usage error on stderr, "anchord <command>: <message>" then

@@ -48,6 +48,8 @@ struct SecurityConfig;
 struct EndpointsConfig {
   // The acquisition controller's frame stream (SUB socket).
   std::string frames = "tcp://127.0.0.1:5555";
+  // Whether the SUB socket connects to `frames` or binds it. Default
+  // connect.
   FramesMode frames_mode = FramesMode::kConnect;
   // Results, bound PUB socket; topics registration, corrected, sites,
   // drift, status.
@@ -93,14 +95,14 @@ struct SecurityConfig {
 struct PipelineConfig {
   // Registration worker threads. Default 2; in [1, 64].
   int workers = 2;
-  // Capacity of the ingest queue, frames. Default 8; >= 1.
+  // Capacity of the ingest queue, frames. Default 8; in [1, 4096].
   int ingest_queue = 8;
   // What a full ingest queue does with a new frame ("drop_oldest",
   // "drop_newest", "block" in the file). Default drop_oldest: a live
   // instrument wants the newest frame, not a backlog.
   OverflowPolicy ingest_overflow = OverflowPolicy::kDropOldest;
-  // Results held back for in-order publishing, frames. Default 16;
-  // >= workers (every frame in flight must fit).
+  // Results held back for in-order publishing, frames. Default 16; in
+  // [workers, 4096] (every frame in flight must fit).
   int reorder_max = 16;
   // A result waits at most this long for its predecessors before it is
   // published out of order, ms. Default 2000; >= 1.
