@@ -215,7 +215,7 @@ class DaemonChild {
     // The defect catalog on disk, in this run's folder (a relative path
     // would land in the working directory).
     daemon::DaemonConfig own = config;
-    own.catalog.path = (dir_ / "catalog.sqlite").string();
+    own.catalog.options.path = (dir_ / "catalog.sqlite").string();
     std::ofstream(dir_ / "anchord.toml") << daemon::ToToml(own);
   }
   ~DaemonChild() {

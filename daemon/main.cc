@@ -3,19 +3,18 @@
 // arguments and returns the process exit status.
 
 #include "daemon/common/exit_codes.h"
-#include "daemon/studies/bench_command.h"
 #include "daemon/demo/demo_command.h"
-#include "daemon/offline/register_command.h"
 #include "daemon/instrument/replay_command.h"
-#include "daemon/serve/serve_command.h"
-#include "daemon/studies/study_command.h"
+#include "daemon/offline/register_command.h"
 #include "daemon/offline/synth_command.h"
+#include "daemon/serve/serve_command.h"
+#include "daemon/studies/bench_command.h"
+#include "daemon/studies/study_command.h"
+#include <google/protobuf/stubs/logging.h>
+#include <malloc.h>
 #include <spdlog/cfg/env.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-
-#include <google/protobuf/stubs/logging.h>
-#include <malloc.h>
 
 #include <exception>
 #include <iomanip>
@@ -27,8 +26,8 @@
 namespace {
 
 using anchord::daemon::kExitFailure;
+using anchord::daemon::kExitOk;
 using anchord::daemon::kExitUsage;
-
 
 struct Subcommand {
   const char* name;
@@ -95,7 +94,7 @@ bool IsHelp(const std::string& arg) {
 int RunHelp(const std::vector<std::string>& args) {
   if (args.size() < 2) {
     PrintUsage(std::cout);
-    return 0;
+    return kExitOk;
   }
   const Subcommand* sub = FindSubcommand(args[1]);
   if (sub == nullptr) {

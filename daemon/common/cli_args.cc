@@ -1,6 +1,10 @@
 #include "daemon/common/cli_args.h"
 
+#include "daemon/common/exit_codes.h"
+
 #include <algorithm>
+#include <iostream>
+#include <utility>
 
 namespace anchord::daemon {
 namespace {
@@ -69,25 +73,57 @@ Status SplitCommandLine(const std::vector<std::string>& args,
 }
 
 Status ApplyOptions(const std::vector<std::string>& args,
+                    const std::vector<std::string>& flag_names,
                     const std::vector<std::string>& value_names,
                     const OptionSetter& apply,
                     bool& help) {
+  std::vector<std::string> flags = {"--help", "-h"};
+  flags.insert(flags.end(), flag_names.begin(), flag_names.end());
   SplitArgs split;
-  Status s = SplitCommandLine(args, {"--help", "-h"}, value_names, split);
+  Status s = SplitCommandLine(args, flags, value_names, split);
   if (!s.ok()) return s;
-  if (!split.flags.empty()) {
+  if (Contains(split.flags, "--help") || Contains(split.flags, "-h")) {
     help = true;
     return Status::Ok();
   }
   if (!split.positional.empty()) {
-    return Status::InvalidInput("unexpected argument '" +
-                                split.positional.front() + "'");
+    return UsageError("unexpected argument '" + split.positional.front() + "'");
+  }
+  for (const std::string& flag : split.flags) {
+    s = apply(flag, "");
+    if (!s.ok()) return s;
   }
   for (const auto& [name, value] : split.values) {
     s = apply(name, value);
     if (!s.ok()) return s;
   }
   return Status::Ok();
+}
+
+Status ApplyOptions(const std::vector<std::string>& args,
+                    const std::vector<std::string>& value_names,
+                    const OptionSetter& apply,
+                    bool& help) {
+  return ApplyOptions(args, {}, value_names, apply, help);
+}
+
+Status UsageError(std::string message) {
+  return Status::InvalidInput(std::move(message));
+}
+
+int ReportUsageError(const CommandUsage& usage, const Status& why) {
+  std::cerr << "anchord " << usage.command << ": " << why.message()
+            << "\nTry 'anchord " << usage.command << " --help'.\n";
+  return kExitUsage;
+}
+
+std::optional<int> FinishParsing(const CommandUsage& usage,
+                                 const Status& parsed,
+                                 bool help) {
+  if (!parsed.ok()) return ReportUsageError(usage, parsed);
+  if (!help) return std::nullopt;
+  usage.print_help(std::cout);
+  return kExitOk;
 }
 
 }  // namespace anchord::daemon

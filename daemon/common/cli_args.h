@@ -1,7 +1,9 @@
 #pragma once
 
-// Small command-line helpers shared by the subcommands:
-// `--opt value` / `--opt=value` splitting and whole-string number parsing.
+// The command-line helpers every subcommand uses: `--opt value` /
+// `--opt=value` splitting, whole-string number parsing, and the one way
+// usage errors and --help are reported (with the exit codes of
+// exit_codes.h).
 
 #include "anchord/util/status.h"
 
@@ -11,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -65,16 +68,45 @@ Status SplitCommandLine(const std::vector<std::string>& args,
                         const std::vector<std::string>& value_names,
                         SplitArgs& out);
 
-// Sets one option from its value; kInvalidInput naming the problem.
+// Sets one option from its value (a flag: from an empty value);
+// kInvalidInput naming the problem.
 using OptionSetter =
     std::function<Status(const std::string& name, const std::string& value)>;
 
 // The parser of a subcommand without positional arguments: --help / -h
-// sets `help` (nothing else is checked then); each option of
-// `value_names` goes to `apply`; anything else is a usage error.
+// sets `help` (nothing else is checked then); each flag of `flag_names`
+// (with an empty value), then each option of `value_names` goes to
+// `apply`; anything else is a usage error.
+Status ApplyOptions(const std::vector<std::string>& args,
+                    const std::vector<std::string>& flag_names,
+                    const std::vector<std::string>& value_names,
+                    const OptionSetter& apply,
+                    bool& help);
+// The same for a subcommand without flags.
 Status ApplyOptions(const std::vector<std::string>& args,
                     const std::vector<std::string>& value_names,
                     const OptionSetter& apply,
                     bool& help);
+
+// A usage error for a parser to return: kInvalidInput with `message`.
+Status UsageError(std::string message);
+
+// How a subcommand names itself in messages, as typed after `anchord`
+// ("serve", "study fig3"), and prints its help text.
+struct CommandUsage {
+  const char* command;                    // "serve", "study fig3"
+  void (*print_help)(std::ostream& out);  // the --help text
+};
+
+// Reports a usage error on stderr, "anchord <command>: <message>" then
+// "Try 'anchord <command> --help'."; returns kExitUsage.
+int ReportUsageError(const CommandUsage& usage, const Status& why);
+
+// The end of every subcommand's argument parsing: a failed `parsed` is
+// reported (ReportUsageError) and gives kExitUsage; else `help` prints the
+// help text on stdout and gives kExitOk; else nullopt: the command runs.
+std::optional<int> FinishParsing(const CommandUsage& usage,
+                                 const Status& parsed,
+                                 bool help);
 
 }  // namespace anchord::daemon

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -15,6 +16,13 @@ class RateLimiter {
   using Clock = std::chrono::steady_clock;
   explicit RateLimiter(double per_second)
       : rate_(per_second), tokens_(per_second), last_(Clock::now()) {}
+
+  // Changes the rate from now on (a configuration reload).
+  void set_rate(double per_second) {
+    std::lock_guard lock(mutex_);
+    rate_ = per_second;
+    tokens_ = std::min(tokens_, rate_);
+  }
 
   // True when the event may be logged; `suppressed` then holds how many
   // were held back since the last allowed one.
@@ -36,7 +44,7 @@ class RateLimiter {
 
  private:
   std::mutex mutex_;
-  const double rate_;
+  double rate_;
   double tokens_;
   Clock::time_point last_;
   uint64_t suppressed_ = 0;

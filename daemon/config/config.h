@@ -4,7 +4,9 @@
 #include "anchord/track/session_tracker.h"
 #include "anchord/util/status.h"
 
+#include "daemon/catalog/catalog.h"
 #include "daemon/common/bounded_queue.h"
+#include "daemon/wire/wire.h"
 
 #include <memory>
 #include <string>
@@ -13,19 +15,24 @@
 
 namespace anchord::daemon {
 
-// The daemon's configuration (`anchord serve --config F`, DESIGN §7–9,
-// STYLE §5): loaded once from TOML, validated with every violation listed,
-// then frozen as a std::shared_ptr<const DaemonConfig>. SIGHUP builds a new
-// one through the same LoadConfigFile() path. config/anchord.toml documents
-// every key; its values equal the defaults below.
+// The daemon's configuration (`anchord serve --config F`): loaded once
+// from TOML, validated with every violation listed, then frozen as a
+// std::shared_ptr<const DaemonConfig>. SIGHUP builds a new one through the
+// same LoadConfigFile() path (what it may change: reload.h).
+// config/anchord.toml documents every key; its values equal the defaults
+// below.
 //
-// TOML tables and keys mirror the structs: [endpoints], [security],
-// [pipeline], [limits], [logging], and [registration] (PipelineOptions'
-// own fields) with [registration.level], [registration.detect],
-// [registration.lattice], [registration.register], [registration.sites],
-// [registration.off_lattice],
-// [registration.correct] for the nested stage options; [track] with
-// [track.drift], and [catalog].
+// Each table is the options struct of the part of the daemon it
+// configures, not a copy of it: [endpoints], [security], [pipeline]
+// (FramePipeline's options), [limits] (wire's FrameLimits), [logging],
+// [registration] (the library's PipelineOptions, with [registration.level],
+// [registration.detect], [registration.lattice],
+// [registration.homography], [registration.sites],
+// [registration.off_lattice] and [registration.correct] for its stages),
+// [track] and [track.drift] (TrackOptions), [catalog] (CatalogOptions and
+// the daemon's use of the catalog). Files: config.cc validates,
+// config_load.cc reads TOML, config_toml.cc writes it and compares,
+// config_keys.h lists every key.
 
 // How the frames SUB socket reaches the acquisition controller.
 enum class FramesMode {
@@ -34,11 +41,15 @@ enum class FramesMode {
 };
 const char* FramesModeName(FramesMode mode);  // "connect" | "bind"
 
+struct SecurityConfig;
+
 // ZeroMQ endpoints ("tcp://host:port", "ipc://path", "inproc://name") and
 // the HTTP metrics address. Table [endpoints].
 struct EndpointsConfig {
   // The acquisition controller's frame stream (SUB socket).
   std::string frames = "tcp://127.0.0.1:5555";
+  // Whether the SUB socket connects to `frames` or binds it. Default
+  // connect.
   FramesMode frames_mode = FramesMode::kConnect;
   // Results, bound PUB socket; topics registration, corrected, sites,
   // drift, status.
@@ -47,6 +58,12 @@ struct EndpointsConfig {
   std::string queries = "tcp://127.0.0.1:5557";
   // Prometheus text endpoint, "host:port" (HTTP, unencrypted); empty = off.
   std::string http_metrics = "127.0.0.1:9105";
+
+  // kOk, or kInvalidInput listing every violation, one per line
+  // ("endpoints.queries = \"…\". Violated constraint: differs from
+  // endpoints.results"); a non-loopback ZeroMQ endpoint is one unless
+  // `security` enables CURVE.
+  Status Validate(const SecurityConfig& security) const;
 
   bool operator==(const EndpointsConfig&) const = default;
 };
@@ -66,51 +83,54 @@ struct SecurityConfig {
     return !curve_server_secret_key_file.empty() &&
            !curve_allowed_client_keys_file.empty();
   }
+  // kOk, or kInvalidInput listing every violation, one per line: a set
+  // file that does not exist, one file set without the other.
+  Status Validate() const;
+
   bool operator==(const SecurityConfig&) const = default;
 };
 
-// The daemon's frame pipeline (DESIGN §8). Table [pipeline].
+// The daemon's frame pipeline: FramePipeline (daemon/serve/frame_pipeline.h)
+// takes this struct as its options. Table [pipeline].
 struct PipelineConfig {
   // Registration worker threads. Default 2; in [1, 64].
   int workers = 2;
-  // Capacity of the ingest queue, frames. Default 8; >= 1.
+  // Capacity of the ingest queue, frames. Default 8; in [1, 4096].
   int ingest_queue = 8;
+  // The ingest queue's bound in bytes: the wire messages it holds at most.
+  // A frame that does not fit is handled by ingest_overflow like one past
+  // ingest_queue; one larger than the whole budget is dropped (counted),
+  // so it should hold the largest frame limits.max_side_px allows (8192²
+  // float32: 256 MiB). Default 1073741824 (1 GiB); in [1048576,
+  // 17179869184] (1 MiB, 16 GiB).
+  int64_t ingest_queue_bytes = int64_t{1} << 30;
   // What a full ingest queue does with a new frame ("drop_oldest",
   // "drop_newest", "block" in the file). Default drop_oldest: a live
   // instrument wants the newest frame, not a backlog.
   OverflowPolicy ingest_overflow = OverflowPolicy::kDropOldest;
-  // Results held back for in-order publishing, frames. Default 16;
-  // >= workers (every frame in flight must fit).
+  // Results held back for in-order publishing, frames. Default 16; in
+  // [workers, 4096] (every frame in flight must fit).
   int reorder_max = 16;
-  // A result waits at most this long for its predecessors before it is
-  // published out of order, ms. Default 2000; >= 1.
+  // A result waits at most this long for a missing predecessor, ms; then
+  // the gap is given up on (a result that turns up for it later is not
+  // published: sequence numbers only increase). Default 2000; >= 1.
   int reorder_timeout_ms = 2000;
+  // Watchdog: the ordered stages (tracking and the catalog commit) may run
+  // this long on one frame, ms; past it the frame is published without
+  // tracking (internal_error) and so is every later frame until they
+  // return; a stage call past it is logged. Default 10000; >= 100.
+  int stage_deadline_ms = 10000;
   // SIGTERM: in-flight frames get this long to finish, ms. Default 5000;
   // >= 0.
   int drain_timeout_ms = 5000;
   // Period of the `status` topic, ms. Default 2000; >= 100.
   int status_period_ms = 2000;
 
+  // kOk, or kInvalidInput listing every violation, one per line:
+  // "pipeline.workers = 0. Violated constraint: in [1, 64]".
+  Status Validate() const;
+
   bool operator==(const PipelineConfig&) const = default;
-};
-
-// Limits applied to every incoming frame by the wire layer (which copies
-// them into its FrameLimits); a frame outside them is answered with status
-// invalid_input. Table [limits].
-struct LimitsConfig {
-  // Largest width or height, px. Default 8192; in [min_side_px, 65536].
-  int max_side_px = 8192;
-  // Smallest width or height, px. Default 16; >= 16 (the registration's
-  // own floor).
-  int min_side_px = 16;
-  // Accepted nominal pixel size range (each axis), nm. Defaults 1e-4 and
-  // 1e3; 0 < min_pixel_nm < max_pixel_nm <= 1e4.
-  double min_pixel_nm = 1e-4;
-  double max_pixel_nm = 1e3;
-  // Largest share of NaN/Inf pixels. Default 0.5; in [0, 1].
-  double max_nonfinite_fraction = 0.5;
-
-  bool operator==(const LimitsConfig&) const = default;
 };
 
 // spdlog set-up. Table [logging].
@@ -122,25 +142,21 @@ struct LoggingConfig {
   // per second; the rest are counted. Default 1; >= 0 (0 = none).
   double per_frame_warnings_per_s = 1.0;
 
+  // kOk, or kInvalidInput listing every violation, one per line.
+  Status Validate() const;
+
   bool operator==(const LoggingConfig&) const = default;
 };
 
-// The persistent defect catalog (daemon/catalog/catalog.h). Table [catalog].
-// Opened once: a reload applies max_query_results only.
+// The persistent defect catalog. Table [catalog]: the catalog's own
+// options and what the daemon does with it. Opened once at start-up.
 struct CatalogConfig {
-  // SQLite database file, created when missing; relative paths resolve
-  // against the daemon's working directory. "" keeps the catalog in memory
-  // (lost at exit). Default "anchord_catalog.sqlite".
-  std::string path = "anchord_catalog.sqlite";
-  // Retention: defects kept per session at most; the least recently seen
-  // go first. Default 1000000; >= 1.
-  int max_defects_per_session = 1000000;
-  // Retention: defects not seen for this long are deleted, s; 0 = never.
-  // Default 0; >= 0.
-  double max_age_s = 0;
-  // An off-lattice feature within this distance of a catalogued one is
-  // the same defect, nm. Default 0.4; > 0.
-  double match_radius_nm = 0.4;
+  // The database and its retention (daemon/catalog/catalog.h documents
+  // each): keys path, max_defects_per_session, max_age_s, match_radius_nm.
+  // In the file, path "" keeps the catalog in memory (lost at exit) and a
+  // relative path resolves against the daemon's working directory; default
+  // "anchord_catalog.sqlite". read_only is not a key: the daemon writes.
+  CatalogOptions options = {.path = "anchord_catalog.sqlite"};
   // Most defects one query returns. Default 1000; >= 1.
   int max_query_results = 1000;
   // The tracker's state (session frame, drift fit, site map) is committed
@@ -150,7 +166,11 @@ struct CatalogConfig {
   // Default 5; >= 0.
   double state_interval_s = 5;
 
-  bool operator==(const CatalogConfig&) const = default;
+  // The options to open the catalog with: `options`, path "" as ":memory:".
+  CatalogOptions OpenOptions() const;
+  // kOk, or kInvalidInput listing every violation, one per line:
+  // "catalog.max_age_s = -1. Violated constraint: >= 0".
+  Status Validate() const;
 };
 
 // Everything `anchord serve` reads from its configuration file.
@@ -158,18 +178,19 @@ struct DaemonConfig {
   EndpointsConfig endpoints;
   SecurityConfig security;
   PipelineConfig pipeline;
-  LimitsConfig limits;
+  // Every incoming frame is checked against these (table [limits]).
+  FrameLimits limits;
   LoggingConfig logging;
   // Per-frame registration options, passed unchanged to RegisterFrame().
   PipelineOptions registration;
-  // Cross-frame tracking (table [track], [track.drift]); the catalog.
+  // Cross-frame tracking (tables [track], [track.drift]).
   TrackOptions track;
   CatalogConfig catalog;
 
   // kOk, or kInvalidInput listing every violated constraint, one per line,
   // each "table.key = value. Violated constraint: …" with the full TOML
   // key (registration options included, e.g.
-  // "registration.register.gate_fraction = 0.7. Violated constraint: in
+  // "registration.homography.gate_fraction = 0.7. Violated constraint: in
   // (0, 0.5)"). Checks that CURVE key files exist.
   Status Validate() const;
 };

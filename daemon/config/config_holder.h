@@ -1,10 +1,10 @@
 #pragma once
 
+#include "daemon/config/config.h"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
-
-#include "daemon/config/config.h"
 
 namespace anchord::daemon {
 

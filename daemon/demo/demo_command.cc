@@ -1,14 +1,14 @@
 #include "daemon/demo/demo_command.h"
 
-#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
+#include "daemon/common/exit_codes.h"
+#include "daemon/common/stop_signals.h"
 #include "daemon/config/config.h"
 #include "daemon/demo/demo_view.h"
 #include "daemon/instrument/frame_publisher.h"
 #include "daemon/instrument/instrument_loop.h"
-#include "daemon/serve/local_daemon.h"
 #include "daemon/instrument/sequence.h"
-#include "daemon/common/stop_signals.h"
+#include "daemon/serve/local_daemon.h"
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <zmq.hpp>
@@ -30,7 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-
 // The simulated instrument's sample and scan.
 constexpr uint64_t kSeed = 7;
 constexpr int kSizePx = 512;
@@ -41,22 +40,23 @@ const Vec2 kDriftNmPerMin(1.8, 0.9);
 constexpr std::chrono::seconds kResultGrace{15};
 constexpr std::chrono::milliseconds kPollStep{100};
 
-Status Usage(const std::string& message) {
-  return Status::InvalidInput(message);
-}
-
 Status ApplyOption(const std::string& name,
                    const std::string& value,
                    DemoArgs& a) {
+  if (name == "--no-compensation") {
+    a.compensate = false;
+    return Status::Ok();
+  }
   if (name == "--frames") {
     if (ParseNumber(value, a.frames) && a.frames >= 0) return Status::Ok();
-    return Usage("--frames = '" + value + "': expected a count >= 0");
+    return UsageError("--frames = '" + value + "': expected a count >= 0");
   }
   if (name == "--rate") {
     if (ParseNumber(value, a.rate_hz) && a.rate_hz >= 0) return Status::Ok();
-    return Usage("--rate = '" + value + "': expected frames per second >= 0");
+    return UsageError("--rate = '" + value +
+                      "': expected frames per second >= 0");
   }
-  if (value.empty()) return Usage("--out needs a folder");
+  if (value.empty()) return UsageError("--out needs a folder");
   a.out_dir = value;
   return Status::Ok();
 }
@@ -93,7 +93,7 @@ void PrintIntro(const DemoArgs& args,
       << "\n  endpoints:  frames " << config.endpoints.frames << "\n"
       << "              results " << config.endpoints.results << "\n"
       << "              queries " << config.endpoints.queries << "\n"
-      << "  catalog:    " << config.catalog.path << "\n"
+      << "  catalog:    " << config.catalog.options.path << "\n"
       << "  output:     " << args.out_dir
       << "/{corrected,overlay}-<frame>.{tiff,png}\n\n"
       << std::flush;
@@ -232,26 +232,12 @@ int RunDemo(const DemoArgs& args) {
 }  // namespace
 
 Status ParseDemoArgs(const std::vector<std::string>& args, DemoArgs& parsed) {
-  SplitArgs split;
-  Status s = SplitCommandLine(args, {"--help", "-h", "--no-compensation"},
-                              {"--frames", "--out", "--rate"}, split);
-  if (!s.ok()) return s;
-  for (const std::string& flag : split.flags) {
-    if (flag == "--no-compensation") {
-      parsed.compensate = false;
-    } else {
-      parsed.help = true;
-      return Status::Ok();
-    }
-  }
-  if (!split.positional.empty()) {
-    return Usage("unexpected argument '" + split.positional.front() + "'");
-  }
-  for (const auto& [name, value] : split.values) {
-    s = ApplyOption(name, value, parsed);
-    if (!s.ok()) return s;
-  }
-  return Status::Ok();
+  return ApplyOptions(
+      args, {"--no-compensation"}, {"--frames", "--out", "--rate"},
+      [&parsed](const std::string& name, const std::string& value) {
+        return ApplyOption(name, value, parsed);
+      },
+      parsed.help);
 }
 
 void PrintDemoHelp(std::ostream& out) {
@@ -299,14 +285,9 @@ could not be written; 2 on a usage error.
 int RunDemoCommand(const std::vector<std::string>& args) {
   DemoArgs parsed;
   const Status status = ParseDemoArgs(args, parsed);
-  if (!status.ok()) {
-    std::cerr << "anchord demo: " << status.message()
-              << "\nTry 'anchord demo --help'.\n";
-    return kExitUsage;
-  }
-  if (parsed.help) {
-    PrintDemoHelp(std::cout);
-    return kExitOk;
+  if (const std::optional<int> exit =
+          FinishParsing({"demo", &PrintDemoHelp}, status, parsed.help)) {
+    return *exit;
   }
   return RunDemo(parsed);
 }

@@ -2,10 +2,10 @@
 
 #include "anchord/io/image_io.h"
 
-#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
-#include "daemon/instrument/sequence.h"
+#include "daemon/common/exit_codes.h"
 #include "daemon/common/stop_signals.h"
+#include "daemon/instrument/sequence.h"
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -18,13 +18,8 @@
 namespace anchord::daemon {
 namespace {
 
-
 // Largest accepted --size, px (the daemon's default limits.max_side_px).
 constexpr int kMaxSizePx = 8192;
-
-Status Usage(const std::string& message) {
-  return Status::InvalidInput(message);
-}
 
 bool IsSxm(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
@@ -38,8 +33,8 @@ Status ParsePixelSize(const std::string& text, ReplayArgs& a) {
   if (!values || values->size() > 2 ||
       std::any_of(values->begin(), values->end(),
                   [](double v) { return !(v > 0); })) {
-    return Usage("--pixel-size-nm = '" + text +
-                 "': expected a positive number S or SX,SY");
+    return UsageError("--pixel-size-nm = '" + text +
+                      "': expected a positive number S or SX,SY");
   }
   a.pixel_size_x_nm = values->front();
   a.pixel_size_y_nm = values->back();
@@ -49,8 +44,8 @@ Status ParsePixelSize(const std::string& text, ReplayArgs& a) {
 Status ParseDrift(const std::string& text, ReplayArgs& a) {
   const auto values = ParseNumberList<double>(text);
   if (!values || values->size() != 2) {
-    return Usage("--drift-nm-per-frame = '" + text +
-                 "': expected two numbers DX,DY (nm)");
+    return UsageError("--drift-nm-per-frame = '" + text +
+                      "': expected two numbers DX,DY (nm)");
   }
   a.drift_nm_per_frame = Vec2((*values)[0], (*values)[1]);
   return Status::Ok();
@@ -62,7 +57,8 @@ Status ParseDirection(const std::string& text, ReplayArgs& a) {
   } else if (text == "backward") {
     a.trace = SxmTrace::kBackward;
   } else {
-    return Usage("--direction = '" + text + "': expected forward or backward");
+    return UsageError("--direction = '" + text +
+                      "': expected forward or backward");
   }
   return Status::Ok();
 }
@@ -75,23 +71,24 @@ Status ApplySyntheticOption(const std::string& name,
     if (ParseNumber(value, a.synthetic_frames) && a.synthetic_frames > 0) {
       return Status::Ok();
     }
-    return Usage("--synthetic = '" + value + "': expected a frame count >= 1");
+    return UsageError("--synthetic = '" + value +
+                      "': expected a frame count >= 1");
   }
   if (name == "--seed") {
     if (ParseNumber(value, a.seed)) return Status::Ok();
-    return Usage("--seed = '" + value + "': expected an unsigned integer");
+    return UsageError("--seed = '" + value + "': expected an unsigned integer");
   }
   if (name == "--size") {
     if (ParseNumber(value, a.size_px) && a.size_px >= 16 &&
         a.size_px <= kMaxSizePx) {
       return Status::Ok();
     }
-    return Usage("--size = '" + value + "': expected an integer in [16, " +
-                 std::to_string(kMaxSizePx) + "]");
+    return UsageError("--size = '" + value + "': expected an integer in [16, " +
+                      std::to_string(kMaxSizePx) + "]");
   }
   if (name == "--fov-nm") {
     if (ParseNumber(value, a.fov_nm) && a.fov_nm > 0) return Status::Ok();
-    return Usage("--fov-nm = '" + value + "': expected a positive number");
+    return UsageError("--fov-nm = '" + value + "': expected a positive number");
   }
   return ParseDrift(value, a);
 }
@@ -102,15 +99,16 @@ Status ApplyOption(const std::string& name,
                    ReplayArgs& a) {
   if (name == "--rate") {
     if (ParseNumber(value, a.rate_hz) && a.rate_hz >= 0) return Status::Ok();
-    return Usage("--rate = '" + value + "': expected frames per second >= 0");
+    return UsageError("--rate = '" + value +
+                      "': expected frames per second >= 0");
   }
   if (name == "--endpoint") {
-    if (value.empty()) return Usage("--endpoint needs an endpoint");
+    if (value.empty()) return UsageError("--endpoint needs an endpoint");
     a.publisher.endpoint = value;
     return Status::Ok();
   }
   if (name == "--curve-server-key" || name == "--curve-client-key") {
-    if (value.empty()) return Usage(name + " needs a key file");
+    if (value.empty()) return UsageError(name + " needs a key file");
     (name == "--curve-server-key" ? a.publisher.curve_server_key_file
                                   : a.publisher.curve_client_key_file) = value;
     return Status::Ok();
@@ -118,7 +116,7 @@ Status ApplyOption(const std::string& name,
   if (name == "--pixel-size-nm") return ParsePixelSize(value, a);
   if (name == "--direction") return ParseDirection(value, a);
   if (name == "--channel") {
-    if (value.empty()) return Usage("--channel needs a channel name");
+    if (value.empty()) return UsageError("--channel needs a channel name");
     a.channel = value;
     return Status::Ok();
   }
@@ -151,25 +149,25 @@ std::string FirstGiven(const SplitArgs& split,
 Status CheckCombination(const SplitArgs& split, const ReplayArgs& a) {
   const bool synthetic = a.synthetic_frames > 0;
   if (synthetic == !a.inputs.empty()) {
-    return Usage(synthetic ? "give input files or --synthetic N, not both"
-                           : "no input files and no --synthetic N");
+    return UsageError(synthetic ? "give input files or --synthetic N, not both"
+                                : "no input files and no --synthetic N");
   }
   const std::string misplaced = synthetic
                                     ? FirstGiven(split, kFileOptions)
                                     : FirstGiven(split, kSyntheticOptions);
   if (!misplaced.empty()) {
-    return Usage(misplaced + (synthetic ? " applies to input files only"
-                                        : " applies to --synthetic only"));
+    return UsageError(misplaced + (synthetic ? " applies to input files only"
+                                             : " applies to --synthetic only"));
   }
   if (!synthetic && a.pixel_size_x_nm <= 0 &&
       !std::all_of(a.inputs.begin(), a.inputs.end(), IsSxm)) {
-    return Usage(
+    return UsageError(
         "--pixel-size-nm is required (nm per raw pixel) for inputs other "
         "than .sxm");
   }
   if (a.publisher.curve_server_key_file.empty() !=
       a.publisher.curve_client_key_file.empty()) {
-    return Usage("--curve-server-key and --curve-client-key go together");
+    return UsageError("--curve-server-key and --curve-client-key go together");
   }
   return Status::Ok();
 }
@@ -309,7 +307,7 @@ Status ParseReplayArgs(const std::vector<std::string>& args,
   if (std::count(split.flags.begin(), split.flags.end(), "--bind") +
           std::count(split.flags.begin(), split.flags.end(), "--connect") >
       1) {
-    return Usage("--bind and --connect exclude each other");
+    return UsageError("--bind and --connect exclude each other");
   }
   parsed.inputs = split.positional;
   for (const auto& [name, value] : split.values) {
@@ -374,24 +372,17 @@ socket could not be opened, a send failed or an input could not be read,
 }
 
 int RunReplayCommand(const std::vector<std::string>& args) {
+  constexpr CommandUsage kUsage{"replay", &PrintReplayHelp};
   ReplayArgs parsed;
   const Status status = ParseReplayArgs(args, parsed);
-  if (!status.ok()) {
-    std::cerr << "anchord replay: " << status.message()
-              << "\nTry 'anchord replay --help'.\n";
-    return kExitUsage;
-  }
-  if (parsed.help) {
-    PrintReplayHelp(std::cout);
-    return kExitOk;
+  if (const std::optional<int> exit =
+          FinishParsing(kUsage, status, parsed.help)) {
+    return *exit;
   }
   if (parsed.synthetic_frames > 0) {
     const SyntheticSequence sequence = SequenceOf(parsed);
     const Status valid = sequence.Validate();
-    if (!valid.ok()) {
-      std::cerr << "anchord replay: " << valid.message() << '\n';
-      return kExitUsage;
-    }
+    if (!valid.ok()) return ReportUsageError(kUsage, valid);
     return Publish(parsed, SyntheticProducer(sequence, parsed));
   }
   FileSource files(parsed);

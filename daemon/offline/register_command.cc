@@ -6,8 +6,8 @@
 #include "anchord/util/frame.h"
 #include "anchord/util/stopwatch.h"
 
-#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
+#include "daemon/common/exit_codes.h"
 #include "daemon/offline/overlay.h"
 #include "daemon/offline/result_json.h"
 #include <spdlog/spdlog.h>
@@ -26,11 +26,6 @@
 namespace anchord::daemon {
 namespace {
 
-
-Status Usage(const std::string& message) {
-  return Status::InvalidInput(message);
-}
-
 // A positive finite number written in full (no trailing characters).
 bool ParsePositive(std::string_view text, double& value) {
   const char* end = text.data() + text.size();
@@ -47,15 +42,16 @@ Status ParsePixelSize(const std::string& text, RegisterArgs& parsed) {
       comma == std::string_view::npos ? x_text : all.substr(comma + 1);
   if (!ParsePositive(x_text, parsed.pixel_size_x_nm) ||
       !ParsePositive(y_text, parsed.pixel_size_y_nm)) {
-    return Usage("--pixel-size-nm = '" + text +
-                 "': expected a positive number S or SX,SY");
+    return UsageError("--pixel-size-nm = '" + text +
+                      "': expected a positive number S or SX,SY");
   }
   return Status::Ok();
 }
 
 Status ParseDetector(const std::string& text, RegisterArgs& parsed) {
   const std::optional<DetectorKind> kind = ParseDetectorKind(text);
-  if (!kind) return Usage("--detector = '" + text + "': expected fast or sift");
+  if (!kind)
+    return UsageError("--detector = '" + text + "': expected fast or sift");
   parsed.detector = *kind;
   return Status::Ok();
 }
@@ -66,7 +62,8 @@ Status ParseDirection(const std::string& text, RegisterArgs& parsed) {
   } else if (text == "backward") {
     parsed.trace = SxmTrace::kBackward;
   } else {
-    return Usage("--direction = '" + text + "': expected forward or backward");
+    return UsageError("--direction = '" + text +
+                      "': expected forward or backward");
   }
   return Status::Ok();
 }
@@ -80,7 +77,7 @@ Status ApplyOption(const std::string& name,
   if (name == "--detector") return ParseDetector(value, parsed);
   if (name == "--direction") return ParseDirection(value, parsed);
   if (name == "--channel") {
-    if (value.empty()) return Usage("--channel needs a channel name");
+    if (value.empty()) return UsageError("--channel needs a channel name");
     parsed.channel = value;
     return Status::Ok();
   }
@@ -88,8 +85,8 @@ Status ApplyOption(const std::string& name,
   if (name == "--json") path = &parsed.json_path;
   if (name == "--corrected") path = &parsed.corrected_path;
   if (name == "--overlay") path = &parsed.overlay_path;
-  if (path == nullptr) return Usage("unknown option " + name);
-  if (value.empty()) return Usage(name + " needs a file name");
+  if (path == nullptr) return UsageError("unknown option " + name);
+  if (value.empty()) return UsageError(name + " needs a file name");
   *path = value;
   return Status::Ok();
 }
@@ -101,11 +98,11 @@ bool IsSxm(const std::string& path) {
 }
 
 Status CheckComplete(const RegisterArgs& parsed) {
-  if (parsed.inputs.empty()) return Usage("no input files");
+  if (parsed.inputs.empty()) return UsageError("no input files");
   const bool all_sxm =
       std::all_of(parsed.inputs.begin(), parsed.inputs.end(), IsSxm);
   if (parsed.pixel_size_x_nm <= 0 && !all_sxm) {
-    return Usage(
+    return UsageError(
         "--pixel-size-nm is required (nm per raw pixel) for inputs other "
         "than .sxm");
   }
@@ -260,11 +257,11 @@ bool ProcessInputSafely(const RegisterContext& context, int index) {
 Status ParseRegisterArgs(const std::vector<std::string>& args,
                          RegisterArgs& parsed) {
   SplitArgs split;
-  const Status s = SplitCommandLine(
-      args, {"--help", "-h"},
-      {"--pixel-size-nm", "--detector", "--direction", "--channel", "--json",
-       "--corrected", "--overlay"},
-      split);
+  const Status s =
+      SplitCommandLine(args, {"--help", "-h"},
+                       {"--pixel-size-nm", "--detector", "--direction",
+                        "--channel", "--json", "--corrected", "--overlay"},
+                       split);
   if (!s.ok()) return s;
   parsed.help = !split.flags.empty();
   parsed.inputs = split.positional;
@@ -340,14 +337,9 @@ Exit status: 0 when every input was processed (whatever its status),
 int RunRegisterCommand(const std::vector<std::string>& args) {
   RegisterArgs parsed;
   const Status status = ParseRegisterArgs(args, parsed);
-  if (!status.ok()) {
-    std::cerr << "anchord register: " << status.message()
-              << "\nTry 'anchord register --help'.\n";
-    return kExitUsage;
-  }
-  if (parsed.help) {
-    PrintRegisterHelp(std::cout);
-    return kExitOk;
+  if (const std::optional<int> exit = FinishParsing(
+          {"register", &PrintRegisterHelp}, status, parsed.help)) {
+    return *exit;
   }
   RegisterContext context{parsed, MakeSi7x7Model(), PipelineOptions()};
   context.options.detect.kind = parsed.detector;

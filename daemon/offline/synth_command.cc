@@ -1,10 +1,9 @@
 #include "daemon/offline/synth_command.h"
 
-#include "daemon/common/exit_codes.h"
-#include "daemon/common/cli_args.h"
-
 #include "anchord/io/image_io.h"
 
+#include "daemon/common/cli_args.h"
+#include "daemon/common/exit_codes.h"
 #include "daemon/offline/result_json.h"
 #include <spdlog/spdlog.h>
 
@@ -18,13 +17,8 @@
 namespace anchord::daemon {
 namespace {
 
-
 // Largest accepted --size: a frame of this side is already 1 GiB of float.
 constexpr int kMaxSizePx = 16384;
-
-Status Usage(const std::string& message) {
-  return Status::InvalidInput(message);
-}
 
 // Parses all of `text` as a number of type T.
 template <typename T>
@@ -39,29 +33,29 @@ Status ApplyOption(const std::string& name,
                    SynthArgs& parsed) {
   if (name == "--seed") {
     if (ParseWhole(value, parsed.seed)) return Status::Ok();
-    return Usage("--seed = '" + value + "': expected an unsigned integer");
+    return UsageError("--seed = '" + value + "': expected an unsigned integer");
   }
   if (name == "--size") {
     if (ParseWhole(value, parsed.size_px) && parsed.size_px > 0 &&
         parsed.size_px <= kMaxSizePx) {
       return Status::Ok();
     }
-    return Usage("--size = '" + value + "': expected an integer in [1, " +
-                 std::to_string(kMaxSizePx) + "]");
+    return UsageError("--size = '" + value + "': expected an integer in [1, " +
+                      std::to_string(kMaxSizePx) + "]");
   }
   if (name == "--fov-nm") {
     if (ParseWhole(value, parsed.fov_nm) && std::isfinite(parsed.fov_nm) &&
         parsed.fov_nm > 0) {
       return Status::Ok();
     }
-    return Usage("--fov-nm = '" + value + "': expected a positive number");
+    return UsageError("--fov-nm = '" + value + "': expected a positive number");
   }
   if (name == "--truth") {
-    if (value.empty()) return Usage("--truth needs a file name");
+    if (value.empty()) return UsageError("--truth needs a file name");
     parsed.truth_path = value;
     return Status::Ok();
   }
-  return Usage("unknown option " + name);
+  return UsageError("unknown option " + name);
 }
 
 // Handles a flag without a value; false when `arg` is not one.
@@ -78,8 +72,8 @@ bool ApplyFlag(const std::string& arg, SynthArgs& parsed) {
 
 Status AddOutput(const std::string& arg, SynthArgs& parsed) {
   if (!parsed.output_path.empty()) {
-    return Usage("more than one output file: " + parsed.output_path + ", " +
-                 arg);
+    return UsageError("more than one output file: " + parsed.output_path +
+                      ", " + arg);
   }
   parsed.output_path = arg;
   return Status::Ok();
@@ -107,9 +101,9 @@ bool WriteTruth(const std::string& path,
 
 Status ParseSynthArgs(const std::vector<std::string>& args, SynthArgs& parsed) {
   SplitArgs split;
-  const Status s = SplitCommandLine(args, {"--help", "-h", "--random"},
-                                    {"--seed", "--size", "--fov-nm", "--truth"},
-                                    split);
+  const Status s =
+      SplitCommandLine(args, {"--help", "-h", "--random"},
+                       {"--seed", "--size", "--fov-nm", "--truth"}, split);
   if (!s.ok()) return s;
   for (const std::string& flag : split.flags) ApplyFlag(flag, parsed);
   for (const std::string& arg : split.positional) {
@@ -121,15 +115,14 @@ Status ParseSynthArgs(const std::vector<std::string>& args, SynthArgs& parsed) {
     if (!applied.ok()) return applied;
   }
   if (!parsed.help && parsed.output_path.empty()) {
-    return Usage("no output file (OUT.npy)");
+    return UsageError("no output file (OUT.npy)");
   }
   return Status::Ok();
 }
 
 SyntheticScanOptions SynthOptionsFromArgs(const SynthArgs& args) {
-  SyntheticScanOptions o = args.random
-                               ? RandomSyntheticScanOptions(args.seed)
-                               : ModeratelyDistortedScan(args.seed);
+  SyntheticScanOptions o = args.random ? RandomSyntheticScanOptions(args.seed)
+                                       : ModeratelyDistortedScan(args.seed);
   o.seed = args.seed;
   if (args.size_px > 0) o.width_px = o.height_px = args.size_px;
   if (args.fov_nm > 0) o.field_of_view_nm = args.fov_nm;
@@ -162,18 +155,16 @@ Exit status: 0 on success, 1 when a file cannot be written, 2 on a usage error.
 }
 
 int RunSynthCommand(const std::vector<std::string>& args) {
+  constexpr CommandUsage kUsage{"synth", &PrintSynthHelp};
   SynthArgs parsed;
-  Status status = ParseSynthArgs(args, parsed);
-  if (parsed.help && status.ok()) {
-    PrintSynthHelp(std::cout);
-    return kExitOk;
+  const Status status = ParseSynthArgs(args, parsed);
+  if (const std::optional<int> exit =
+          FinishParsing(kUsage, status, parsed.help)) {
+    return *exit;
   }
   const SyntheticScanOptions options = SynthOptionsFromArgs(parsed);
-  if (status.ok()) status = options.Validate();
-  if (!status.ok()) {
-    std::cerr << "anchord synth: " << status.message()
-              << "\nTry 'anchord synth --help'.\n";
-    return kExitUsage;
+  if (const Status valid = options.Validate(); !valid.ok()) {
+    return ReportUsageError(kUsage, valid);
   }
   const SyntheticScan scan = MakeSyntheticScan(options);
   const Status written = WriteNpy(parsed.output_path, scan.frame.image);

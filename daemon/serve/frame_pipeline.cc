@@ -1,6 +1,7 @@
 #include "daemon/serve/frame_pipeline.h"
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <exception>
 #include <iterator>
 
@@ -33,6 +34,9 @@ struct FramePipeline::StageSet {
 };
 
 namespace {
+
+// A count from the configuration as a capacity (at least 1).
+size_t Capacity(int count) { return static_cast<size_t>(std::max(1, count)); }
 
 // One stage call; nothing escapes: an exception from a stage is counted.
 bool RunOne(Stage& stage, Job& job, ExecStats& stats) {
@@ -79,14 +83,14 @@ void FramePipeline::StageSet::RunAll(Job& job, RunningClock& clock) {
   }
 }
 
-FramePipeline::FramePipeline(Options options,
+FramePipeline::FramePipeline(const PipelineConfig& options,
                              std::vector<std::unique_ptr<Stage>> stages,
                              ConfigSource config,
                              Sink sink)
     : FramePipeline(options, std::move(stages), {}, std::move(config),
                     std::move(sink)) {}
 
-FramePipeline::FramePipeline(Options options,
+FramePipeline::FramePipeline(const PipelineConfig& options,
                              std::vector<std::unique_ptr<Stage>> stages,
                              std::vector<std::unique_ptr<Stage>> ordered_stages,
                              ConfigSource config,
@@ -96,10 +100,12 @@ FramePipeline::FramePipeline(Options options,
       ordered_stages_(std::make_shared<StageSet>(std::move(ordered_stages))),
       config_(std::move(config)),
       sink_(std::move(sink)),
-      ingest_(options.ingest_capacity, options.overflow,
-              options.ingest_max_bytes),
-      reorder_(options.reorder_max, options.reorder_timeout),
-      ordered_queue_(4 * options.reorder_max, OverflowPolicy::kBlock) {
+      ingest_(Capacity(options.ingest_queue), options.ingest_overflow,
+              static_cast<size_t>(std::max<int64_t>(1, options.ingest_queue_bytes))),
+      reorder_(Capacity(options.reorder_max),
+               std::chrono::milliseconds(options.reorder_timeout_ms)),
+      ordered_queue_(4 * Capacity(options.reorder_max),
+                     OverflowPolicy::kBlock) {
   const int workers = options_.workers < 1 ? 1 : options_.workers;
   for (int k = 0; k <= workers; ++k) {
     clocks_.push_back(std::make_shared<RunningClock>());
@@ -192,9 +198,8 @@ void FramePipeline::OrderedLoop() {
 
 std::unique_ptr<Job> FramePipeline::RunOrdered(std::unique_ptr<Job> job) {
   if (!executor_) return job;
-  const auto deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               options_.ordered_deadline)
-                               .count();
+  const int64_t deadline_ms = options_.stage_deadline_ms;
+  const auto deadline = std::chrono::milliseconds(deadline_ms);
   if (!executor_->idle()) {
     ++ordered_abandoned_;
     std::unique_ptr<Job> shell = ShellOf(
@@ -214,7 +219,7 @@ std::unique_ptr<Job> FramePipeline::RunOrdered(std::unique_ptr<Job> job) {
                              std::to_string(deadline_ms) +
                              " ms on this frame; abandoned, not tracked"));
   std::unique_ptr<Job> done =
-      executor_->Run(std::move(job), options_.ordered_deadline);
+      executor_->Run(std::move(job), deadline);
   if (!done) {
     ++ordered_abandoned_;
     shell->outputs = std::move(outputs);

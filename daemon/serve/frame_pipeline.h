@@ -16,6 +16,7 @@
 #include "daemon/common/bounded_queue.h"
 #include "daemon/common/exec_stats.h"
 #include "daemon/common/reorder_buffer.h"
+#include "daemon/config/config.h"
 #include "daemon/serve/stage.h"
 
 namespace anchord::daemon {
@@ -55,23 +56,6 @@ class FramePipeline {
   using Sink = std::function<void(std::unique_ptr<Job>)>;
   using ConfigSource = std::function<std::shared_ptr<const DaemonConfig>()>;
 
-  struct Options {
-    int workers = 2;                 // worker threads, >= 1
-    size_t ingest_capacity = 8;      // ingest queue length, >= 1
-    // Most payload bytes the ingest queue holds; a frame that does not fit
-    // is handled by `overflow` like one past ingest_capacity, and a frame
-    // larger than all of it is dropped. Default 1 GiB; >= 1.
-    size_t ingest_max_bytes = size_t{1} << 30;
-    OverflowPolicy overflow = OverflowPolicy::kDropOldest;
-    size_t reorder_max = 16;         // jobs waiting for a predecessor
-    Clock::duration reorder_timeout = std::chrono::seconds(2);
-    // Watchdog: the ordered stages may run this long on one job; past it
-    // the job is abandoned — published with the worker stages' outputs
-    // only and status internal_error — and so is every later job until
-    // the stuck stages return. Zero: no limit. Default 10 s.
-    Clock::duration ordered_deadline = std::chrono::seconds(10);
-  };
-
   // Counters for the status topic.
   struct Snapshot {
     uint64_t submitted = 0;        // messages offered to Submit()
@@ -84,7 +68,7 @@ class FramePipeline {
     size_t queue_depth = 0, queue_capacity = 0;
     size_t reorder_depth = 0, reorder_capacity = 0;
     size_t in_flight = 0;
-    // Jobs the ordered stages gave up on (watchdog; see ordered_deadline).
+    // Jobs the ordered stages gave up on (watchdog; see PipelineConfig::stage_deadline_ms).
     uint64_t ordered_abandoned = 0;
     // The stage call running longest right now ("" and 0 when none), ms.
     std::string longest_running_stage;
@@ -92,12 +76,15 @@ class FramePipeline {
     std::vector<StageSnapshot> stages;  // in chain order, ordered last
   };
 
-  FramePipeline(Options options,
+  // `options` is the [pipeline] table of the configuration (valid, see
+  // PipelineConfig::Validate); drain_timeout_ms and status_period_ms are
+  // the caller's (Stop() takes its deadline).
+  FramePipeline(const PipelineConfig& options,
                 std::vector<std::unique_ptr<Stage>> stages,
                 ConfigSource config,
                 Sink sink);
   // With ordered stages run after the reorder buffer (see above).
-  FramePipeline(Options options,
+  FramePipeline(const PipelineConfig& options,
                 std::vector<std::unique_ptr<Stage>> stages,
                 std::vector<std::unique_ptr<Stage>> ordered_stages,
                 ConfigSource config,
@@ -118,7 +105,7 @@ class FramePipeline {
   void Poll();
   void Stop(Clock::duration deadline);
   Snapshot Stats() const;
-  const Options& options() const { return options_; }
+  const PipelineConfig& options() const { return options_; }
 
  private:
   // Stages with their statistics and a clock of the call in progress
@@ -136,7 +123,7 @@ class FramePipeline {
   // The job after the ordered stages, or its abandoned shell.
   std::unique_ptr<Job> RunOrdered(std::unique_ptr<Job> job);
 
-  const Options options_;
+  const PipelineConfig options_;
   std::shared_ptr<StageSet> stages_;
   std::shared_ptr<StageSet> ordered_stages_;
   // One per worker, then one for the ordered executor.

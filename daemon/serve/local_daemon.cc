@@ -1,11 +1,12 @@
 #include "daemon/serve/local_daemon.h"
 
+#include "anchord/v1/anchord.pb.h"
+
+#include "daemon/common/exit_codes.h"
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 
 #include <cerrno>
-
-#include "anchord/v1/anchord.pb.h"
 
 namespace anchord::daemon {
 
@@ -14,7 +15,8 @@ using Clock = std::chrono::steady_clock;
 Status RuntimeDir::Create() {
   std::error_code ec;
   std::string pattern =
-      (std::filesystem::temp_directory_path(ec) / "anchord-demo-XXXXXX").string();
+      (std::filesystem::temp_directory_path(ec) / "anchord-demo-XXXXXX")
+          .string();
   if (ec || mkdtemp(pattern.data()) == nullptr) {
     return Status::Internal(
         "cannot create a temporary folder for the "
@@ -29,7 +31,7 @@ void DaemonThread::Run() {
     exit_status_ = server_.Run();
   } catch (const std::exception& e) {
     spdlog::critical("[local daemon] {}", e.what());
-    exit_status_ = 1;
+    exit_status_ = kExitFailure;
   }
   exited_ = true;
 }
@@ -64,7 +66,6 @@ bool WaitUntilServing(zmq::context_t& context,
   return false;
 }
 
-
 DaemonConfig LocalDaemonConfig(const RuntimeDir& dir,
                                const std::string& catalog_path) {
   DaemonConfig config;
@@ -74,7 +75,7 @@ DaemonConfig LocalDaemonConfig(const RuntimeDir& dir,
   config.endpoints.queries = dir.Endpoint("queries");
   config.endpoints.http_metrics = "";
   config.logging.level = "warn";
-  config.catalog.path = catalog_path;
+  config.catalog.options.path = catalog_path;
   return config;
 }
 

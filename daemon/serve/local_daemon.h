@@ -5,18 +5,19 @@
 // folder for ipc endpoints, Server::Run on a thread, and a wait until it
 // answers queries.
 
+#include "anchord/util/status.h"
+
+#include "daemon/common/exit_codes.h"
+#include "daemon/config/config.h"
+#include "daemon/serve/server.h"
+#include <zmq.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <zmq.hpp>
-
-#include "anchord/util/status.h"
-#include "daemon/config/config.h"
-#include "daemon/serve/server.h"
 
 namespace anchord::daemon {
 
@@ -70,17 +71,17 @@ class DaemonThread {
   Server server_;
   std::thread thread_;
   std::atomic<bool> exited_{false};
-  int exit_status_ = 1;
+  int exit_status_ = kExitFailure;
 };
 
 // Sends a health query until the daemon answers (it is then serving);
 // false when it exits, `stop` is set or `timeout` passes first.
-bool WaitUntilServing(zmq::context_t& context,
-                      const std::string& queries,
-                      const DaemonThread& daemon,
-                      const std::atomic<bool>& stop,
-                      std::chrono::milliseconds timeout =
-                          std::chrono::seconds(10));
+bool WaitUntilServing(
+    zmq::context_t& context,
+    const std::string& queries,
+    const DaemonThread& daemon,
+    const std::atomic<bool>& stop,
+    std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // The built-in default configuration with ipc endpoints in `dir`, no
 // metrics endpoint, log level warn and the catalog at `catalog_path` (""

@@ -2,33 +2,32 @@
 
 #include "daemon/common/clock.h"
 #include "daemon/common/exit_codes.h"
+#include "daemon/common/curve_keys.h"
 #include "daemon/common/log_text.h"
-
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
+#include "daemon/config/reload.h"
+#include "daemon/serve/curve_auth.h"
+#include "daemon/serve/metrics_http.h"
+#include "daemon/serve/queries.h"
+#include "daemon/serve/stages.h"
+#include "daemon/serve/track_stage.h"
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <zmq_addon.hpp>
+
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
-#include <zmq_addon.hpp>
-
-#include <spdlog/spdlog.h>
-
-#include "daemon/common/curve_keys.h"
-#include "daemon/serve/curve_auth.h"
-#include "daemon/serve/metrics_http.h"
-#include "daemon/serve/stages.h"
-#include "daemon/serve/track_stage.h"
 
 namespace anchord::daemon {
 namespace {
@@ -74,7 +73,8 @@ void NotifySystemd(const char* state) {
 }
 
 // "127.0.0.1:9105" → host and port; false when malformed.
-bool SplitHostPort(const std::string& text, std::string& host,
+bool SplitHostPort(const std::string& text,
+                   std::string& host,
                    unsigned short& port) {
   const size_t colon = text.rfind(':');
   if (colon == std::string::npos) return false;
@@ -88,19 +88,10 @@ bool SplitHostPort(const std::string& text, std::string& host,
   return true;
 }
 
-FramePipeline::Options PipelineOptionsOf(const DaemonConfig& c) {
-  FramePipeline::Options o;
-  o.workers = c.pipeline.workers;
-  o.ingest_capacity = static_cast<size_t>(c.pipeline.ingest_queue);
-  o.overflow = c.pipeline.ingest_overflow;
-  o.reorder_max = static_cast<size_t>(c.pipeline.reorder_max);
-  o.reorder_timeout = std::chrono::milliseconds(c.pipeline.reorder_timeout_ms);
-  return o;
-}
-
 // zmq::poll that treats an interrupting signal (EINTR: SIGTERM, SIGHUP
 // arriving on this thread) as a timeout; the signal thread records it.
-void Poll(zmq::pollitem_t* items, size_t count,
+void Poll(zmq::pollitem_t* items,
+          size_t count,
           std::chrono::milliseconds timeout) {
   try {
     zmq::poll(items, count, timeout);
@@ -120,6 +111,13 @@ StageStatsView View(const StageSnapshot& st) {
   v.exec_ms_p99 = st.exec_ms_p99;
   v.exec_ms_max = st.exec_ms_max;
   return v;
+}
+
+// "a, b, c".
+std::string JoinKeys(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const std::string& key : keys) out += (out.empty() ? "" : ", ") + key;
+  return out;
 }
 
 void SetLogLevel(const std::string& level) {
@@ -222,10 +220,9 @@ bool Server::OpenMetrics() {
   Status why = Status::InvalidInput("metrics address '" + http +
                                     "': expected host:port");
   if (SplitHostPort(http, host, port)) {
-    asio_->metrics = MetricsHttpServer::Open(asio_->io, host, port,
-                                             MetricsHttpOptions{},
-                                             [this] { return MetricsText(); },
-                                             &why);
+    asio_->metrics = MetricsHttpServer::Open(
+        asio_->io, host, port, MetricsHttpOptions{},
+        [this] { return MetricsText(); }, &why);
   }
   if (!asio_->metrics) {
     spdlog::critical("[serve] metrics endpoint {}: {}", http, why.message());
@@ -257,14 +254,14 @@ int Server::Run() {
   track_ = TrackService::Open(*config, &opened);
   if (!track_) {
     spdlog::error("[serve] defect catalog '{}' unavailable: {}",
-                  config->catalog.path, opened.message());
-    return 1;
+                  config->catalog.options.path, opened.message());
+    return kExitFailure;
   }
-  if (!OpenSockets() || !OpenMetrics()) return 1;
+  if (!OpenSockets() || !OpenMetrics()) return kExitFailure;
   std::vector<std::unique_ptr<Stage>> ordered;
   ordered.push_back(std::make_unique<TrackStage>(track_));
   pipeline_ = std::make_unique<FramePipeline>(
-      PipelineOptionsOf(*config), MakeDaemonStages(), std::move(ordered),
+      config->pipeline, MakeDaemonStages(), std::move(ordered),
       [this] { return config_.Get(); },
       [this](std::unique_ptr<Job> job) { OnJobDone(std::move(job)); });
   pipeline_->Start();
@@ -277,7 +274,7 @@ int Server::Run() {
   ServeLoop();
   NotifySystemd("STOPPING=1");
   Drain();
-  return 0;
+  return kExitOk;
 }
 
 void Server::ServeLoop() {
@@ -372,9 +369,8 @@ bool Server::OfferHeldFrame() {
 void Server::ReceiveFrames() {
   for (int turn = 0; turn < kFramesPerTurn; ++turn) {
     std::vector<zmq::message_t> parts;
-    const auto got =
-        zmq::recv_multipart(frames_, std::back_inserter(parts),
-                            zmq::recv_flags::dontwait);
+    const auto got = zmq::recv_multipart(frames_, std::back_inserter(parts),
+                                         zmq::recv_flags::dontwait);
     if (!got || parts.empty()) return;
     ++counters_.received;
     // A frame is a single message, or [topic, payload] from a controller
@@ -516,8 +512,8 @@ v1::QueryReply Server::Answer(const v1::QueryRequest& request) const {
       reply.set_config_toml(ToToml(*config_.Get()));
       break;
     case v1::QueryRequest::kLatestDrift: {
-      const Status found = track_->LatestDrift(
-          request.latest_drift().session(), reply.mutable_drift());
+      const Status found = track_->LatestDrift(request.latest_drift().session(),
+                                               reply.mutable_drift());
       if (!found.ok()) return MakeErrorReply(request.request_id(), found);
       break;
     }
@@ -537,8 +533,7 @@ v1::QueryReply Server::Answer(const v1::QueryRequest& request) const {
 
 DaemonCounters Server::Snapshot() const {
   DaemonCounters c;
-  c.uptime_s =
-      std::chrono::duration<double>(Clock::now() - started_).count();
+  c.uptime_s = std::chrono::duration<double>(Clock::now() - started_).count();
   // Status.config_version counts from 1 (anchord.proto); the holder's
   // version from 0.
   c.config_version = config_.version() + 1;
@@ -575,10 +570,7 @@ DaemonCounters Server::Snapshot() const {
 
 void Server::ReportStuckStages() {
   const FramePipeline::Snapshot s = pipeline_->Stats();
-  const double deadline_ms =
-      std::chrono::duration<double, std::milli>(
-          pipeline_->options().ordered_deadline)
-          .count();
+  const double deadline_ms = pipeline_->options().stage_deadline_ms;
   if (s.longest_running_ms <= deadline_ms) return;
   uint64_t suppressed = 0;
   if (!warnings_.Allow(suppressed)) return;
@@ -646,11 +638,11 @@ std::string Server::MetricsText() const {
   out << "# HELP anchord_stage_exec_ms Stage execution time percentiles.\n"
          "# TYPE anchord_stage_exec_ms gauge\n";
   for (const StageStatsView& s : c.stages) {
-    for (const auto& [q, v] : {std::pair{"0.5", s.exec_ms_p50},
-                               std::pair{"0.9", s.exec_ms_p90},
-                               std::pair{"0.99", s.exec_ms_p99}}) {
-      out << "anchord_stage_exec_ms{stage=\"" << s.name << "\",quantile=\""
-          << q << "\"} " << v << '\n';
+    for (const auto& [q, v] :
+         {std::pair{"0.5", s.exec_ms_p50}, std::pair{"0.9", s.exec_ms_p90},
+          std::pair{"0.99", s.exec_ms_p99}}) {
+      out << "anchord_stage_exec_ms{stage=\"" << s.name << "\",quantile=\"" << q
+          << "\"} " << v << '\n';
     }
   }
   out << "# HELP anchord_stage_queue_depth Items waiting in a queue.\n"
@@ -673,47 +665,18 @@ void Server::Reload() {
                   loaded.status.message());
     return;
   }
-  const std::shared_ptr<const DaemonConfig> old = config_.Get();
-  DaemonConfig next = *loaded.config;
-  // Sockets and threads are built once: such changes wait for a restart.
-  if (!(next.endpoints == old->endpoints) ||
-      !(next.security == old->security) ||
-      next.pipeline.workers != old->pipeline.workers ||
-      next.pipeline.ingest_queue != old->pipeline.ingest_queue ||
-      next.pipeline.ingest_overflow != old->pipeline.ingest_overflow ||
-      next.pipeline.reorder_max != old->pipeline.reorder_max ||
-      next.pipeline.reorder_timeout_ms != old->pipeline.reorder_timeout_ms) {
-    spdlog::warn(
-        "[serve] reload: endpoint, security and queue/worker changes need a "
-        "restart; they are not applied");
-    next.endpoints = old->endpoints;
-    next.security = old->security;
-    const int drain = next.pipeline.drain_timeout_ms;
-    const int status = next.pipeline.status_period_ms;
-    next.pipeline = old->pipeline;
-    next.pipeline.drain_timeout_ms = drain;
-    next.pipeline.status_period_ms = status;
+  const ReloadPlan plan = ApplyReloadable(*config_.Get(), *loaded.config);
+  if (!plan.need_restart.empty()) {
+    spdlog::warn("[serve] reload: {} need a restart; not applied",
+                 JoinKeys(plan.need_restart));
   }
-  // The catalog is opened once, with its retention and state interval,
-  // except the query limit, which queries read from the snapshot.
-  CatalogConfig catalog = next.catalog;
-  catalog.max_query_results = old->catalog.max_query_results;
-  if (!(catalog == old->catalog)) {
-    spdlog::warn("[serve] reload: catalog changes other than "
-                 "max_query_results need a restart; they are not applied");
-    const int limit = next.catalog.max_query_results;
-    next.catalog = old->catalog;
-    next.catalog.max_query_results = limit;
-  }
-  std::string changed;
-  for (const std::string& key : ChangedKeys(*old, next)) {
-    changed += (changed.empty() ? "" : ", ") + key;
-  }
-  SetLogLevel(next.logging.level);
+  SetLogLevel(plan.config.logging.level);
+  warnings_.set_rate(plan.config.logging.per_frame_warnings_per_s);
   const uint64_t version =
-      config_.Set(std::make_shared<const DaemonConfig>(std::move(next))) + 1;
+      config_.Set(std::make_shared<const DaemonConfig>(plan.config)) + 1;
   spdlog::info("[serve] configuration version {} loaded from {}; changed: {}",
-               version, config_path_, changed.empty() ? "nothing" : changed);
+               version, config_path_,
+               plan.applied.empty() ? "nothing" : JoinKeys(plan.applied));
 }
 
 }  // namespace anchord::daemon

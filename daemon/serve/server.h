@@ -1,5 +1,17 @@
 #pragma once
 
+#include "daemon/common/bounded_queue.h"
+#include "daemon/common/curve_keys.h"
+#include "daemon/common/exec_stats.h"
+#include "daemon/common/rate_limiter.h"
+#include "daemon/config/config_holder.h"
+#include "daemon/serve/curve_auth.h"
+#include "daemon/serve/frame_pipeline.h"
+#include "daemon/serve/track_service.h"
+#include "daemon/wire/results.h"
+#include "daemon/wire/wire.h"
+#include <zmq.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -8,18 +20,6 @@
 #include <optional>
 #include <string>
 #include <thread>
-
-#include <zmq.hpp>
-
-#include "daemon/config/config_holder.h"
-#include "daemon/common/bounded_queue.h"
-#include "daemon/common/curve_keys.h"
-#include "daemon/common/exec_stats.h"
-#include "daemon/serve/curve_auth.h"
-#include "daemon/serve/frame_pipeline.h"
-#include "daemon/common/rate_limiter.h"
-#include "daemon/serve/track_service.h"
-#include "daemon/wire/wire.h"
 
 namespace anchord::daemon {
 
@@ -44,8 +44,9 @@ namespace anchord::daemon {
 //             status is published and Run() returns 0.
 // Reload (SIGHUP) goes through the same load-and-validate path as start-up
 // and swaps the snapshot at a frame boundary; a bad file is rejected with
-// every violation logged and the old configuration kept. Endpoint and
-// worker changes need a restart: they are reported and not applied.
+// every violation logged and the old configuration kept. What a reload
+// applies and what waits for a restart (reported, not applied) is
+// ApplyReloadable's (daemon/config/reload.h).
 class Server {
  public:
   // `config_path` is re-read on reload; empty = built-in defaults, no
@@ -54,8 +55,8 @@ class Server {
   ~Server();
 
   // Binds, serves until stopped, drains. Returns the process exit status:
-  // 0 after a clean stop, 1 when a socket or the metrics endpoint could not
-  // be bound.
+  // kExitOk after a clean stop, kExitFailure when the catalog, a socket or
+  // the metrics endpoint could not be opened.
   int Run();
   // Thread-safe: asks Run() to drain and return (as SIGTERM does).
   void RequestStop() { stop_requested_ = true; }

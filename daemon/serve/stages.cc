@@ -1,22 +1,13 @@
 #include "daemon/serve/stages.h"
 
-#include <chrono>
-
 #include "daemon/config/config.h"
+#include "daemon/wire/results.h"
 #include "daemon/wire/wire.h"
+
+#include <chrono>
 
 namespace anchord::daemon {
 namespace {
-
-FrameLimits LimitsOf(const DaemonConfig& c) {
-  FrameLimits l;
-  l.max_side_px = c.limits.max_side_px;
-  l.min_side_px = c.limits.min_side_px;
-  l.min_pixel_nm = c.limits.min_pixel_nm;
-  l.max_pixel_nm = c.limits.max_pixel_nm;
-  l.max_nonfinite_fraction = c.limits.max_nonfinite_fraction;
-  return l;
-}
 
 template <typename Message>
 void Add(Job& job, std::string_view topic, const Message& message) {
@@ -28,8 +19,7 @@ void Add(Job& job, std::string_view topic, const Message& message) {
 bool DecodeStage::Process(Job& job) {
   const DaemonConfig default_config;
   const DaemonConfig& config = job.config ? *job.config : default_config;
-  job.decode_status =
-      DecodeFrame(job.payload, LimitsOf(config), &job.inbound);
+  job.decode_status = DecodeFrame(job.payload, config.limits, &job.inbound);
   job.status = job.decode_status;
   return job.status.ok();
 }
@@ -46,10 +36,9 @@ bool RegisterStage::Process(Job& job) {
 }
 
 bool EncodeStage::Process(Job& job) {
-  const double latency_ms =
-      std::chrono::duration<double, std::milli>(
-          std::chrono::steady_clock::now() - job.received)
-          .count();
+  const double latency_ms = std::chrono::duration<double, std::milli>(
+                                std::chrono::steady_clock::now() - job.received)
+                                .count();
   // A frame that never got a registration result (bad message, or a
   // stage failed before) is answered with the status that stopped it.
   Status before = job.decode_status;

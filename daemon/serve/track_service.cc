@@ -3,6 +3,7 @@
 #include "daemon/common/clock.h"
 #include "daemon/common/session_name.h"
 #include "daemon/config/config.h"
+#include "daemon/serve/queries.h"
 #include "daemon/wire/tracker_state_codec.h"
 #include <spdlog/spdlog.h>
 
@@ -39,12 +40,8 @@ DefectObservation ToObservation(const TrackedDefect& d) {
 
 std::shared_ptr<TrackService> TrackService::Open(const DaemonConfig& config,
                                                  Status* status) {
-  CatalogOptions options;
-  options.path = config.catalog.path.empty() ? ":memory:" : config.catalog.path;
-  options.max_defects_per_session = config.catalog.max_defects_per_session;
-  options.max_age_s = config.catalog.max_age_s;
-  options.match_radius_nm = config.catalog.match_radius_nm;
-  std::unique_ptr<DefectCatalog> catalog = DefectCatalog::Open(options, status);
+  std::unique_ptr<DefectCatalog> catalog =
+      DefectCatalog::Open(config.catalog.OpenOptions(), status);
   if (!catalog) return nullptr;
   auto service =
       std::shared_ptr<TrackService>(new TrackService(std::move(catalog)));

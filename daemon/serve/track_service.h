@@ -16,20 +16,22 @@
 // kept, an idle one is evicted after its state is stored and restored the
 // same way when its session returns.
 
-#include <chrono>
-#include <map>
-#include <optional>
-#include <memory>
-#include <mutex>
-#include <string>
-
 #include "anchord/model/lattice_model.h"
 #include "anchord/pipeline/register_frame.h"
 #include "anchord/track/session_tracker.h"
 #include "anchord/util/status.h"
 #include "anchord/v1/anchord.pb.h"
+
 #include "daemon/catalog/catalog.h"
+#include "daemon/wire/results.h"
 #include "daemon/wire/wire.h"
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 
 namespace anchord::daemon {
 
@@ -71,8 +73,7 @@ class TrackService {
   Status FindDefects(const v1::QueryRequest::FindDefects& query,
                      int64_t max_results,
                      v1::Defects* out) const;
-  Status LatestDrift(const std::string& session,
-                     v1::DriftEstimate* out) const;
+  Status LatestDrift(const std::string& session, v1::DriftEstimate* out) const;
 
  private:
   struct Session {

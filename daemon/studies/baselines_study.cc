@@ -5,8 +5,8 @@
 #include "anchord/synth/synthetic_scan.h"
 #include "anchord/util/stopwatch.h"
 
-#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
+#include "daemon/common/exit_codes.h"
 #include "daemon/common/sample_stats.h"
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
@@ -14,10 +14,10 @@
 
 #include <cstdio>
 #include <fstream>
-#include <string>
-#include <vector>
 #include <iostream>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace anchord::daemon {
 namespace {
@@ -350,14 +350,9 @@ Options:
 int RunBaselinesStudy(const std::vector<std::string>& args) {
   BaselinesArgs parsed;
   const Status status = ParseBaselinesArgs(args, parsed);
-  if (!status.ok()) {
-    std::cerr << "anchord study baselines: " << status.message() << "\n\n";
-    PrintBaselinesHelp(std::cerr);
-    return kExitUsage;
-  }
-  if (parsed.help) {
-    PrintBaselinesHelp(std::cout);
-    return kExitOk;
+  if (const std::optional<int> exit = FinishParsing(
+          {"study baselines", &PrintBaselinesHelp}, status, parsed.help)) {
+    return *exit;
   }
   cv::setNumThreads(0);
   const DriftSequenceOptions& seq = parsed.sequence;

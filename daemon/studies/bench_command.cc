@@ -7,8 +7,8 @@
 #include "anchord/util/stopwatch.h"
 #include "anchord/util/validation.h"
 
-#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
+#include "daemon/common/exit_codes.h"
 #include "daemon/common/sample_stats.h"
 #include <malloc.h>
 #include <opencv2/core.hpp>
@@ -17,8 +17,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -442,7 +442,8 @@ Status BenchArgs::Validate() const {
   }
   v.Require(!detectors.empty(), "detectors", "(empty)", "not empty");
   for (const std::string& d : detectors) {
-    v.Require(ParseDetectorKind(d).has_value(), "detectors[]", d, "fast or sift");
+    v.Require(ParseDetectorKind(d).has_value(), "detectors[]", d,
+              "fast or sift");
   }
   v.Require(!threads.empty(), "threads", "(empty)", "not empty");
   int max_threads = 1;
@@ -459,29 +460,17 @@ Status BenchArgs::Validate() const {
 }
 
 Status ParseBenchArgs(const std::vector<std::string>& args, BenchArgs& a) {
-  SplitArgs split;
-  Status s =
-      SplitCommandLine(args, {"--help", "-h", "--no-corrected"},
-                       {"--sizes", "--detectors", "--threads", "--frames",
-                        "--seconds", "--min-calls", "--warmup", "--csv"},
-                       split);
-  if (!s.ok()) return s;
-  for (const std::string& flag : split.flags) {
-    if (flag == "--no-corrected") {
-      a.make_corrected = false;
-    } else {
-      a.help = true;
-    }
-  }
-  if (a.help) return Status::Ok();
-  if (!split.positional.empty()) {
-    return Status::InvalidInput("unexpected argument '" +
-                                split.positional.front() + "'");
-  }
-  for (const auto& [name, value] : split.values) {
-    s = ApplyOption(name, value, a);
-    if (!s.ok()) return s;
-  }
+  const Status s = ApplyOptions(
+      args, {"--no-corrected"},
+      {"--sizes", "--detectors", "--threads", "--frames", "--seconds",
+       "--min-calls", "--warmup", "--csv"},
+      [&a](const std::string& name, const std::string& value) {
+        if (name != "--no-corrected") return ApplyOption(name, value, a);
+        a.make_corrected = false;
+        return Status::Ok();
+      },
+      a.help);
+  if (!s.ok() || a.help) return s;
   return a.Validate();
 }
 
@@ -515,14 +504,9 @@ could not be written, 2 on a usage error.
 int RunBenchCommand(const std::vector<std::string>& args) {
   BenchArgs a;
   const Status status = ParseBenchArgs(args, a);
-  if (!status.ok()) {
-    std::cerr << "anchord bench: " << status.message() << "\n\n";
-    PrintBenchHelp(std::cerr);
-    return kExitUsage;
-  }
-  if (a.help) {
-    PrintBenchHelp(std::cout);
-    return kExitOk;
+  if (const std::optional<int> exit =
+          FinishParsing({"bench", &PrintBenchHelp}, status, a.help)) {
+    return *exit;
   }
   // As in the anchord binary: freed frame buffers stay in the heap.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);

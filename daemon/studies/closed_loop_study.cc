@@ -1,11 +1,11 @@
 #include "daemon/studies/closed_loop_study.h"
 
-#include "daemon/common/exit_codes.h"
 #include "daemon/common/cli_args.h"
-#include "daemon/instrument/instrument_loop.h"
-#include "daemon/serve/local_daemon.h"
-#include "daemon/instrument/sequence.h"
+#include "daemon/common/exit_codes.h"
 #include "daemon/common/stop_signals.h"
+#include "daemon/instrument/instrument_loop.h"
+#include "daemon/instrument/sequence.h"
+#include "daemon/serve/local_daemon.h"
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -16,7 +16,6 @@
 
 namespace anchord::daemon {
 namespace {
-
 
 struct StudyArgs {
   int frames = 100;
@@ -30,42 +29,42 @@ struct StudyArgs {
   bool help = false;
 };
 
+// Sets one option of `a`; a usage error when its value is out of range.
+Status ApplyOption(const std::string& name,
+                   const std::string& value,
+                   StudyArgs& a) {
+  bool ok = true;
+  if (name == "--frames") ok = ParseNumber(value, a.frames) && a.frames >= 3;
+  if (name == "--drift-nm-per-min") {
+    ok = ParseNumber(value, a.drift_nm_per_min) && a.drift_nm_per_min > 0 &&
+         a.drift_nm_per_min <= 20;
+  }
+  if (name == "--walk") ok = ParseNumber(value, a.walk) && a.walk >= 0;
+  if (name == "--size") ok = ParseNumber(value, a.size_px) && a.size_px >= 128;
+  if (name == "--line-time") {
+    ok = ParseNumber(value, a.line_time_s) && a.line_time_s > 0;
+  }
+  if (name == "--seed") ok = ParseNumber(value, a.seed);
+  if (name == "--settle") {
+    ok = ParseNumber(value, a.settle_frames) && a.settle_frames >= 0;
+  }
+  if (name == "--json") a.json = value;
+  if (!ok) return UsageError(name + " = '" + value + "': out of range");
+  return Status::Ok();
+}
+
 Status ParseArgs(const std::vector<std::string>& args, StudyArgs& a) {
-  SplitArgs split;
-  Status s =
-      SplitCommandLine(args, {"--help", "-h"},
-                       {"--frames", "--drift-nm-per-min", "--walk", "--size",
-                        "--line-time", "--seed", "--settle", "--json"},
-                       split);
-  if (!s.ok()) return s;
-  a.help = !split.flags.empty();
-  if (!split.positional.empty()) {
-    return Status::InvalidInput("unexpected argument '" +
-                                split.positional.front() + "'");
-  }
-  for (const auto& [name, value] : split.values) {
-    bool ok = true;
-    if (name == "--frames") ok = ParseNumber(value, a.frames) && a.frames >= 3;
-    if (name == "--drift-nm-per-min") {
-      ok = ParseNumber(value, a.drift_nm_per_min) && a.drift_nm_per_min > 0 &&
-           a.drift_nm_per_min <= 20;
-    }
-    if (name == "--walk") ok = ParseNumber(value, a.walk) && a.walk >= 0;
-    if (name == "--size")
-      ok = ParseNumber(value, a.size_px) && a.size_px >= 128;
-    if (name == "--line-time") {
-      ok = ParseNumber(value, a.line_time_s) && a.line_time_s > 0;
-    }
-    if (name == "--seed") ok = ParseNumber(value, a.seed);
-    if (name == "--settle") {
-      ok = ParseNumber(value, a.settle_frames) && a.settle_frames >= 0;
-    }
-    if (name == "--json") a.json = value;
-    if (!ok)
-      return Status::InvalidInput(name + " = '" + value + "': out of range");
-  }
+  const Status s = ApplyOptions(
+      args,
+      {"--frames", "--drift-nm-per-min", "--walk", "--size", "--line-time",
+       "--seed", "--settle", "--json"},
+      [&a](const std::string& name, const std::string& value) {
+        return ApplyOption(name, value, a);
+      },
+      a.help);
+  if (!s.ok() || a.help) return s;
   if (a.settle_frames >= a.frames) {
-    return Status::InvalidInput("--settle must be below --frames");
+    return UsageError("--settle must be below --frames");
   }
   return Status::Ok();
 }
@@ -229,14 +228,9 @@ usage error.
 int RunClosedLoopStudy(const std::vector<std::string>& args) {
   StudyArgs a;
   const Status parsed = ParseArgs(args, a);
-  if (!parsed.ok()) {
-    std::cerr << "anchord study closed-loop: " << parsed.message() << "\n\n";
-    PrintClosedLoopHelp(std::cerr);
-    return kExitUsage;
-  }
-  if (a.help) {
-    PrintClosedLoopHelp(std::cout);
-    return kExitOk;
+  if (const std::optional<int> exit = FinishParsing(
+          {"study closed-loop", &PrintClosedLoopHelp}, parsed, a.help)) {
+    return *exit;
   }
   StopSignals signals;
   RuntimeDir runtime;

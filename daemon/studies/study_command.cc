@@ -2,10 +2,10 @@
 
 #include "anchord/util/stopwatch.h"
 
+#include "daemon/common/cli_args.h"
 #include "daemon/common/exit_codes.h"
 #include "daemon/studies/baselines_study.h"
 #include "daemon/studies/closed_loop_study.h"
-#include "daemon/common/cli_args.h"
 #include "daemon/studies/fig3_heatmap.h"
 #include <opencv2/core/utility.hpp>
 #include <spdlog/spdlog.h>
@@ -22,7 +22,6 @@
 
 namespace anchord::daemon {
 namespace {
-
 
 int DefaultThreads() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
@@ -166,14 +165,9 @@ std::string CsvLine(const Fig3Row& r) {
 int RunFig3(const std::vector<std::string>& args) {
   Fig3Args parsed;
   const Status status = ParseFig3Args(args, parsed);
-  if (!status.ok()) {
-    std::cerr << "anchord study fig3: " << status.message() << "\n\n";
-    PrintStudyHelp(std::cerr);
-    return kExitUsage;
-  }
-  if (parsed.help) {
-    PrintStudyHelp(std::cout);
-    return kExitOk;
+  if (const std::optional<int> exit =
+          FinishParsing({"study fig3", &PrintStudyHelp}, status, parsed.help)) {
+    return *exit;
   }
   Stopwatch watch;
   const std::vector<Fig3Row> rows =
@@ -314,18 +308,19 @@ usage error.
 }
 
 int RunStudyCommand(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" ||
-      args[0] == "help") {
-    PrintStudyHelp(args.empty() ? std::cerr : std::cout);
-    return args.empty() ? kExitUsage : kExitOk;
+  constexpr CommandUsage kUsage{"study", &PrintStudyHelp};
+  if (args.empty()) {
+    return ReportUsageError(
+        kUsage, UsageError("which study? fig3, baselines or closed-loop"));
   }
+  const bool help = args[0] == "--help" || args[0] == "-h" || args[0] == "help";
+  if (help) return *FinishParsing(kUsage, Status::Ok(), true);
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "fig3") return RunFig3(rest);
   if (args[0] == "baselines") return RunBaselinesStudy(rest);
   if (args[0] == "closed-loop") return RunClosedLoopStudy(rest);
-  std::cerr << "anchord study: unknown study '" << args[0] << "'\n\n";
-  PrintStudyHelp(std::cerr);
-  return kExitUsage;
+  return ReportUsageError(kUsage,
+                          UsageError("unknown study '" + args[0] + "'"));
 }
 
 }  // namespace anchord::daemon

@@ -1,10 +1,10 @@
 #include "daemon/wire/wire.h"
 
-#include "anchord/quality/metrics.h"
 #include "anchord/util/check.h"
 #include "anchord/util/validation.h"
 
 #include "daemon/common/session_name.h"
+#include "daemon/wire/little_endian.h"
 
 #include <algorithm>
 #include <array>
@@ -28,19 +28,6 @@ namespace {
 // ---------------------------------------------------------------------------
 // Little-endian pixel bytes
 // ---------------------------------------------------------------------------
-
-// Reads one little-endian T at `p` (no alignment required).
-template <typename T>
-T LoadLittleEndian(const char* p) {
-  std::array<char, sizeof(T)> b;
-  std::memcpy(b.data(), p, sizeof(T));
-  if constexpr (std::endian::native == std::endian::big) {
-    std::reverse(b.begin(), b.end());
-  }
-  T value;
-  std::memcpy(&value, b.data(), sizeof(T));
-  return value;
-}
 
 // A pixel value as float32. Finite doubles beyond the float range become
 // ±Inf explicitly (a plain cast would be undefined behaviour).
@@ -67,24 +54,6 @@ void ConvertPixels(const std::string& bytes, cv::Mat1f& image) {
   } else {
     for (size_t k = 0; k < n; ++k, p += sizeof(T)) {
       dst[k] = ToFloat(LoadLittleEndian<T>(p));
-    }
-  }
-}
-
-// Appends the rows of `image` as little-endian float32 to `out`.
-void AppendFloat32LittleEndian(const cv::Mat1f& image, std::string* out) {
-  out->reserve(out->size() + image.total() * sizeof(float));
-  for (int r = 0; r < image.rows; ++r) {
-    const float* row = image.ptr<float>(r);
-    if constexpr (std::endian::native == std::endian::little) {
-      out->append(reinterpret_cast<const char*>(row),
-                  static_cast<size_t>(image.cols) * sizeof(float));
-    } else {
-      for (int c = 0; c < image.cols; ++c) {
-        std::array<char, sizeof(float)> b;
-        std::memcpy(b.data(), &row[c], sizeof(float));
-        out->append(b.rbegin(), b.rend());
-      }
     }
   }
 }
@@ -175,9 +144,9 @@ void CheckEnums(const v1::Frame& msg, Violations& v) {
             "one of 0 (unspecified), 1 (FORWARD), 2 (BACKWARD)");
 }
 
-void CheckMetadata(const v1::Frame& msg,
-                   const FrameLimits& limits,
-                   Violations& v) {
+void CheckPixelSizes(const v1::Frame& msg,
+                     const FrameLimits& limits,
+                     Violations& v) {
   const std::string range = Range(limits.min_pixel_nm, limits.max_pixel_nm);
   const auto in_range = [&](double nm) {
     return nm >= limits.min_pixel_nm && nm <= limits.max_pixel_nm;
@@ -186,27 +155,44 @@ void CheckMetadata(const v1::Frame& msg,
             msg.pixel_size_x_nm(), range.c_str());
   v.Require(in_range(msg.pixel_size_y_nm()), "pixel_size_y_nm",
             msg.pixel_size_y_nm(), range.c_str());
-  v.Require(std::isfinite(msg.scan_angle_deg()), "scan_angle_deg",
-            msg.scan_angle_deg(), "finite");
-  v.Require(std::isfinite(msg.scan_offset_x_nm()), "scan_offset_x_nm",
-            msg.scan_offset_x_nm(), "finite");
-  v.Require(std::isfinite(msg.scan_offset_y_nm()), "scan_offset_y_nm",
-            msg.scan_offset_y_nm(), "finite");
-  v.Require(std::isfinite(msg.line_time_s()) && msg.line_time_s() >= 0,
-            "line_time_s", msg.line_time_s(), "finite and >= 0");
-  v.Require(std::isfinite(msg.bias_v()), "bias_v", msg.bias_v(), "finite");
-  v.Require(std::isfinite(msg.drift_compensation_x_nm_per_s()),
-            "drift_compensation_x_nm_per_s",
-            msg.drift_compensation_x_nm_per_s(), "finite");
-  v.Require(std::isfinite(msg.drift_compensation_y_nm_per_s()),
-            "drift_compensation_y_nm_per_s",
-            msg.drift_compensation_y_nm_per_s(), "finite");
-  v.Require(std::isfinite(msg.drift_compensation_offset_x_nm()),
-            "drift_compensation_offset_x_nm",
-            msg.drift_compensation_offset_x_nm(), "finite");
-  v.Require(std::isfinite(msg.drift_compensation_offset_y_nm()),
-            "drift_compensation_offset_y_nm",
-            msg.drift_compensation_offset_y_nm(), "finite");
+}
+
+// `value` in [lo, hi] (false for NaN), as a violation named `key`.
+void RequireIn(
+    Violations& v, const char* key, double value, double lo, double hi) {
+  v.Require(value >= lo && value <= hi, key, value, Range(lo, hi).c_str());
+}
+
+// The frame's times, angle, offsets, bias and drift compensation against
+// their physical ranges (FrameRanges).
+void CheckPhysicalRanges(const v1::Frame& msg, Violations& v) {
+  using R = FrameRanges;
+  v.Require(msg.acquired_unix_ns() >= 0 &&
+                msg.acquired_unix_ns() <= R::kMaxAcquiredUnixNs,
+            "acquired_unix_ns", msg.acquired_unix_ns(),
+            ("in [0, " + std::to_string(R::kMaxAcquiredUnixNs) +
+             "] (before 2200-01-01)")
+                .c_str());
+  RequireIn(v, "scan_angle_deg", msg.scan_angle_deg(), -R::kMaxScanAngleDeg,
+            R::kMaxScanAngleDeg);
+  RequireIn(v, "scan_offset_x_nm", msg.scan_offset_x_nm(), -R::kMaxScannerNm,
+            R::kMaxScannerNm);
+  RequireIn(v, "scan_offset_y_nm", msg.scan_offset_y_nm(), -R::kMaxScannerNm,
+            R::kMaxScannerNm);
+  RequireIn(v, "line_time_s", msg.line_time_s(), 0, R::kMaxLineTimeS);
+  RequireIn(v, "bias_v", msg.bias_v(), -R::kMaxBiasV, R::kMaxBiasV);
+  RequireIn(v, "drift_compensation_x_nm_per_s",
+            msg.drift_compensation_x_nm_per_s(), -R::kMaxDriftNmPerS,
+            R::kMaxDriftNmPerS);
+  RequireIn(v, "drift_compensation_y_nm_per_s",
+            msg.drift_compensation_y_nm_per_s(), -R::kMaxDriftNmPerS,
+            R::kMaxDriftNmPerS);
+  RequireIn(v, "drift_compensation_offset_x_nm",
+            msg.drift_compensation_offset_x_nm(), -R::kMaxScannerNm,
+            R::kMaxScannerNm);
+  RequireIn(v, "drift_compensation_offset_y_nm",
+            msg.drift_compensation_offset_y_nm(), -R::kMaxScannerNm,
+            R::kMaxScannerNm);
 }
 
 // The byte count against width × height × bytes per pixel, when sides and
@@ -336,7 +322,8 @@ Status ValidateAndConvert(const v1::Frame& msg,
   Violations v("frame");
   CheckSides(msg, limits, v);
   CheckEnums(msg, v);
-  CheckMetadata(msg, limits, v);
+  CheckPixelSizes(msg, limits, v);
+  CheckPhysicalRanges(msg, v);
   if (std::optional<std::string> error = SessionNameError(out->session)) {
     v.Require(false, "session", SanitizedForLog(out->session),
               ("a valid session name; it " + *error).c_str());
@@ -358,127 +345,6 @@ Status ValidateAndConvert(const v1::Frame& msg,
   return Status::Ok();
 }
 
-// ---------------------------------------------------------------------------
-// Results
-// ---------------------------------------------------------------------------
-
-void SetVector(const Vec2& p, v1::Vector2* out) {
-  out->set_x(p.x());
-  out->set_y(p.y());
-}
-
-v1::Half ToProtoHalf(Half half) {
-  return half == Half::kT1 ? v1::HALF_T1 : v1::HALF_T2;
-}
-
-v1::SiteKind ToProtoKind(SiteKind kind) {
-  return kind == SiteKind::kCorner ? v1::SITE_KIND_CORNER
-                                   : v1::SITE_KIND_CENTER;
-}
-
-void SetTiming(const std::vector<std::pair<std::string, double>>& timing_ms,
-               v1::RegistrationResult* out) {
-  double sum_ms = 0;
-  bool has_total = false;
-  for (const auto& [stage, ms] : timing_ms) {
-    v1::StageTime* t = out->add_timing();
-    t->set_stage(stage);
-    t->set_ms(ms);
-    if (stage == "total") {
-      has_total = true;
-    } else {
-      sum_ms += ms;
-    }
-  }
-  if (!has_total) {
-    v1::StageTime* t = out->add_timing();
-    t->set_stage("total");
-    t->set_ms(sum_ms);
-  }
-}
-
-void SetCornerHoles(const std::vector<CornerHoleSite>& holes,
-                    v1::RegistrationResult* out) {
-  out->mutable_corner_holes()->Reserve(static_cast<int>(holes.size()));
-  for (const CornerHoleSite& h : holes) {
-    v1::CornerHole* hole = out->add_corner_holes();
-    hole->set_x_px(h.p_px.x());
-    hole->set_y_px(h.p_px.y());
-    hole->set_x_nm(h.model_nm.x());
-    hole->set_y_nm(h.model_nm.y());
-    hole->set_i(h.i);
-    hole->set_j(h.j);
-    hole->set_detected(h.detected);
-  }
-}
-
-// H, lattice figures, calibration, corner holes and counts of an ok
-// result.
-void SetGeometry(const Frame& frame,
-                 const FrameResult& result,
-                 const LatticeModel& model,
-                 v1::RegistrationResult* out) {
-  const Mat3& h = result.image_from_model;
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) out->add_image_from_model(h(r, c));
-  }
-  const LocalLattice local =
-      LocalLatticeAtCentre(h, model, static_cast<int>(out->width()),
-                           static_cast<int>(out->height()));
-  v1::LatticeFigures* lattice = out->mutable_lattice();
-  lattice->set_residual_rms_px(result.registration.residual_rms_px);
-  lattice->set_residual_rms_nm(result.registration.residual_rms_nm);
-  lattice->set_inliers(
-      static_cast<uint32_t>(std::max(0, result.registration.inliers)));
-  SetVector(local.a1_px, lattice->mutable_a1_px());
-  SetVector(local.a2_px, lattice->mutable_a2_px());
-
-  const Calibration c = CalibrationFromHomography(
-      h, local.centre_px, frame.pixel_size_x_nm, frame.pixel_size_y_nm);
-  v1::Calibration* calibration = out->mutable_calibration();
-  calibration->set_scale_x(c.scale_x);
-  calibration->set_scale_y(c.scale_y);
-  calibration->set_nonorthogonality_deg(c.nonorthogonality_deg);
-  calibration->set_rotation_deg(c.rotation_deg);
-
-  SetCornerHoles(result.sites.corner_holes, out);
-  out->set_adatoms(static_cast<uint32_t>(result.sites.adatoms.size()));
-  out->set_vacancies(
-      static_cast<uint32_t>(std::max(0, result.sites.vacancies)));
-  out->set_faulted_contrast(result.sites.faulted_contrast);
-}
-
-void SetAdatom(const AdatomSite& a, v1::Adatom* out) {
-  out->set_x_px(a.p_px.x());
-  out->set_y_px(a.p_px.y());
-  out->set_x_nm(a.model_nm.x());
-  out->set_y_nm(a.model_nm.y());
-  out->set_i(a.i);
-  out->set_j(a.j);
-  out->set_half(ToProtoHalf(a.half));
-  out->set_kind(ToProtoKind(a.kind));
-  out->set_code_index(static_cast<uint32_t>(std::max(0, a.code_index)));
-  out->set_faulted(a.faulted);
-  out->set_occupied(a.occupied);
-  out->set_confidence(a.confidence);
-}
-
-uint32_t ClampU32(size_t n) {
-  return static_cast<uint32_t>(
-      std::min<size_t>(n, std::numeric_limits<uint32_t>::max()));
-}
-
-// ---------------------------------------------------------------------------
-// Queries
-// ---------------------------------------------------------------------------
-
-bool PassesFilters(const v1::Adatom& a,
-                   const v1::QueryRequest::SitesInRect& q) {
-  if (q.occupancy() == v1::OCCUPANCY_OCCUPIED && !a.occupied()) return false;
-  if (q.occupancy() == v1::OCCUPANCY_VACANT && a.occupied()) return false;
-  return q.kind() == v1::SITE_KIND_UNSPECIFIED || q.kind() == a.kind();
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -487,13 +353,14 @@ bool PassesFilters(const v1::Adatom& a,
 
 Status FrameLimits::Validate() const {
   Violations v("limits");
-  ANCHORD_OPTION_GE(v, min_side_px, 16);
+  v.Require(min_side_px >= 16, "min_side_px", min_side_px, ">= 16");
   v.Require(max_side_px >= min_side_px && max_side_px <= 65536, "max_side_px",
-            max_side_px, "in [min_side_px, 65536]");
-  ANCHORD_OPTION_GT(v, min_pixel_nm, 0.0);
+            max_side_px, "in [limits.min_side_px, 65536]");
+  v.Require(min_pixel_nm > 0, "min_pixel_nm", min_pixel_nm, "> 0");
   v.Require(max_pixel_nm > min_pixel_nm && max_pixel_nm <= 1e4, "max_pixel_nm",
-            max_pixel_nm, "in (min_pixel_nm, 1e4]");
-  ANCHORD_OPTION_IN_CLOSED(v, max_nonfinite_fraction, 0.0, 1.0);
+            max_pixel_nm, "in (limits.min_pixel_nm, 1e4]");
+  v.Require(max_nonfinite_fraction >= 0 && max_nonfinite_fraction <= 1,
+            "max_nonfinite_fraction", max_nonfinite_fraction, "in [0, 1]");
   return v.ToStatus();
 }
 
@@ -561,172 +428,6 @@ std::string EncodeFrame(const InboundFrame& in) {
   return FrameToProto(in).SerializeAsString();
 }
 
-v1::ResultStatus ToProtoStatus(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk:
-      return v1::RESULT_STATUS_OK;
-    case StatusCode::kNoLattice:
-      return v1::RESULT_STATUS_NO_LATTICE;
-    case StatusCode::kInvalidInput:
-      return v1::RESULT_STATUS_INVALID_INPUT;
-    case StatusCode::kInternal:
-      return v1::RESULT_STATUS_INTERNAL_ERROR;
-  }
-  return v1::RESULT_STATUS_INTERNAL_ERROR;
-}
-
-v1::RegistrationResult MakeRegistrationResult(const InboundFrame& in,
-                                              uint64_t sequence,
-                                              const Status& decode_status,
-                                              const FrameResult* result,
-                                              const LatticeModel& model,
-                                              double latency_ms,
-                                              int64_t received_unix_ns) {
-  v1::RegistrationResult out;
-  out.set_frame_id(in.frame_id);
-  out.set_instrument(in.instrument);
-  out.set_session(in.session);
-  out.set_sequence(sequence);
-  out.set_acquired_unix_ns(in.acquired_unix_ns);
-  out.set_latency_ms(latency_ms);
-  out.set_received_unix_ns(received_unix_ns);
-  if (!decode_status.ok()) {
-    out.set_status(ToProtoStatus(decode_status.code()));
-    out.set_message(decode_status.message());
-    return out;
-  }
-  ANCHORD_CHECK(result != nullptr) << "a decoded frame needs its result";
-  out.set_status(ToProtoStatus(result->status.code()));
-  out.set_message(result->status.message());
-  out.set_width(static_cast<uint32_t>(result->width > 0 ? result->width
-                                                        : in.frame.image.cols));
-  out.set_height(static_cast<uint32_t>(
-      result->height > 0 ? result->height : in.frame.image.rows));
-  out.set_candidates(static_cast<uint32_t>(std::max(0, result->candidates)));
-  out.set_voted_candidates(
-      static_cast<uint32_t>(std::max(0, result->voted_candidates)));
-  if (result->status.ok()) SetGeometry(in.frame, *result, model, &out);
-  SetTiming(result->timing_ms, &out);
-  return out;
-}
-
-bool HasCorrectedFrame(const FrameResult& result) {
-  return result.status.ok() && result.corrected.status.ok() &&
-         !result.corrected.image.empty();
-}
-
-v1::CorrectedFrame MakeCorrectedFrame(const InboundFrame& in,
-                                      uint64_t sequence,
-                                      const FrameResult& result) {
-  v1::CorrectedFrame out;
-  out.set_frame_id(in.frame_id);
-  out.set_sequence(sequence);
-  if (!HasCorrectedFrame(result)) return out;
-  const CorrectedFrame& c = result.corrected;
-  out.set_width(static_cast<uint32_t>(c.image.cols));
-  out.set_height(static_cast<uint32_t>(c.image.rows));
-  out.set_pixel_nm(c.pixel_nm);
-  out.set_x0_nm(c.x0_nm);
-  out.set_y0_nm(c.y0_nm);
-  AppendFloat32LittleEndian(c.image, out.mutable_pixels());
-  return out;
-}
-
-v1::Sites MakeSites(const InboundFrame& in,
-                    uint64_t sequence,
-                    const FrameResult& result) {
-  v1::Sites out;
-  out.set_frame_id(in.frame_id);
-  out.set_sequence(sequence);
-  if (!result.status.ok()) return out;
-  out.mutable_adatoms()->Reserve(static_cast<int>(result.sites.adatoms.size()));
-  for (const AdatomSite& a : result.sites.adatoms) {
-    SetAdatom(a, out.add_adatoms());
-  }
-  return out;
-}
-
-v1::DriftEstimate MakeDriftEstimate(const InboundFrame& in,
-                                    uint64_t sequence,
-                                    const TrackResult& track) {
-  v1::DriftEstimate out;
-  out.set_frame_id(in.frame_id);
-  out.set_sequence(sequence);
-  out.set_session(in.session);
-  const DriftReport& d = track.drift;
-  out.set_valid(d.valid);
-  out.set_message(d.message);
-  if (d.valid) {
-    out.set_velocity_x_nm_per_s(d.velocity_nm_per_s.x());
-    out.set_velocity_y_nm_per_s(d.velocity_nm_per_s.y());
-    out.set_velocity_x_sigma_nm_per_s(d.velocity_sigma_nm_per_s.x());
-    out.set_velocity_y_sigma_nm_per_s(d.velocity_sigma_nm_per_s.y());
-    out.set_compensation_x_m_per_s(d.velocity_nm_per_s.x() * 1e-9);
-    out.set_compensation_y_m_per_s(d.velocity_nm_per_s.y() * 1e-9);
-    out.set_creep_rate_x_nm_per_s(d.creep_rate_nm_per_s.x());
-    out.set_creep_rate_y_nm_per_s(d.creep_rate_nm_per_s.y());
-    out.set_creep_remaining_x_nm(d.creep_remaining_nm.x());
-    out.set_creep_remaining_y_nm(d.creep_remaining_nm.y());
-    out.set_apparent_x_nm_per_s(d.apparent_velocity_nm_per_s.x());
-    out.set_apparent_y_nm_per_s(d.apparent_velocity_nm_per_s.y());
-    out.set_next_frame_unix_ns(
-        static_cast<int64_t>(std::llround(d.next_frame_unix_s * 1e9)));
-    out.set_next_scan_offset_x_nm(d.next_scan_offset_nm.x());
-    out.set_next_scan_offset_y_nm(d.next_scan_offset_nm.y());
-    out.set_centre_correction_x_nm(d.centre_correction_nm.x());
-    out.set_centre_correction_y_nm(d.centre_correction_nm.y());
-    out.set_frames_used(static_cast<uint32_t>(d.frames));
-    out.set_residual_rms_nm(d.residual_rms_nm);
-  }
-  const Placement& p = track.placement;
-  out.set_placed(p.placed);
-  out.set_placement_confidence(p.confidence);
-  out.set_placement_message(p.message);
-  if (p.placed) {
-    switch (p.method) {
-      case PlacementMethod::kFirst:
-        out.set_placement_method(v1::PLACEMENT_METHOD_FIRST);
-        break;
-      case PlacementMethod::kPrediction:
-        out.set_placement_method(v1::PLACEMENT_METHOD_PREDICTION);
-        break;
-      case PlacementMethod::kCodes:
-        out.set_placement_method(v1::PLACEMENT_METHOD_CODES);
-        break;
-    }
-    out.set_rotation_steps(p.rotation_steps);
-    out.set_n1(p.n1);
-    out.set_n2(p.n2);
-    out.set_centre_session_x_nm(p.centre_session_nm.x());
-    out.set_centre_session_y_nm(p.centre_session_nm.y());
-  }
-  return out;
-}
-
-v1::DefectKind ToProtoDefectKind(DefectKind kind) {
-  return kind == DefectKind::kVacancy ? v1::DEFECT_KIND_VACANCY
-                                      : v1::DEFECT_KIND_OFF_LATTICE;
-}
-
-void SetDefect(const DefectRecord& r, const Vec2& p_px, v1::Defect* out) {
-  out->set_id(r.id);
-  out->set_kind(ToProtoDefectKind(r.kind));
-  out->set_x_nm(r.session_nm.x());
-  out->set_y_nm(r.session_nm.y());
-  out->set_sigma_nm(r.sigma_nm);
-  out->set_x_px(p_px.x());
-  out->set_y_px(p_px.y());
-  out->set_i(r.kind == DefectKind::kVacancy ? r.i : 0);
-  out->set_j(r.kind == DefectKind::kVacancy ? r.j : 0);
-  out->set_site(r.kind == DefectKind::kVacancy ? r.site : -1);
-  out->set_first_seen_unix_ns(r.first_seen_unix_ns);
-  out->set_last_seen_unix_ns(r.last_seen_unix_ns);
-  out->set_times_seen(r.times_seen);
-  out->set_times_observed(r.times_observed);
-  out->set_active(r.active());
-  out->set_changed_unix_ns(r.changed_unix_ns);
-}
-
 Status ValidateFindDefects(const v1::QueryRequest::FindDefects& q) {
   Violations v("query: find_defects");
   v.Require(v1::DefectKind_IsValid(q.kind()), "kind",
@@ -734,9 +435,10 @@ Status ValidateFindDefects(const v1::QueryRequest::FindDefects& q) {
             "one of 0 (any), 1 (VACANCY), 2 (OFF_LATTICE)");
   if (q.has_rect()) {
     const auto& r = q.rect();
-    for (const auto& [name, value] :
-         {std::pair{"rect.x0_nm", r.x0_nm()}, std::pair{"rect.y0_nm", r.y0_nm()},
-          std::pair{"rect.x1_nm", r.x1_nm()}, std::pair{"rect.y1_nm", r.y1_nm()}}) {
+    for (const auto& [name, value] : {std::pair{"rect.x0_nm", r.x0_nm()},
+                                      std::pair{"rect.y0_nm", r.y0_nm()},
+                                      std::pair{"rect.x1_nm", r.x1_nm()},
+                                      std::pair{"rect.y1_nm", r.y1_nm()}}) {
       v.Require(std::isfinite(value), name, value, "finite");
     }
   }
@@ -755,38 +457,6 @@ Status ValidateFindDefects(const v1::QueryRequest::FindDefects& q) {
   return OneLine(v.ToStatus());
 }
 
-DefectQuery ToDefectQuery(const v1::QueryRequest::FindDefects& q,
-                          const std::string& session,
-                          int64_t max_limit) {
-  DefectQuery out;
-  out.session = session;
-  if (q.kind() == v1::DEFECT_KIND_VACANCY) out.kind = DefectKind::kVacancy;
-  if (q.kind() == v1::DEFECT_KIND_OFF_LATTICE) {
-    out.kind = DefectKind::kOffLattice;
-  }
-  if (q.has_rect()) {
-    const auto& r = q.rect();
-    out.rect_nm = std::make_pair(
-        Vec2(std::min(r.x0_nm(), r.x1_nm()), std::min(r.y0_nm(), r.y1_nm())),
-        Vec2(std::max(r.x0_nm(), r.x1_nm()), std::max(r.y0_nm(), r.y1_nm())));
-  }
-  if (q.has_disc()) {
-    out.disc_nm = std::make_pair(Vec2(q.disc().x_nm(), q.disc().y_nm()),
-                                 q.disc().radius_nm());
-  }
-  if (q.has_nearest_to_nm()) {
-    out.nearest_to_nm = Vec2(q.nearest_to_nm().x(), q.nearest_to_nm().y());
-  }
-  if (q.changed_since_unix_ns() != 0) {
-    out.changed_since_unix_ns = q.changed_since_unix_ns();
-  }
-  out.limit = q.limit() == 0
-                  ? max_limit
-                  : std::min<int64_t>(q.limit(), max_limit);
-  out.include_inactive = q.include_inactive();
-  return out;
-}
-
 Status ValidateSitesInRect(const v1::QueryRequest::SitesInRect& q) {
   Violations v("query: sites_in_rect");
   v.Require(std::isfinite(q.x0_px()), "x0_px", q.x0_px(), "finite");
@@ -799,23 +469,6 @@ Status ValidateSitesInRect(const v1::QueryRequest::SitesInRect& q) {
   v.Require(v1::SiteKind_IsValid(q.kind()), "kind", static_cast<int>(q.kind()),
             "one of 0 (any), 1 (CORNER), 2 (CENTER)");
   return OneLine(v.ToStatus());
-}
-
-v1::Sites SitesInRect(const v1::Sites& sites,
-                      const v1::QueryRequest::SitesInRect& q) {
-  v1::Sites out;
-  out.set_frame_id(sites.frame_id());
-  out.set_sequence(sites.sequence());
-  const double x_lo = std::min(q.x0_px(), q.x1_px());
-  const double x_hi = std::max(q.x0_px(), q.x1_px());
-  const double y_lo = std::min(q.y0_px(), q.y1_px());
-  const double y_hi = std::max(q.y0_px(), q.y1_px());
-  for (const v1::Adatom& a : sites.adatoms()) {
-    const bool inside = a.x_px() >= x_lo && a.x_px() <= x_hi &&
-                        a.y_px() >= y_lo && a.y_px() <= y_hi;
-    if (inside && PassesFilters(a, q)) *out.add_adatoms() = a;
-  }
-  return out;
 }
 
 Status DecodeQuery(std::string_view bytes, v1::QueryRequest* out) {
@@ -847,34 +500,6 @@ v1::QueryReply MakeErrorReply(uint64_t request_id, const Status& why) {
   out.set_request_id(request_id);
   out.set_ok(false);
   out.set_message(why.message());
-  return out;
-}
-
-v1::Status MakeStatus(const DaemonCounters& counters, int64_t time_unix_ns) {
-  v1::Status out;
-  out.set_time_unix_ns(time_unix_ns);
-  out.set_uptime_s(counters.uptime_s);
-  out.set_config_version(counters.config_version);
-  out.set_frames_received(counters.frames_received);
-  out.set_frames_published(counters.frames_published);
-  out.set_frames_dropped(counters.frames_dropped);
-  out.set_frames_invalid(counters.frames_invalid);
-  out.set_frames_no_lattice(counters.frames_no_lattice);
-  out.set_frames_internal_error(counters.frames_internal_error);
-  out.set_reorder_skipped(counters.reorder_skipped);
-  for (const StageStatsView& s : counters.stages) {
-    v1::StageStats* stage = out.add_stages();
-    stage->set_name(s.name);
-    stage->set_queue_depth(ClampU32(s.queue_depth));
-    stage->set_queue_capacity(ClampU32(s.queue_capacity));
-    stage->set_dropped(s.dropped);
-    stage->set_errors(s.errors);
-    stage->set_processed(s.processed);
-    stage->set_exec_ms_p50(s.exec_ms_p50);
-    stage->set_exec_ms_p90(s.exec_ms_p90);
-    stage->set_exec_ms_p99(s.exec_ms_p99);
-    stage->set_exec_ms_max(s.exec_ms_max);
-  }
   return out;
 }
 

@@ -1,24 +1,20 @@
 #pragma once
 
-// The wire edge of the daemon (DESIGN §1, §7): the only place that converts
-// between the anchord.v1 protobuf messages (proto/anchord/v1/anchord.proto)
-// and the library's types. Everything here is a pure function of its
+// The wire edge of the daemon, frames and queries in: the only place that
+// converts the anchord.v1 protobuf messages (proto/anchord/v1/anchord.proto)
+// into the library's types (daemon/wire/results.h converts the library's
+// results into messages). Everything here is a pure function of its
 // arguments: no sockets, no clocks, no logging. Thread-safe (no shared
 // state).
 
-#include "anchord/model/lattice_model.h"
-#include "anchord/pipeline/register_frame.h"
-#include "anchord/track/session_tracker.h"
 #include "anchord/util/frame.h"
 #include "anchord/util/status.h"
 #include "anchord/v1/anchord.pb.h"
-#include "daemon/catalog/catalog.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace anchord::daemon {
 
@@ -31,8 +27,9 @@ inline constexpr std::string_view kTopicDrift = "drift";
 inline constexpr std::string_view kTopicDefects = "defects";
 inline constexpr std::string_view kTopicStatus = "status";
 
-// Limits every incoming frame must meet (configuration table [limits]); a
-// frame outside them is answered with status invalid_input.
+// Limits every incoming frame must meet: table [limits] of the daemon's
+// configuration (DaemonConfig::limits), applied by DecodeFrame; a frame
+// outside them is answered with status invalid_input.
 struct FrameLimits {
   // Largest width or height, px. Default 8192; in [min_side_px, 65536].
   int max_side_px = 8192;
@@ -46,11 +43,35 @@ struct FrameLimits {
   // Largest accepted share of NaN/Inf pixels, in [0, 1]. Default 0.5.
   double max_nonfinite_fraction = 0.5;
 
-  // kOk, or kInvalidInput listing every violation, one per line, as
-  // "limits.max_side_px = 0. Violated constraint: >= min_side_px (16)".
+  // kOk, or kInvalidInput listing every violation, one per line, each
+  // with its full configuration key: "limits.max_side_px = 0. Violated
+  // constraint: in [limits.min_side_px, 65536]".
   Status Validate() const;
 
   bool operator==(const FrameLimits&) const = default;
+};
+
+// Physical ranges of a frame's other numeric fields, checked by
+// DecodeFrame beside FrameLimits. Fixed, not configuration: no instrument
+// sends values beyond them, and within them the daemon's arithmetic on a
+// frame (row times, ns timestamps, positions in lattice cells) stays far
+// from overflow. proto/anchord/v1/anchord.proto states each next to its
+// field. Every bound is inclusive; NaN is outside every range.
+struct FrameRanges {
+  // line_time_s in [0, kMaxLineTimeS], s: one scan line within an hour.
+  static constexpr double kMaxLineTimeS = 3600;
+  // scan_angle_deg in [-kMaxScanAngleDeg, kMaxScanAngleDeg], degrees.
+  static constexpr double kMaxScanAngleDeg = 360;
+  // scan_offset_{x,y}_nm and drift_compensation_offset_{x,y}_nm in
+  // [-kMaxScannerNm, kMaxScannerNm], nm (1 mm; scanners span µm).
+  static constexpr double kMaxScannerNm = 1e6;
+  // drift_compensation_{x,y}_nm_per_s in [-kMaxDriftNmPerS,
+  // kMaxDriftNmPerS], nm/s (1 µm/s; thermal drift is below 1 nm/s).
+  static constexpr double kMaxDriftNmPerS = 1e3;
+  // bias_v in [-kMaxBiasV, kMaxBiasV], V.
+  static constexpr double kMaxBiasV = 1e3;
+  // acquired_unix_ns in [0, kMaxAcquiredUnixNs]: 2200-01-01T00:00:00Z.
+  static constexpr int64_t kMaxAcquiredUnixNs = 7258118400000000000;
 };
 
 // A frame as received: the ids the daemon echoes in every answer, and the
@@ -82,10 +103,11 @@ struct InboundFrame {
 // or when fields violate their constraints: every violation is named, as
 // "frame.<field> = <value>. Violated constraint: <constraint>", joined by
 // "; " (width and height against the limits; pixel type and scan-direction
-// enums; pixel sizes against the limits; scan angle, offsets, line time
-// and bias finite; the session a valid name, daemon/common/session_name.h,
-// where "" is read as "default"; then the byte count against width ×
-// height × bytes per pixel with both numbers; then the NaN/Inf share against
+// enums; pixel sizes against the limits; acquisition time, scan angle,
+// offsets, line time, bias and drift compensation within FrameRanges; the
+// session a valid name, daemon/common/session_name.h, where "" is read as
+// "default"; then the byte count against width × height × bytes per
+// pixel with both numbers; then the NaN/Inf share against
 // limits.max_nonfinite_fraction, with the counts). kInternal when memory
 // runs out.
 // Whenever the message parsed, out->frame_id, instrument, session and
@@ -106,77 +128,13 @@ v1::Frame FrameToProto(const InboundFrame& in);
 // FrameToProto(in), serialized.
 std::string EncodeFrame(const InboundFrame& in);
 
-// The wire status of a library status code.
-v1::ResultStatus ToProtoStatus(StatusCode code);
-
-// The registration result of one frame, sequence `sequence`.
-// - When `decode_status` is not ok, the frame never reached the pipeline:
-//   status and message come from it, `result` is ignored (may be null),
-//   width/height are 0 and no timing is set.
-// - Otherwise `result` (required, checked) is what RegisterFrame returned
-//   for in.frame with `model`: status, message, size, candidates and
-//   timing (per stage, then "total", summed when absent) always; H (9
-//   numbers, row-major), lattice figures, calibration (at the frame
-//   centre, from in.frame's nominal pixel sizes), corner holes and site
-//   counts only when result->status is ok.
-// `latency_ms` (receipt → now) and `received_unix_ns` are stored as given.
-v1::RegistrationResult MakeRegistrationResult(const InboundFrame& in,
-                                              uint64_t sequence,
-                                              const Status& decode_status,
-                                              const FrameResult* result,
-                                              const LatticeModel& model,
-                                              double latency_ms,
-                                              int64_t received_unix_ns);
-
-// The corrected frame of a registered frame: grid placement and
-// little-endian float32 pixels from result.corrected. Only
-// ids are set (width = height = 0, no pixels) unless result.status and
-// result.corrected.status are ok and the corrected image is not empty;
-// publish it only then (see HasCorrectedFrame).
-v1::CorrectedFrame MakeCorrectedFrame(const InboundFrame& in,
-                                      uint64_t sequence,
-                                      const FrameResult& result);
-// True when MakeCorrectedFrame(…, result) carries an image.
-bool HasCorrectedFrame(const FrameResult& result);
-
-// Every adatom site of a registered frame (empty unless result.status is
-// ok), in the order of result.sites.adatoms.
-v1::Sites MakeSites(const InboundFrame& in,
-                    uint64_t sequence,
-                    const FrameResult& result);
-
-// The drift message of one frame from the session tracker's result:
-// velocities (nm/s and m/s), creep, prediction, and the frame's placement
-// in its session frame. Velocity fields stay 0 unless track.drift.valid.
-v1::DriftEstimate MakeDriftEstimate(const InboundFrame& in,
-                                    uint64_t sequence,
-                                    const TrackResult& track);
-
-// One catalogued defect; p_px is its position in the raw image of the
-// frame the enclosing message names.
-void SetDefect(const DefectRecord& record, const Vec2& p_px, v1::Defect* out);
-v1::DefectKind ToProtoDefectKind(DefectKind kind);
-
 // kOk, or kInvalidInput naming every non-finite coordinate, negative
 // radius or unknown kind ("query: find_defects.disc.radius_nm = -1. …").
 Status ValidateFindDefects(const v1::QueryRequest::FindDefects& query);
-// The catalog query of a valid FindDefects for `session`; limit 0 becomes
-// max_limit and larger limits are clamped to it.
-DefectQuery ToDefectQuery(const v1::QueryRequest::FindDefects& query,
-                          const std::string& session,
-                          int64_t max_limit);
-
 // kOk, or kInvalidInput ("query: sites_in_rect.x0_px = nan. Violated
 // constraint: finite", …) when a coordinate is not finite or an enum value
 // is unknown.
 Status ValidateSitesInRect(const v1::QueryRequest::SitesInRect& query);
-// The sites of `sites` inside the query's closed rectangle (corners in any
-// order) that pass its occupancy and kind filters, in their original
-// order, with the same frame_id and sequence. Requires a valid query
-// (non-finite bounds match nothing).
-v1::Sites SitesInRect(const v1::Sites& sites,
-                      const v1::QueryRequest::SitesInRect& query);
-
 // Parses one serialized QueryRequest. kInvalidInput "query: not a valid
 // anchord.v1.QueryRequest message (N bytes)" for garbage, "query: no query
 // set (one of health, latest_result, sites_in_rect, current_config,
@@ -187,40 +145,5 @@ v1::Sites SitesInRect(const v1::Sites& sites,
 Status DecodeQuery(std::string_view bytes, v1::QueryRequest* out);
 // A reply with ok = false carrying `why`'s message.
 v1::QueryReply MakeErrorReply(uint64_t request_id, const Status& why);
-
-// Counters of one pipeline stage, filled by the pipeline for the status
-// message (field names as in v1::StageStats, which documents them).
-struct StageStatsView {
-  std::string name;
-  size_t queue_depth = 0;
-  size_t queue_capacity = 0;
-  uint64_t dropped = 0;
-  uint64_t errors = 0;
-  uint64_t processed = 0;
-  // Execution time over the stage's recent items, ms; 0 before the first.
-  double exec_ms_p50 = 0;
-  double exec_ms_p90 = 0;
-  double exec_ms_p99 = 0;
-  double exec_ms_max = 0;
-};
-
-// The daemon's counters since start, filled by the pipeline and the I/O
-// thread (field names as in v1::Status, which documents them).
-struct DaemonCounters {
-  double uptime_s = 0;
-  uint64_t config_version = 0;
-  uint64_t frames_received = 0;
-  uint64_t frames_published = 0;
-  uint64_t frames_dropped = 0;
-  uint64_t frames_invalid = 0;
-  uint64_t frames_no_lattice = 0;
-  uint64_t frames_internal_error = 0;
-  uint64_t reorder_skipped = 0;
-  std::vector<StageStatsView> stages;  // in pipeline order
-};
-
-// The status message of `counters`, stamped `time_unix_ns`. Queue depths
-// and capacities beyond 2^32 − 1 are clamped.
-v1::Status MakeStatus(const DaemonCounters& counters, int64_t time_unix_ns);
 
 }  // namespace anchord::daemon

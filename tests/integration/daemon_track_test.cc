@@ -228,7 +228,7 @@ TEST_CASE("defects survive kill -9, the session resumes, queries are exact") {
   TempDir dir("anchord_track_it");
   const std::string catalog_path = dir / "catalog.sqlite";
   auto customize = [&](daemon::DaemonConfig& c) {
-    c.catalog.path = catalog_path;
+    c.catalog.options.path = catalog_path;
     c.pipeline.workers = 2;
   };
   const std::vector<std::string> topics = {"registration", "drift", "defects",

@@ -5,9 +5,8 @@
 #include "anchord/io/image_io.h"
 #include "anchord/model/lattice_model.h"
 
-#include <doctest/doctest.h>
-
 #include "support/temp_dir.h"
+#include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -61,7 +60,8 @@ struct RunResult {
 };
 
 // Runs `anchord ARGS...` with stdout and stderr captured in `dir`.
-RunResult RunAnchord(const anchord::testing::TempDir& dir, const std::vector<std::string>& args) {
+RunResult RunAnchord(const anchord::testing::TempDir& dir,
+                     const std::vector<std::string>& args) {
   const std::string out_path = dir / "stdout.txt";
   const std::string err_path = dir / "stderr.txt";
   std::string command = ShellQuote(Binary());
@@ -92,7 +92,8 @@ struct SynthFrame {
   std::string pixel_size;  // as printed, e.g. "0.0625"
 };
 
-SynthFrame Synthesise(const anchord::testing::TempDir& dir, const std::string& truth_path = "") {
+SynthFrame Synthesise(const anchord::testing::TempDir& dir,
+                      const std::string& truth_path = "") {
   SynthFrame frame{dir / "frame.npy", ""};
   std::vector<std::string> args = {"synth",  frame.path, "--seed",   "3",
                                    "--size", "384",      "--fov-nm", "24"};
@@ -238,6 +239,15 @@ TEST_CASE("usage errors exit 2 and print no result") {
       {"synth", input, "--size", "ten"},
       {"no-such-subcommand"},
       {},
+      {"serve", "--no-such-flag"},
+      {"serve", "extra"},
+      {"serve", "--config"},
+      {"study"},
+      {"study", "no-such-study"},
+      {"study", "fig3", "--samples", "many"},
+      {"demo", "--frames", "-1"},
+      {"replay", "--rate", "-1"},
+      {"bench", "--sizes", "x"},
   };
   for (const auto& args : cases) {
     std::string joined;
@@ -247,6 +257,27 @@ TEST_CASE("usage errors exit 2 and print no result") {
     CHECK(run.exit_code == 2);
     CHECK(run.out.empty());
     CHECK(!run.err.empty());
+  }
+}
+
+TEST_CASE("every subcommand reports a usage error the same way") {
+  anchord::testing::TempDir dir("anchord_register_cli");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"serve", "--bogus"}, "serve"},
+      {{"register", "--bogus"}, "register"},
+      {{"synth", "--bogus"}, "synth"},
+      {{"replay", "--bogus"}, "replay"},
+      {{"demo", "--bogus"}, "demo"},
+      {{"bench", "--bogus"}, "bench"},
+      {{"study", "fig3", "--bogus"}, "study fig3"},
+      {{"study", "baselines", "--bogus"}, "study baselines"},
+      {{"study", "closed-loop", "--bogus"}, "study closed-loop"}};
+  for (const auto& [args, command] : cases) {
+    CAPTURE(command);
+    const RunResult run = RunAnchord(dir, args);
+    CHECK(run.exit_code == 2);
+    CHECK(run.err == "anchord " + command + ": unknown option --bogus\nTry " +
+                         "'anchord " + command + " --help'.\n");
   }
 }
 
@@ -262,6 +293,9 @@ TEST_CASE("help lists the subcommands and their options") {
   const RunResult synth = RunAnchord(dir, {"help", "synth"});
   CHECK(synth.exit_code == 0);
   CHECK(synth.out.find("--truth") != std::string::npos);
+  const RunResult serve = RunAnchord(dir, {"serve", "--help"});
+  CHECK(serve.exit_code == 0);
+  CHECK(serve.out.find("--config FILE") != std::string::npos);
 }
 
 TEST_CASE("a pure-noise frame ends as no_lattice with exit 0") {

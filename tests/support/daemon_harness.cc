@@ -1,13 +1,16 @@
 #include "support/daemon_harness.h"
 
+#include "daemon/wire/wire.h"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <opencv2/core.hpp>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zmq_addon.hpp>
 
 #include <cmath>
 #include <cstdlib>
@@ -17,11 +20,6 @@
 #include <random>
 #include <sstream>
 #include <thread>
-
-#include <opencv2/core.hpp>
-#include <zmq_addon.hpp>
-
-#include "daemon/wire/wire.h"
 
 extern char** environ;
 
@@ -36,8 +34,7 @@ using Clock = std::chrono::steady_clock;
 constexpr double kPixelNm = 15.0 / 256.0;
 
 Millis Remaining(Clock::time_point deadline) {
-  const auto left =
-      std::chrono::duration_cast<Millis>(deadline - Clock::now());
+  const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
   return left.count() > 0 ? left : Millis(0);
 }
 
@@ -123,7 +120,7 @@ daemon::DaemonConfig MakeTestConfig(const std::string& frames_endpoint) {
   c.endpoints.http_metrics = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
   c.pipeline.status_period_ms = 100;
   c.logging.level = "info";
-  c.catalog.path = "";
+  c.catalog.options.path = "";
   return c;
 }
 
@@ -185,8 +182,8 @@ bool DaemonProcess::Start(std::string* error) {
     *error = "ANCHORD_BIN is not set; run this test through ctest";
     return false;
   }
-  pid_ = SpawnLogged({bin, "serve", "--config", config_path_}, log_path_,
-                     error);
+  pid_ =
+      SpawnLogged({bin, "serve", "--config", config_path_}, log_path_, error);
   return pid_ > 0;
 }
 
@@ -313,8 +310,7 @@ void DaemonClient::Keep(const Published& message,
 }
 
 std::vector<v1::RegistrationResult> DaemonClient::CollectRegistrations(
-    size_t count,
-    Millis timeout) {
+    size_t count, Millis timeout) {
   const auto deadline = Clock::now() + timeout;
   std::vector<v1::RegistrationResult> out;
   while (out.size() < count) {
@@ -386,8 +382,7 @@ std::shared_ptr<const daemon::DaemonConfig> DaemonClient::CurrentConfig() {
   request.mutable_current_config();
   std::optional<v1::QueryReply> reply = Query(request);
   if (!reply || !reply->ok()) return nullptr;
-  return daemon::LoadConfigString(reply->config_toml(), "CurrentConfig")
-      .config;
+  return daemon::LoadConfigString(reply->config_toml(), "CurrentConfig").config;
 }
 
 // --- RunningDaemon ----------------------------------------------------------

@@ -1,17 +1,28 @@
 #include "anchord/pipeline/register_frame.h"
 
-#include <cmath>
-#include <exception>
-#include <sstream>
-
 #include "anchord/preprocess/integrate.h"
 #include "anchord/util/stopwatch.h"
 #include "anchord/util/validation.h"
 
+#include <cmath>
+#include <exception>
+#include <sstream>
+
 namespace anchord {
 namespace {
 
-Status ValidateFrame(const Frame& f, const PipelineOptions& o) {
+// True when some pixel is finite; stops at the first one.
+bool AnyFinite(const cv::Mat1f& image) {
+  for (int y = 0; y < image.rows; ++y) {
+    const float* row = image[y];
+    for (int x = 0; x < image.cols; ++x) {
+      if (std::isfinite(row[x])) return true;
+    }
+  }
+  return false;
+}
+
+Status ValidateFrame(const Frame& f) {
   if (f.image.empty()) return Status::InvalidInput("frame: empty image");
   if (f.image.cols < 16 || f.image.rows < 16) {
     return Status::InvalidInput("frame: " + std::to_string(f.image.cols) +
@@ -25,18 +36,8 @@ Status ValidateFrame(const Frame& f, const PipelineOptions& o) {
       return Status::InvalidInput(m.str());
     }
   }
-  const int total = f.image.rows * f.image.cols;
-  int bad = 0;
-  for (int y = 0; y < f.image.rows; ++y) {
-    const float* row = f.image[y];
-    for (int x = 0; x < f.image.cols; ++x) bad += !std::isfinite(row[x]);
-  }
-  if (bad > o.max_nonfinite_fraction * total) {
-    std::ostringstream m;
-    m << "frame: " << bad << " of " << total
-      << " pixels are NaN or infinite (limit "
-      << o.max_nonfinite_fraction * 100 << " %)";
-    return Status::InvalidInput(m.str());
+  if (!AnyFinite(f.image)) {
+    return Status::InvalidInput("frame: every pixel is NaN or infinite");
   }
   return Status::Ok();
 }
@@ -49,8 +50,7 @@ void RunStages(const Frame& frame,
   const auto lap = [&](const char* stage) {
     r.timing_ms.emplace_back(stage, watch.Lap());
   };
-  const double px_nm =
-      std::sqrt(frame.pixel_size_x_nm * frame.pixel_size_y_nm);
+  const double px_nm = std::sqrt(frame.pixel_size_x_nm * frame.pixel_size_y_nm);
   const double cell_px = model.lattice_constant_nm() / px_nm;
   if (cell_px < o.min_cell_px) {
     std::ostringstream m;
@@ -128,9 +128,9 @@ void RunOnErrorSignal(const Frame& frame,
     trial.timing_ms.emplace_back("integrate", watch.Lap());
     RunStages(integrated, model, trial_options, trial);
     const bool better =
-        !have || (trial.status.ok() &&
-                  (!r.status.ok() ||
-                   trial.registration.inliers > r.registration.inliers));
+        !have ||
+        (trial.status.ok() && (!r.status.ok() || trial.registration.inliers >
+                                                     r.registration.inliers));
     if (better) r = std::move(trial);
     have = true;
   }
@@ -138,8 +138,8 @@ void RunOnErrorSignal(const Frame& frame,
     Stopwatch watch;
     const double px_nm =
         std::sqrt(frame.pixel_size_x_nm * frame.pixel_size_y_nm);
-    r.corrected = WarpToModel(frame.image, r.image_from_model, px_nm,
-                              o.correct);
+    r.corrected =
+        WarpToModel(frame.image, r.image_from_model, px_nm, o.correct);
     r.timing_ms.emplace_back("correct", watch.Lap());
   }
 }
@@ -157,7 +157,7 @@ CornerHoleRegistration RegisterCornerHoles(
   std::vector<Candidate> voted = VoteFilter(candidates, lattice, o.lattice);
   out.voted_candidates = static_cast<int>(voted.size());
   out.registration =
-      RegisterLattice(voted, lattice, model, frame_size, o.registration);
+      RegisterLattice(voted, lattice, model, frame_size, o.homography);
   if (!out.registration.status.ok()) return out;
   std::vector<int> i, j;
   std::vector<double> response;
@@ -183,7 +183,7 @@ CornerHoleRegistration RegisterCornerHoles(
   voted = VoteFilter(holes, coarser, o.lattice);
   out.voted_candidates = static_cast<int>(voted.size());
   out.registration =
-      RegisterLattice(voted, coarser, model, frame_size, o.registration);
+      RegisterLattice(voted, coarser, model, frame_size, o.homography);
   return out;
 }
 
@@ -192,12 +192,11 @@ Status PipelineOptions::Validate() const {
   v.Merge(level.Validate());
   v.Merge(detect.Validate());
   v.Merge(lattice.Validate());
-  v.Merge(registration.Validate());
+  v.Merge(homography.Validate());
   v.Merge(sites.Validate());
   v.Merge(off_lattice.Validate());
   v.Merge(correct.Validate());
   ANCHORD_OPTION_GE(v, min_cell_px, 3.0);
-  ANCHORD_OPTION_IN_CLOSED(v, max_nonfinite_fraction, 0.0, 1.0);
   return v.ToStatus();
 }
 
@@ -208,7 +207,7 @@ FrameResult RegisterFrame(const Frame& frame,
   Stopwatch total;
   r.width = frame.image.cols;
   r.height = frame.image.rows;
-  r.status = ValidateFrame(frame, options);
+  r.status = ValidateFrame(frame);
   if (r.status.ok()) {
     try {
       if (frame.feedback_error) {

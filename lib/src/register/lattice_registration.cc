@@ -279,7 +279,7 @@ void ComputeFigures(RegisterResult& res) {
 }  // namespace
 
 Status RegisterOptions::Validate() const {
-  Violations v("register");
+  Violations v("homography");
   ANCHORD_OPTION_IN_OPEN(v, gate_fraction, 0.0, 0.5);
   ANCHORD_OPTION_GT(v, initial_window_cells, 1.0);
   ANCHORD_OPTION_GT(v, window_growth, 1.0);

@@ -1,10 +1,10 @@
 #include "anchord/register/lattice_registration.h"
 
+#include "anchord/synth/synthetic_scan.h"
+
 #include <doctest/doctest.h>
 
 #include <random>
-
-#include "anchord/synth/synthetic_scan.h"
 
 namespace anchord {
 namespace {
@@ -70,9 +70,9 @@ double MaxHoleError(const Setup& s, const RegisterResult& r) {
 
 TEST_CASE("every estimator recovers H through 30 % outliers") {
   const Setup s = MakeSetup(0.0, 0.3, 0.0);
-  for (HomographyMethod m : {HomographyMethod::kLmeds,
-                             HomographyMethod::kRansac,
-                             HomographyMethod::kUsac}) {
+  for (HomographyMethod m :
+       {HomographyMethod::kLmeds, HomographyMethod::kRansac,
+        HomographyMethod::kUsac}) {
     CAPTURE(std::string(HomographyMethodName(m)));
     RegisterOptions o;
     o.method = m;
@@ -98,8 +98,8 @@ TEST_CASE("with detection noise, H is far more precise than one detection") {
   REQUIRE(r.status.ok());
   // A 2-D residual of std σ per axis has RMS σ√2 (8 parameters fitted to
   // ~2N coordinates barely change it).
-  CHECK(r.residual_rms_px == doctest::Approx(sigma * std::sqrt(2.0))
-                                 .epsilon(0.15));
+  CHECK(r.residual_rms_px ==
+        doctest::Approx(sigma * std::sqrt(2.0)).epsilon(0.15));
   // H averages over ~150 holes: its error at a hole is ~σ·√(8/2N).
   double sum = 0;
   int n = 0;
@@ -136,9 +136,9 @@ TEST_CASE("residual propagation pairs the creep region H cannot model") {
   for (const HolePair& p : a.pairs) {
     if (p.inlier) continue;
     ++propagated;
-    CHECK((p.detected_px - Apply(a.image_from_model, p.model_nm) -
-           p.residual_px)
-              .norm() < 1e-9);
+    CHECK(
+        (p.detected_px - Apply(a.image_from_model, p.model_nm) - p.residual_px)
+            .norm() < 1e-9);
   }
   CHECK(propagated > 0);
 }
@@ -173,9 +173,10 @@ TEST_CASE("RegisterOptions::Validate lists every violation") {
   o.max_iterations = 0;
   const Status s = o.Validate();
   CHECK(s.code() == StatusCode::kInvalidInput);
-  CHECK(s.message().find("register.gate_fraction = 0.7") != std::string::npos);
-  CHECK(s.message().find("register.min_inliers = 2") != std::string::npos);
-  CHECK(s.message().find("register.max_iterations = 0") != std::string::npos);
+  CHECK(s.message().find("homography.gate_fraction = 0.7") !=
+        std::string::npos);
+  CHECK(s.message().find("homography.min_inliers = 2") != std::string::npos);
+  CHECK(s.message().find("homography.max_iterations = 0") != std::string::npos);
   CHECK(RegisterOptions().Validate().ok());
 }
 

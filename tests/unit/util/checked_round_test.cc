@@ -4,6 +4,7 @@
 
 #include <climits>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 namespace anchord {
@@ -46,6 +47,21 @@ TEST_CASE("NaN, infinities and huge values are refused") {
     CHECK_FALSE(FloorToInt(v).has_value());
     CHECK_FALSE(CeilToInt(v).has_value());
     CHECK_FALSE(IntegralToInt(v).has_value());
+  }
+}
+
+TEST_CASE("int64: in range like llround, out of range refused") {
+  CHECK(RoundToInt64(2.5) == 3);
+  CHECK(RoundToInt64(-2.5) == -3);
+  CHECK(RoundToInt64(1.8e9 * 1e9) == 1800000000000000000LL);
+  CHECK(IntegralToInt64(-9223372036854775808.0) == INT64_MIN);
+  // The largest double below 2^63.
+  CHECK(IntegralToInt64(9223372036854774784.0) == 9223372036854774784LL);
+  for (const double v :
+       {kNaN, kInf, -kInf, 9223372036854775808.0, 1e19, -1e19, 1e300}) {
+    CAPTURE(v);
+    CHECK_FALSE(RoundToInt64(v).has_value());
+    CHECK_FALSE(IntegralToInt64(v).has_value());
   }
 }
 

@@ -1,9 +1,5 @@
 #pragma once
 
-#include <string>
-#include <utility>
-#include <vector>
-
 #include "anchord/correct/warp.h"
 #include "anchord/detect/corner_hole_detector.h"
 #include "anchord/lattice/lattice_estimate.h"
@@ -15,6 +11,10 @@
 #include "anchord/util/frame.h"
 #include "anchord/util/status.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace anchord {
 
 // Every stage's options for one frame.
@@ -22,7 +22,9 @@ struct PipelineOptions {
   LevelOptions level;
   DetectOptions detect;
   LatticeOptions lattice;
-  RegisterOptions registration;
+  // Pairing lattice points with candidates and the robust homography fit
+  // (the register step; RegisterLattice()).
+  RegisterOptions homography;
   SitesOptions sites;
   // Off-lattice features (adsorbates, clusters) into sites.off_lattice,
   // after the sites; timed as stage "features" when enabled.
@@ -34,9 +36,6 @@ struct PipelineOptions {
   // Frames whose prior cell length is below this many pixels cannot show
   // a 7×7 lattice and end as no_lattice at once. Default 6; >= 3.
   double min_cell_px = 6.0;
-  // Frames with a larger share of non-finite pixels are invalid input.
-  // Default 0.5; in [0, 1].
-  double max_nonfinite_fraction = 0.5;
 
   Status Validate() const;
 };
@@ -77,6 +76,12 @@ CornerHoleRegistration RegisterCornerHoles(
 
 // Runs level → detect → lattice → vote → register → sites → features →
 // correct on one frame. Never throws: OpenCV failures become kInternal results.
+// Non-finite pixels: a frame without a finite pixel is invalid input; the
+// level stage fills the others (rows with fewer than half finite pixels
+// are masked, and a frame with too many masked rows is invalid input).
+// Bounding their share is the caller's, where the frame enters: the daemon
+// refuses frames above its limits.max_nonfinite_fraction at decode, so a
+// frame is not counted twice.
 FrameResult RegisterFrame(const Frame& frame,
                           const LatticeModel& model,
                           const PipelineOptions& options);

@@ -65,17 +65,17 @@ void CheckSameRegistration(const PipelineOptions& a, const PipelineOptions& b) {
   CHECK_SAME(lattice.cluster_tolerance);
   CHECK_SAME(lattice.min_support_fraction);
   CHECK_SAME(lattice.vote_tolerance);
-  CHECK_SAME(registration.method);
-  CHECK_SAME(registration.gate_fraction);
-  CHECK_SAME(registration.initial_window_cells);
-  CHECK_SAME(registration.window_growth);
-  CHECK_SAME(registration.ransac_threshold_fraction);
-  CHECK_SAME(registration.inlier_sigmas);
-  CHECK_SAME(registration.min_inlier_px);
-  CHECK_SAME(registration.max_iterations);
-  CHECK_SAME(registration.min_inliers);
-  CHECK_SAME(registration.min_paired_fraction);
-  CHECK_SAME(registration.propagate_residuals);
+  CHECK_SAME(homography.method);
+  CHECK_SAME(homography.gate_fraction);
+  CHECK_SAME(homography.initial_window_cells);
+  CHECK_SAME(homography.window_growth);
+  CHECK_SAME(homography.ransac_threshold_fraction);
+  CHECK_SAME(homography.inlier_sigmas);
+  CHECK_SAME(homography.min_inlier_px);
+  CHECK_SAME(homography.max_iterations);
+  CHECK_SAME(homography.min_inliers);
+  CHECK_SAME(homography.min_paired_fraction);
+  CHECK_SAME(homography.propagate_residuals);
   CHECK_SAME(sites.border_px);
   CHECK_SAME(sites.refine_radius_fraction);
   CHECK_SAME(sites.vacancy_threshold);
@@ -84,7 +84,6 @@ void CheckSameRegistration(const PipelineOptions& a, const PipelineOptions& b) {
   CHECK_SAME(correct.max_output_px);
   CHECK_SAME(make_corrected);
   CHECK_SAME(min_cell_px);
-  CHECK_SAME(max_nonfinite_fraction);
 #undef CHECK_SAME
 }
 
@@ -144,7 +143,7 @@ TEST_CASE("the shipped config lists every key, and only those") {
   REQUIRE(loaded.status.ok());
   CHECK(AssignedKeys(loaded.source_text) ==
         AssignedKeys(ToToml(DaemonConfig{})));
-  CHECK(AssignedKeys(loaded.source_text).size() == 85);
+  CHECK(AssignedKeys(loaded.source_text).size() == 88);
 }
 
 TEST_CASE("track and catalog violations name their full keys") {
@@ -215,6 +214,24 @@ TEST_CASE("unknown keys and tables are rejected with their lines") {
       "test.toml:5: unknown key registration.detect.sigma "));
   CHECK(lines[2].starts_with("test.toml:6: unknown table registration.vote "));
   CHECK(lines[3].starts_with("test.toml:8: unknown table metrics "));
+}
+
+TEST_CASE("a renamed key is rejected with its new name") {
+  const LoadedConfig loaded =
+      Load("[registration]\nmax_nonfinite_fraction = 0.5\n");
+  REQUIRE(!loaded.status.ok());
+  CHECK(loaded.status.message() ==
+        "test.toml:2: unknown key registration.max_nonfinite_fraction "
+        "(renamed to limits.max_nonfinite_fraction)");
+}
+
+TEST_CASE("a renamed table is rejected with its new name") {
+  const LoadedConfig loaded =
+      Load("[registration.register]\nmethod = \"usac\"\n");
+  REQUIRE(!loaded.status.ok());
+  CHECK(loaded.status.message() ==
+        "test.toml:1: unknown table registration.register (renamed to "
+        "registration.homography)");
 }
 
 TEST_CASE("an unknown top-level key is rejected") {
@@ -296,7 +313,7 @@ TEST_CASE("every violated constraint is listed together, with its line") {
       "[registration.detect]\n"
       "hole_sigma_fraction = -1.0\n"
       "nms_fraction = 1.5\n"
-      "[registration.register]\n"
+      "[registration.homography]\n"
       "gate_fraction = 0.7\n");
   REQUIRE(!loaded.status.ok());
   CHECK(loaded.config == nullptr);
@@ -319,7 +336,7 @@ TEST_CASE("every violated constraint is listed together, with its line") {
         "test.toml:10: registration.detect.nms_fraction = 1.5. Violated "
         "constraint: in (0.0, 1.0)");
   CHECK(lines[6] ==
-        "test.toml:12: registration.register.gate_fraction = 0.7. Violated "
+        "test.toml:12: registration.homography.gate_fraction = 0.7. Violated "
         "constraint: in (0.0, 0.5)");
 }
 
@@ -457,24 +474,23 @@ TEST_CASE("enums: every spelling loads, others are rejected with the list") {
       "[endpoints]\nframes_mode = \"bind\"\n"
       "[pipeline]\ningest_overflow = \"block\"\n"
       "[registration.detect]\nkind = \"sift\"\n"
-      "[registration.register]\nmethod = \"usac\"\n");
+      "[registration.homography]\nmethod = \"usac\"\n");
   REQUIRE_MESSAGE(all.status.ok(), all.status.message());
   CHECK(all.config->endpoints.frames_mode == FramesMode::kBind);
   CHECK(all.config->pipeline.ingest_overflow == OverflowPolicy::kBlock);
   CHECK(all.config->registration.detect.kind == DetectorKind::kSift);
-  CHECK(all.config->registration.registration.method ==
-        HomographyMethod::kUsac);
+  CHECK(all.config->registration.homography.method == HomographyMethod::kUsac);
   CHECK(Load("[pipeline]\ningest_overflow = \"drop_newest\"\n")
             .config->pipeline.ingest_overflow == OverflowPolicy::kDropNewest);
-  CHECK(Load("[registration.register]\nmethod = \"ransac\"\n")
-            .config->registration.registration.method ==
+  CHECK(Load("[registration.homography]\nmethod = \"ransac\"\n")
+            .config->registration.homography.method ==
         HomographyMethod::kRansac);
 
   const LoadedConfig bad = Load(
       "[endpoints]\nframes_mode = \"Connect\"\n"
       "[pipeline]\ningest_overflow = \"drop\"\n"
       "[registration.detect]\nkind = \"surf\"\n"
-      "[registration.register]\nmethod = \"magsac\"\n"
+      "[registration.homography]\nmethod = \"magsac\"\n"
       "[logging]\nlevel = \"verbose\"\n");
   REQUIRE(!bad.status.ok());
   const std::vector<std::string> lines = Lines(bad.status.message());
@@ -489,7 +505,7 @@ TEST_CASE("enums: every spelling loads, others are rejected with the list") {
         "test.toml:6: registration.detect.kind = \"surf\". Violated "
         "constraint: one of \"fast\", \"sift\"");
   CHECK(lines[3] ==
-        "test.toml:8: registration.register.method = \"magsac\". Violated "
+        "test.toml:8: registration.homography.method = \"magsac\". Violated "
         "constraint: one of \"lmeds\", \"ransac\", \"usac\"");
   CHECK(lines[4].starts_with(
       "test.toml:10: logging.level = \"verbose\". Violated constraint: one "
@@ -548,17 +564,17 @@ TEST_CASE("ToToml round-trips a config with every key changed") {
                .cluster_tolerance = 0.1,
                .min_support_fraction = 1.0,
                .vote_tolerance = 0.2};
-  r.registration = {.method = HomographyMethod::kRansac,
-                    .gate_fraction = 0.25,
-                    .initial_window_cells = 3,
-                    .window_growth = 1.5,
-                    .ransac_threshold_fraction = 0.05,
-                    .inlier_sigmas = 3,
-                    .min_inlier_px = 0.75,
-                    .max_iterations = 4,
-                    .min_inliers = 10,
-                    .min_paired_fraction = 0.4,
-                    .propagate_residuals = false};
+  r.homography = {.method = HomographyMethod::kRansac,
+                  .gate_fraction = 0.25,
+                  .initial_window_cells = 3,
+                  .window_growth = 1.5,
+                  .ransac_threshold_fraction = 0.05,
+                  .inlier_sigmas = 3,
+                  .min_inlier_px = 0.75,
+                  .max_iterations = 4,
+                  .min_inliers = 10,
+                  .min_paired_fraction = 0.4,
+                  .propagate_residuals = false};
   r.sites = {.border_px = 2,
              .refine_radius_fraction = 0.2,
              .vacancy_threshold = 0.6,
@@ -566,10 +582,9 @@ TEST_CASE("ToToml round-trips a config with every key changed") {
   r.correct = {.output_pixel_nm = 0.05, .max_output_px = 4096};
   r.make_corrected = false;
   r.min_cell_px = 1e6;
-  r.max_nonfinite_fraction = 0.0;
   REQUIRE_MESSAGE(c.Validate().ok(), c.Validate().message());
   // Only the frames mode (connect is the default) is left unchanged.
-  CHECK(ChangedKeys(DaemonConfig{}, c).size() == 56);
+  CHECK(ChangedKeys(DaemonConfig{}, c).size() == 55);
 
   const std::string text = ToToml(c);
   const LoadedConfig loaded = Load(text);
@@ -591,14 +606,14 @@ TEST_CASE("ChangedKeys names the differing keys in file order") {
 
 TEST_CASE("DaemonConfig::Validate names full keys without a file") {
   DaemonConfig c;
-  c.registration.registration.gate_fraction = 0.7;
+  c.registration.homography.gate_fraction = 0.7;
   c.pipeline.workers = 0;
   const Status s = c.Validate();
   CHECK(s.code() == StatusCode::kInvalidInput);
   CHECK(Lines(s.message()) ==
         std::vector<std::string>{
             "pipeline.workers = 0. Violated constraint: in [1, 64]",
-            "registration.register.gate_fraction = 0.7. Violated constraint: "
+            "registration.homography.gate_fraction = 0.7. Violated constraint: "
             "in (0.0, 0.5)"});
 }
 

@@ -1,14 +1,13 @@
 #include "daemon/serve/frame_pipeline.h"
 
+#include "support/fake_stages.h"
 #include <doctest/doctest.h>
 
 #include <memory>
 #include <numeric>
 #include <set>
-#include <thread>
 #include <string>
-
-#include "support/fake_stages.h"
+#include <thread>
 
 namespace anchord::daemon {
 namespace {
@@ -17,7 +16,7 @@ using std::chrono::milliseconds;
 using testing::RecordingSink;
 
 struct Harness {
-  explicit Harness(FramePipeline::Options o,
+  explicit Harness(PipelineConfig o,
                    std::vector<std::unique_ptr<Stage>> stages) {
     pipeline = std::make_unique<FramePipeline>(
         o, std::move(stages), [] { return nullptr; },
@@ -43,10 +42,10 @@ bool Consecutive(const std::vector<uint64_t>& s) {
 
 TEST_CASE("every frame comes out once, in order, from parallel workers" *
           doctest::timeout(20)) {
-  FramePipeline::Options o;
+  PipelineConfig o;
   o.workers = 4;
-  o.ingest_capacity = 64;
-  o.overflow = OverflowPolicy::kBlock;
+  o.ingest_queue = 64;
+  o.ingest_overflow = OverflowPolicy::kBlock;
   Harness h(o, Stages(std::make_unique<testing::SlowStage>(milliseconds(1),
                                                            milliseconds(8))));
   for (int k = 0; k < 60; ++k) h.pipeline->Submit(std::to_string(k), 0);
@@ -80,10 +79,10 @@ class HistoryStage final : public Stage {
 
 TEST_CASE("ordered stages see every job once, in sequence, one at a time" *
           doctest::timeout(20)) {
-  FramePipeline::Options o;
+  PipelineConfig o;
   o.workers = 4;
-  o.ingest_capacity = 64;
-  o.overflow = OverflowPolicy::kBlock;
+  o.ingest_queue = 64;
+  o.ingest_overflow = OverflowPolicy::kBlock;
   o.reorder_max = 4;  // the ordered queue holds 16: back-pressure
   auto history = std::make_unique<HistoryStage>();
   HistoryStage* h = history.get();
@@ -129,11 +128,11 @@ class OneSlowStage final : public Stage {
 
 TEST_CASE("a job slower than the reorder timeout is never released late" *
           doctest::timeout(20)) {
-  FramePipeline::Options o;
+  PipelineConfig o;
   o.workers = 2;
-  o.ingest_capacity = 16;
-  o.overflow = OverflowPolicy::kBlock;
-  o.reorder_timeout = milliseconds(50);
+  o.ingest_queue = 16;
+  o.ingest_overflow = OverflowPolicy::kBlock;
+  o.reorder_timeout_ms = 50;
   Harness h(o, Stages(std::make_unique<OneSlowStage>(milliseconds(400))));
   h.pipeline->Submit("slow", 0);
   for (int k = 1; k <= 3; ++k) h.pipeline->Submit(std::to_string(k), 0);
@@ -180,11 +179,11 @@ class EncodeLikeStage final : public Stage {
 
 struct StuckHarness {
   explicit StuckHarness(std::chrono::milliseconds stuck) {
-    FramePipeline::Options o;
+    PipelineConfig o;
     o.workers = 2;
-    o.ingest_capacity = 16;
-    o.overflow = OverflowPolicy::kBlock;
-    o.ordered_deadline = milliseconds(100);
+    o.ingest_queue = 16;
+    o.ingest_overflow = OverflowPolicy::kBlock;
+    o.stage_deadline_ms = 100;
     std::vector<std::unique_ptr<Stage>> ordered;
     ordered.push_back(std::make_unique<StuckStage>(stuck));
     pipeline = std::make_unique<FramePipeline>(
@@ -261,10 +260,10 @@ TEST_CASE("stop does not wait for a stuck ordered stage" *
 
 TEST_CASE("a full ingest queue drops the oldest frames and counts them" *
           doctest::timeout(20)) {
-  FramePipeline::Options o;
+  PipelineConfig o;
   o.workers = 1;
-  o.ingest_capacity = 2;
-  o.overflow = OverflowPolicy::kDropOldest;
+  o.ingest_queue = 2;
+  o.ingest_overflow = OverflowPolicy::kDropOldest;
   Harness h(o, Stages(std::make_unique<testing::SlowStage>(milliseconds(20))));
   for (int k = 0; k < 30; ++k) h.pipeline->Submit(std::to_string(k), 0);
   h.pipeline->Stop(std::chrono::seconds(10));
@@ -280,9 +279,9 @@ TEST_CASE("a full ingest queue drops the oldest frames and counts them" *
 
 TEST_CASE("stop drains queued frames within the deadline" *
           doctest::timeout(20)) {
-  FramePipeline::Options o;
+  PipelineConfig o;
   o.workers = 2;
-  o.ingest_capacity = 16;
+  o.ingest_queue = 16;
   Harness h(o, Stages(std::make_unique<testing::SlowStage>(milliseconds(15))));
   for (int k = 0; k < 8; ++k) h.pipeline->Submit(std::to_string(k), 0);
   h.pipeline->Stop(std::chrono::seconds(5));
@@ -293,9 +292,9 @@ TEST_CASE("stop drains queued frames within the deadline" *
 
 TEST_CASE("a stop past its deadline drops what is left, counted" *
           doctest::timeout(20)) {
-  FramePipeline::Options o;
+  PipelineConfig o;
   o.workers = 1;
-  o.ingest_capacity = 32;
+  o.ingest_queue = 32;
   Harness h(o, Stages(std::make_unique<testing::SlowStage>(milliseconds(50))));
   for (int k = 0; k < 20; ++k) h.pipeline->Submit(std::to_string(k), 0);
   h.pipeline->Stop(milliseconds(60));
@@ -307,10 +306,10 @@ TEST_CASE("a stop past its deadline drops what is left, counted" *
 
 TEST_CASE("failing and throwing stages are counted, never fatal" *
           doctest::timeout(20)) {
-  FramePipeline::Options o;
+  PipelineConfig o;
   o.workers = 2;
-  o.ingest_capacity = 16;
-  o.overflow = OverflowPolicy::kBlock;
+  o.ingest_queue = 16;
+  o.ingest_overflow = OverflowPolicy::kBlock;
   std::vector<std::unique_ptr<Stage>> stages;
   stages.push_back(std::make_unique<testing::PickyStage>());
   auto counting = std::make_unique<testing::CountingStage>();
@@ -334,10 +333,10 @@ TEST_CASE("failing and throwing stages are counted, never fatal" *
 TEST_CASE("each job reads the configuration once, at its start" *
           doctest::timeout(20)) {
   std::atomic<int> version{0};
-  FramePipeline::Options o;
+  PipelineConfig o;
   o.workers = 1;
-  o.ingest_capacity = 16;
-  o.overflow = OverflowPolicy::kBlock;
+  o.ingest_queue = 16;
+  o.ingest_overflow = OverflowPolicy::kBlock;
   RecordingSink sink;
   auto source = [&]() -> std::shared_ptr<const DaemonConfig> {
     ++version;

@@ -34,7 +34,7 @@ SimulatedInstrumentOptions Instrument(uint64_t seed) {
 TEST_CASE("idle sessions are evicted with their state and resume later") {
   testing::TempDir dir("anchord_track_service");
   DaemonConfig config;
-  config.catalog.path = dir / "catalog.sqlite";
+  config.catalog.options.path = dir / "catalog.sqlite";
   config.catalog.state_interval_s = 3600;  // only eviction stores it again
   Status status;
   const auto service = TrackService::Open(config, &status);
@@ -93,13 +93,13 @@ TEST_CASE(
     "TrackerState; an unreadable one is refused") {
   testing::TempDir dir("anchord_track_service_legacy");
   DaemonConfig config;
-  config.catalog.path = dir / "catalog.sqlite";
+  config.catalog.options.path = dir / "catalog.sqlite";
   config.catalog.state_interval_s = 0;  // stored with every frame
   Status status;
   {
     // What an older version left: its text state, and a broken one.
     CatalogOptions options;
-    options.path = config.catalog.path;
+    options.path = config.catalog.options.path;
     const auto catalog = DefectCatalog::Open(options, &status);
     REQUIRE_MESSAGE(catalog != nullptr, status.message());
     std::vector<DefectRecord> none;
@@ -151,7 +151,7 @@ TEST_CASE(
   service.reset();
 
   CatalogOptions options;
-  options.path = config.catalog.path;
+  options.path = config.catalog.options.path;
   options.read_only = true;
   const auto catalog = DefectCatalog::Open(options, &status);
   REQUIRE_MESSAGE(catalog != nullptr, status.message());

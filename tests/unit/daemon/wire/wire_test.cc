@@ -4,6 +4,7 @@
 #include "anchord/synth/synthetic_scan.h"
 #include "anchord/util/check.h"
 
+#include "daemon/wire/results.h"
 #include <doctest/doctest.h>
 #include <opencv2/core.hpp>
 
@@ -350,6 +351,79 @@ TEST_CASE("absurd or non-finite pixel sizes and metadata are rejected") {
   CHECK(Contains(s.message(), "frame.scan_angle_deg = inf"));
 }
 
+TEST_CASE(
+    "times, angle, offsets, bias and compensation outside their "
+    "physical ranges are rejected, each named") {
+  using Setter = void (v1::Frame::*)(double);
+  struct Field {
+    const char* name;
+    Setter set;
+    double bound;  // the range is [-bound, bound] ([0, bound] if lo0)
+    bool lo0 = false;
+  };
+  const Field fields[] = {
+      {"scan_angle_deg", &v1::Frame::set_scan_angle_deg, 360},
+      {"scan_offset_x_nm", &v1::Frame::set_scan_offset_x_nm, 1e6},
+      {"scan_offset_y_nm", &v1::Frame::set_scan_offset_y_nm, 1e6},
+      {"line_time_s", &v1::Frame::set_line_time_s, 3600, true},
+      {"bias_v", &v1::Frame::set_bias_v, 1e3},
+      {"drift_compensation_x_nm_per_s",
+       &v1::Frame::set_drift_compensation_x_nm_per_s, 1e3},
+      {"drift_compensation_y_nm_per_s",
+       &v1::Frame::set_drift_compensation_y_nm_per_s, 1e3},
+      {"drift_compensation_offset_x_nm",
+       &v1::Frame::set_drift_compensation_offset_x_nm, 1e6},
+      {"drift_compensation_offset_y_nm",
+       &v1::Frame::set_drift_compensation_offset_y_nm, 1e6},
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const Field& f : fields) {
+    CAPTURE(f.name);
+    const double lo = f.lo0 ? 0.0 : -f.bound;
+    for (const double ok : {lo, f.bound}) {
+      v1::Frame m = MakeMessage(v1::PIXEL_TYPE_INT16, Ramp<int16_t>(0, 1));
+      (m.*f.set)(ok);
+      InboundFrame in;
+      const Status s = Decode(m, &in);
+      CHECK_MESSAGE(s.ok(), s.message());
+    }
+    for (const double bad : {f.bound * 1.001, lo - 0.001 * f.bound, 1e300,
+                             -std::numeric_limits<double>::infinity(), nan}) {
+      CAPTURE(bad);
+      v1::Frame m = MakeMessage(v1::PIXEL_TYPE_INT16, Ramp<int16_t>(0, 1));
+      (m.*f.set)(bad);
+      InboundFrame in;
+      const Status s = Decode(m, &in);
+      CHECK(s.code() == StatusCode::kInvalidInput);
+      CHECK(Contains(s.message(), std::string("frame.") + f.name + " = "));
+      CHECK(in.frame_id == 42);
+      CHECK(in.frame.image.empty());
+    }
+  }
+  // The acquisition time: none (0) up to 2200-01-01.
+  for (const int64_t ok : {int64_t{0}, FrameRanges::kMaxAcquiredUnixNs}) {
+    v1::Frame m = MakeMessage(v1::PIXEL_TYPE_INT16, Ramp<int16_t>(0, 1));
+    m.set_acquired_unix_ns(ok);
+    InboundFrame in;
+    CHECK(Decode(m, &in).ok());
+  }
+  for (const int64_t bad : {int64_t{-1}, FrameRanges::kMaxAcquiredUnixNs + 1,
+                            std::numeric_limits<int64_t>::max()}) {
+    CAPTURE(bad);
+    v1::Frame m = MakeMessage(v1::PIXEL_TYPE_INT16, Ramp<int16_t>(0, 1));
+    m.set_acquired_unix_ns(bad);
+    InboundFrame in;
+    const Status s = Decode(m, &in);
+    CHECK(s.code() == StatusCode::kInvalidInput);
+    CHECK(Contains(s.message(),
+                   "frame.acquired_unix_ns = " + std::to_string(bad) +
+                       ". Violated constraint: in [0, "
+                       "7258118400000000000] (before "
+                       "2200-01-01)"));
+    CHECK(in.acquired_unix_ns == bad);  // the ids are still echoed
+  }
+}
+
 TEST_CASE("unknown pixel types and scan directions are rejected") {
   v1::Frame m = MakeMessage(v1::PIXEL_TYPE_INT16, Ramp<int16_t>(0, 1));
   m.set_pixel_type(v1::PIXEL_TYPE_UNSPECIFIED);
@@ -535,41 +609,13 @@ TEST_CASE("corrected frame and sites mirror the frame result") {
   CHECK(MakeSites(reg.in, 4, failed).adatoms_size() == 0);
 }
 
-TEST_CASE("SitesInRect filters by the closed rectangle, occupancy and kind") {
-  v1::Sites sites;
-  sites.set_frame_id(5);
-  sites.set_sequence(6);
-  const auto add = [&](double x, double y, bool occupied, v1::SiteKind kind) {
-    v1::Adatom* a = sites.add_adatoms();
-    a->set_x_px(x);
-    a->set_y_px(y);
-    a->set_occupied(occupied);
-    a->set_kind(kind);
-  };
-  add(10, 10, true, v1::SITE_KIND_CORNER);
-  add(20, 20, false, v1::SITE_KIND_CORNER);
-  add(20, 30, false, v1::SITE_KIND_CENTER);
-  add(50, 50, false, v1::SITE_KIND_CENTER);
-
+TEST_CASE("sites_in_rect queries are validated") {
   v1::QueryRequest::SitesInRect q;
-  q.set_x0_px(20);  // corners given in reverse order
+  q.set_x0_px(20);
   q.set_y0_px(30);
   q.set_x1_px(10);
   q.set_y1_px(10);
   CHECK(ValidateSitesInRect(q).ok());
-  v1::Sites got = SitesInRect(sites, q);
-  CHECK(got.frame_id() == 5);
-  CHECK(got.sequence() == 6);
-  CHECK(got.adatoms_size() == 3);  // edges included
-  q.set_occupancy(v1::OCCUPANCY_VACANT);
-  CHECK(SitesInRect(sites, q).adatoms_size() == 2);
-  q.set_kind(v1::SITE_KIND_CENTER);
-  got = SitesInRect(sites, q);
-  REQUIRE(got.adatoms_size() == 1);
-  CHECK(got.adatoms(0).y_px() == 30);
-  q.set_occupancy(v1::OCCUPANCY_OCCUPIED);
-  CHECK(SitesInRect(sites, q).adatoms_size() == 0);
-
   q.set_x1_px(std::numeric_limits<double>::quiet_NaN());
   const Status s = ValidateSitesInRect(q);
   CHECK(s.code() == StatusCode::kInvalidInput);
@@ -649,7 +695,23 @@ TEST_CASE("drift estimate from a track result") {
   CHECK(d.placement_message() == "ambiguous");
 }
 
-TEST_CASE("find_defects queries are validated and converted") {
+TEST_CASE("an absurd next-frame prediction is sent as 0, not overflowed") {
+  InboundFrame in;
+  TrackResult track;
+  track.drift.valid = true;
+  for (const double s : {1e12, -1e12, 9.3e9, std::numeric_limits<double>::max(),
+                         std::numeric_limits<double>::quiet_NaN(),
+                         std::numeric_limits<double>::infinity()}) {
+    CAPTURE(s);
+    track.drift.next_frame_unix_s = s;
+    CHECK(MakeDriftEstimate(in, 1, track).next_frame_unix_ns() == 0);
+  }
+  track.drift.next_frame_unix_s = 9.2e9;  // just inside int64 ns
+  CHECK(MakeDriftEstimate(in, 1, track).next_frame_unix_ns() ==
+        9200000000000000000LL);
+}
+
+TEST_CASE("find_defects queries are validated") {
   v1::QueryRequest sent;
   sent.set_request_id(5);
   auto* q = sent.mutable_find_defects();
@@ -661,18 +723,6 @@ TEST_CASE("find_defects queries are validated and converted") {
   q->set_limit(5000);
   v1::QueryRequest got;
   REQUIRE(DecodeQuery(sent.SerializeAsString(), &got).ok());
-  const DefectQuery dq = ToDefectQuery(got.find_defects(), "s", 1000);
-  CHECK(dq.session == "s");
-  REQUIRE(dq.kind.has_value());
-  CHECK(*dq.kind == DefectKind::kVacancy);
-  REQUIRE(dq.rect_nm.has_value());
-  CHECK(dq.rect_nm->first == Vec2(-4, 1));
-  CHECK(dq.rect_nm->second == Vec2(4, 2));
-  CHECK(!dq.disc_nm.has_value());
-  CHECK(!dq.nearest_to_nm.has_value());
-  CHECK(!dq.changed_since_unix_ns.has_value());
-  CHECK(dq.limit == 1000);  // clamped
-
   q->mutable_disc()->set_radius_nm(-1);
   q->mutable_nearest_to_nm()->set_x(std::numeric_limits<double>::quiet_NaN());
   q->set_kind(static_cast<v1::DefectKind>(7));
@@ -701,14 +751,12 @@ TEST_CASE("drift compensation fields cross the wire") {
   v1::Frame msg = FrameToProto(in);
   msg.set_drift_compensation_y_nm_per_s(
       std::numeric_limits<double>::infinity());
-  const Status bad =
-      DecodeFrame(msg.SerializeAsString(), FrameLimits{}, &out);
+  const Status bad = DecodeFrame(msg.SerializeAsString(), FrameLimits{}, &out);
   CHECK(bad.code() == StatusCode::kInvalidInput);
   CHECK(Contains(bad.message(), "drift_compensation_y_nm_per_s"));
 }
 
 TEST_CASE("status message") {
-
   DaemonCounters c;
   c.uptime_s = 4.5;
   c.config_version = 2;
