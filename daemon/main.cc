@@ -1,6 +1,6 @@
-// anchord: one binary, one subcommand per task (DESIGN §9). This file only
-// configures logging and dispatches; each subcommand parses its own
-// arguments and returns the process exit status.
+// anchord: one binary, one subcommand per task. This file only configures
+// logging and dispatches; each subcommand parses its own arguments and
+// returns the process exit status.
 
 #include "daemon/common/exit_codes.h"
 #include "daemon/demo/demo_command.h"
@@ -47,7 +47,7 @@ constexpr Subcommand kSubcommands[] = {
      &anchord::daemon::RunRegisterCommand},
     {"synth", "write a synthetic Si(111)-7x7 scan with its ground truth",
      &anchord::daemon::RunSynthCommand},
-    {"study", "accuracy studies: fig3 (seed 000 Fig. 3), baselines",
+    {"study", "accuracy studies: fig3 (Diao et al. 2025, Fig. 3), baselines",
      &anchord::daemon::RunStudyCommand},
     {"bench", "time RegisterFrame per stage, sizes, detectors, threads",
      &anchord::daemon::RunBenchCommand},

@@ -1,9 +1,9 @@
 #pragma once
 
-// The persistent defect catalog (issue 5 §3, DESIGN §6): every vacancy and
-// off-lattice feature the tracker placed in a session's sample frame, with
-// a persistent id, in an embedded SQLite database that survives a daemon
-// restart and a kill -9.
+// The persistent defect catalog: every vacancy and off-lattice feature the
+// tracker (anchord/track/session_tracker.h) placed in a session's sample
+// frame, with a persistent id, in an embedded SQLite database that survives
+// a daemon restart and a kill -9.
 //
 // Durability: every frame's update is one transaction (WAL journal). A
 // transaction that Commit() returned from is on disk for any later reader,

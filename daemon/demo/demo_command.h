@@ -9,8 +9,8 @@
 
 namespace anchord::daemon {
 
-// `anchord demo [--frames N] [--out DIR] [--rate HZ] [--no-compensation]`: the product in one
-// command (DESIGN §9). Runs, in one process,
+// `anchord demo [--frames N] [--out DIR] [--rate HZ] [--no-compensation]`:
+// the product in one command. Runs, in one process,
 // - the daemon (Server, built-in default configuration except endpoints:
 //   ipc sockets in a fresh private temporary folder, so nothing clashes
 //   with a daemon already running; no metrics endpoint; log level warn),

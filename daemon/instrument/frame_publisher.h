@@ -1,9 +1,9 @@
 #pragma once
 
-// The acquisition controller's side of the frame stream (DESIGN §7), as
-// `anchord replay` and `anchord demo` play it: a ZeroMQ PUB socket that
-// sends one serialized anchord.v1.Frame per single-part message, paced at
-// a frame rate.
+// The acquisition controller's side of the frame stream (the wire
+// protocol, proto/anchord/v1/anchord.proto), as `anchord replay` and
+// `anchord demo` play it: a ZeroMQ PUB socket that sends one serialized
+// anchord.v1.Frame per single-part message, paced at a frame rate.
 
 #include "anchord/util/status.h"
 

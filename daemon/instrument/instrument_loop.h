@@ -1,12 +1,12 @@
 #pragma once
 
-// The controller's side of a closed drift loop (issue 5 §4), played by the
-// simulated instrument against a serving daemon: scan frame k, publish it,
-// wait for the daemon's drift message for it, and set the instrument's
-// drift compensation to the published velocity before frame k + 1 — what
-// an SPM control loop does with Nanonis Piezo.DriftCompSet. The loop runs
-// in simulated time: the instrument waits for the daemon, not for the
-// wall clock, so a 100-frame, 90-minute session takes seconds.
+// The controller's side of a closed drift loop, played by the simulated
+// instrument against a serving daemon: scan frame k, publish it, wait for
+// the daemon's drift message for it, and set the instrument's drift
+// compensation to the published velocity before frame k + 1 — what an SPM
+// control loop does with Nanonis Piezo.DriftCompSet. The loop runs in
+// simulated time: the instrument waits for the daemon, not for the wall
+// clock, so a 100-frame, 90-minute session takes seconds.
 
 #include "anchord/synth/simulated_instrument.h"
 #include "anchord/util/geometry.h"

@@ -14,10 +14,10 @@
 namespace anchord::daemon {
 
 // `anchord replay FILE...|--synthetic N [options]`: acts as the
-// acquisition controller (DESIGN §9). Publishes anchord.v1.Frame messages
-// on a ZeroMQ PUB socket (bound by default on tcp://127.0.0.1:5555, where
-// the daemon's default SUB connects) at --rate frames per second, one line
-// per frame sent on stdout. From files: frame ids 1, 2, … in the order
+// acquisition controller. Publishes anchord.v1.Frame messages on a ZeroMQ
+// PUB socket (bound by default on tcp://127.0.0.1:5555, where the daemon's
+// default SUB connects) at --rate frames per second, one line per frame
+// sent on stdout. From files: frame ids 1, 2, … in the order
 // given; from --synthetic N: a drifting sequence of one synthetic sample
 // (SyntheticSequence). --loop repeats the inputs (or the N synthetic
 // frames) until interrupted, frame ids still increasing. acquired_unix_ns

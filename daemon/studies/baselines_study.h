@@ -1,7 +1,7 @@
 #pragma once
 
 // `anchord study baselines`: anchord against the conventional drift
-// corrections on one synthetic drifting sequence (issue 6, item 2).
+// corrections on one synthetic drifting sequence.
 //
 // The sequence: frames 0..K−1 of the same synthetic sample (same structure
 // seed, fresh measurement noise per frame) under one constant, moderate

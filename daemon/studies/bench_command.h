@@ -1,9 +1,10 @@
 #pragma once
 
-// `anchord bench`: per-stage and end-to-end latency of RegisterFrame and
-// throughput with concurrent workers, on synthetic Si(111)-7×7 frames
-// (DESIGN §5, §10). The standalone bench/anchord_register_bench runs the
-// same code.
+// `anchord bench`: per-stage and end-to-end latency of RegisterFrame (the
+// per-frame registration pipeline) and throughput with concurrent workers,
+// on synthetic Si(111)-7×7 frames. A program, not a timed test: it reports
+// medians and p99 and ratios against baselines run in the same process.
+// The standalone bench/anchord_register_bench runs the same code.
 //
 // What is measured, per frame size × detector × worker count:
 //   * Every pipeline stage and "total" as RegisterFrame records them in
@@ -16,11 +17,11 @@
 //     throughput is completed calls / wall time of the run (from start to
 //     the last join). Each thread keeps calling until the run's time budget
 //     has passed and it has made at least `min_calls` calls.
-//   * Baselines in the same process: the SIFT detector path (seed 000, the
-//     paper's method) against the fast detector, and cv::phaseCorrelate
-//     between two frames of the size (float32, Hann window built once
-//     outside the timing; the call gets copies of the frames, which it
-//     would otherwise overwrite).
+//   * Baselines in the same process: the SIFT detector path (the method of
+//     Diao et al., Sci. Rep. 15, 13486 (2025)) against the fast detector,
+//     and cv::phaseCorrelate between two frames of the size (float32, Hann
+//     window built once outside the timing; the call gets copies of the
+//     frames, which it would otherwise overwrite).
 // OpenCV runs with cv::setNumThreads(0): its parallel_for_ bodies run on
 // the calling thread, so T workers use T cores and nothing else; the
 // number of OS threads in the process is printed as evidence.

@@ -193,14 +193,15 @@ nlohmann::json ToJson(const RunFigures& r) {
 void PrintClosedLoopHelp(std::ostream& out) {
   out << R"(Usage: anchord study closed-loop [options]
 
-The closed-loop drift figure of issue 5: a daemon in this process and the
-simulated instrument (a virtual Si(111)-7x7 sample with a fixed defect
-population, constant drift plus a slow random walk), run twice over the
-same sample and drift: compensation off (the instrument only scans) and on
-(after each frame it sets its drift compensation to the velocity the
-daemon published, as a control loop would with Nanonis
-Piezo.DriftCompSet). Simulated time: the loop waits for the daemon, so a
-100-frame session of 90 simulated minutes takes seconds.
+The closed-loop drift figure, residual drift with and without drift
+compensation: a daemon in this process and the simulated instrument (a
+virtual Si(111)-7x7 sample with a fixed defect population, constant drift
+plus a slow random walk), run twice over the same sample and drift:
+compensation off (the instrument only scans) and on (after each frame it
+sets its drift compensation to the velocity the daemon published, as a
+control loop would with Nanonis Piezo.DriftCompSet). Simulated time: the
+loop waits for the daemon, so a 100-frame session of 90 simulated minutes
+takes seconds.
 
 Residual drift is measured from the instrument's truth: the apparent
 displacement of the sample under the scanner (drift - compensation +

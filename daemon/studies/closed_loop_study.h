@@ -1,11 +1,12 @@
 #pragma once
 
-// `anchord study closed-loop`: the issue-5 closed-loop figure. One daemon
-// in this process (in-memory catalog) and the simulated instrument, run
-// twice over the same sample and drift: once watching only (compensation
-// off), once setting the compensation to every published drift velocity
-// (on). Reports the residual drift from the instrument's truth and the
-// ratio off / on.
+// `anchord study closed-loop`: the closed-loop drift figure (residual
+// drift with and without compensation). One daemon in this process
+// (in-memory catalog) and the simulated instrument, run twice over the
+// same sample and drift: once watching only (compensation off), once
+// setting the compensation to every published drift velocity (on).
+// Reports the residual drift from the instrument's truth and the ratio
+// off / on.
 
 #include <iosfwd>
 #include <string>

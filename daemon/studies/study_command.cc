@@ -277,12 +277,13 @@ void PrintStudyHelp(std::ostream& out) {
        anchord study baselines [options]   (anchord study baselines --help)
        anchord study closed-loop [options] (anchord study closed-loop --help)
 
-fig3: the accuracy study of seed 000, Fig. 3. N anchors on an n x n unit
-grid, a random homography, Gaussian noise of std sigma (unit spacings) on
-the image points, H estimated from the noisy pairs, the model reconstructed
-from the true image points through H^-1 and compared with the anchors
-(fitted) and with a grid over the field of view (field). Metrics: MAE and
-recall at OKS >= 0.5, 0.75, 0.95 with OKS = exp(-d^2 / (2 * 0.1^2)).
+fig3: the accuracy study of Diao et al., Sci. Rep. 15, 13486 (2025),
+Fig. 3. N anchors on an n x n unit grid, a random homography, Gaussian
+noise of std sigma (unit spacings) on the image points, H estimated from
+the noisy pairs, the model reconstructed from the true image points
+through H^-1 and compared with the anchors (fitted) and with a grid over
+the field of view (field). Metrics: MAE and recall at OKS >= 0.5, 0.75,
+0.95 with OKS = exp(-d^2 / (2 * 0.1^2)).
 
 Options:
   --samples N        samples per (sigma, N) cell (default 10000)

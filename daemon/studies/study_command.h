@@ -1,9 +1,9 @@
 #pragma once
 
 // `anchord study fig3 ...` and `anchord study baselines ...`: accuracy
-// studies (DESIGN §9, §10). The computation is in the library
-// (quality/fig3_study.h, quality/baselines.h); this file parses arguments,
-// runs cells on worker threads and writes tables, CSV and PNG.
+// studies. The computation is in the library (quality/fig3_study.h,
+// quality/baselines.h); this file parses arguments, runs cells on worker
+// threads and writes tables, CSV and PNG.
 
 #include "anchord/studies/fig3_study.h"
 #include "anchord/util/status.h"

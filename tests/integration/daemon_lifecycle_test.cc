@@ -233,9 +233,9 @@ TEST_CASE("SIGHUP: a bad configuration is rejected and the old one kept; a "
 
 TEST_CASE("ingest overflow drops the oldest frames, counts them and keeps "
           "the rest in order" * doctest::timeout(60)) {
-  // Declared policy (DESIGN §8): drop_oldest. A dropped frame gets no
-  // result at all; only Status.frames_dropped (and the ingest stage's
-  // `dropped`) records it.
+  // Declared ingest overflow policy (daemon/serve/frame_pipeline.h):
+  // drop_oldest. A dropped frame gets no result at all; only
+  // Status.frames_dropped (and the ingest stage's `dropped`) records it.
   constexpr int kFrames = 16;
   const std::vector<std::string> frames = LargeFrames(kFrames, 4, 900);
   RunningDaemon d([](daemon::DaemonConfig& c) {

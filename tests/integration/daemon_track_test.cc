@@ -1,8 +1,8 @@
-// Across frames, end to end (issue 5): the real `anchord serve` fed by the
-// simulated instrument over loopback ZeroMQ. Defects are published with
-// persistent ids after the catalog stored them; a kill -9 loses none and
-// leaves an intact database; a restarted daemon resumes the session frame
-// and the ids; catalog queries return exactly the ground-truth sets.
+// Across frames, end to end: the real `anchord serve` fed by the simulated
+// instrument over loopback ZeroMQ. Defects are published with persistent
+// ids after the catalog stored them; a kill -9 loses none and leaves an
+// intact database; a restarted daemon resumes the session frame and the
+// ids; catalog queries return exactly the ground-truth sets.
 
 #include "anchord/model/lattice_model.h"
 #include "anchord/synth/simulated_instrument.h"

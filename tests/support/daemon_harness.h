@@ -2,8 +2,8 @@
 
 // Test support for running the real `anchord serve` binary (ANCHORD_BIN)
 // as a child process and talking to it over loopback ZeroMQ, as an
-// acquisition controller and a subscriber would (STYLE §8: integration
-// tests run the real daemon wiring over tcp://127.0.0.1).
+// acquisition controller and a subscriber would (integration tests run
+// the real daemon wiring over tcp://127.0.0.1).
 //
 // Every daemon gets fresh ports, so test executables may run in parallel
 // (ctest -j). The frame endpoint is bound by the test (an XPUB, so the

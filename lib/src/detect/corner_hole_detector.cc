@@ -125,8 +125,9 @@ DetectResult DetectFast(const cv::Mat1f& levelled,
   return result;
 }
 
-// Seed 000's detector: SIFT keypoints whose (smoothed) pixel value is below
-// the image mean, merged when several scales fire on one hole.
+// The detector of Diao et al., Sci. Rep. 15, 13486 (2025): SIFT keypoints
+// whose (smoothed) pixel value is below the image mean, merged when
+// several scales fire on one hole.
 DetectResult DetectSift(const cv::Mat1f& levelled,
                         double cell_px,
                         const DetectOptions& o) {

@@ -75,8 +75,8 @@ LocalLattice LocalLatticeAtCentre(const Mat3& image_from_model,
                                   int width,
                                   int height) {
   LocalLattice out;
-  // Pixel centres sit at integers (DESIGN §3), so the centre of a frame of
-  // width w lies at (w − 1) / 2.
+  // Pixel centres sit at integers (README.md, Conventions), so the centre
+  // of a frame of width w lies at (w − 1) / 2.
   out.centre_px = Vec2(0.5 * (width - 1), 0.5 * (height - 1));
   const Vec2 centre_model = Apply(image_from_model.inverse(), out.centre_px);
   const Mat2 jacobian = Jacobian(image_from_model, centre_model);

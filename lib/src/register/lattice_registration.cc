@@ -161,9 +161,10 @@ std::vector<HolePair> Inliers(const std::vector<HolePair>& pairs) {
   return out;
 }
 
-// Translation search over one cell (seed 000: brute force over x0, y0):
-// every voted candidate near the frame centre is tried as the image of the
-// lattice origin; the one that pairs most candidates nearby wins.
+// Translation search over one cell (Diao et al., Sci. Rep. 15, 13486
+// (2025): brute force over x0, y0): every voted candidate near the frame
+// centre is tried as the image of the lattice origin; the one that pairs
+// most candidates nearby wins.
 Mat3 PlaceRoughly(const Context& ctx,
                   const Mat2& linear,
                   double cell_max_px,
@@ -307,8 +308,8 @@ RegisterResult RegisterLattice(const std::vector<Candidate>& candidates,
   const double cell_max = std::max({b1.norm(), b2.norm(), (b2 - b1).norm()});
   const Context ctx{model, index, frame_size, o.gate_fraction * cell_min};
 
-  // Rough placement A (seed 000, Eq. 1): the linear part maps the model
-  // basis onto the estimated pixel basis.
+  // Rough placement A (Diao et al. 2025, Eq. 1): the linear part maps the
+  // model basis onto the estimated pixel basis.
   Mat2 model_basis, pixel_basis;
   model_basis << model.a1_nm, model.a2_nm;
   pixel_basis << b1, b2;

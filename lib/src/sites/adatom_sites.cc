@@ -76,7 +76,9 @@ std::vector<Site> EnumerateSites(const LatticeModel& model,
 
 // Turns the registration by 180° about the centre of cell (0, 0)'s long
 // diagonal: model point m → (a1 + a2) − m; lattice (i, j) → (1 − i, 1 − j).
-// T1 and T2 swap; the code order within a half is kept (DESIGN §4).
+// T1 and T2 swap; the code order within a half (corner sites first,
+// counter-clockwise, then centre sites; anchord/model/lattice_model.h) is
+// kept.
 RegisterResult TurnHalf(const RegisterResult& reg, const LatticeModel& model) {
   RegisterResult out = reg;
   const Vec2 t = model.a1_nm + model.a2_nm;
@@ -102,9 +104,11 @@ double ParabolaPeak(double a, double b, double c) {
   return std::clamp(0.5 * (a - c) / denom, -0.5, 0.5);
 }
 
-// Sub-pixel local maximum of `img` within `radius` px of p (seed 002's
-// peak detection: integer maximum, then a parabola per axis). False when
-// the maximum lies on the search boundary (no peak inside).
+// Sub-pixel local maximum of `img` within `radius` px of p (the peak
+// detection of Schwenker et al., "An Autonomous Microscopy Workflow for
+// Structure Determination from Atomic-Resolution Images": integer maximum,
+// then a parabola per axis). False when the maximum lies on the search
+// boundary (no peak inside).
 bool PeakNear(const cv::Mat1f& img, const Vec2& p, double radius, Vec2& peak) {
   // A radius or a position outside the image (or NaN) finds no peak; the
   // conversions below are then of values within the image's sides.
@@ -205,7 +209,8 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
   res.smoothed = smooth;
 
   // Contrast of every site under the registration as given; the brighter
-  // half is the faulted one (DESIGN §4).
+  // half is the faulted one (in the DAS model the half carrying the
+  // stacking fault images brighter in filled states).
   std::vector<Site> sites;
   std::vector<Vec2> pos;
   std::vector<double> contrast;

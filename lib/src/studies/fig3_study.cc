@@ -243,7 +243,8 @@ Mat3 RandomFig3Homography(const Fig3Options& o,
   perspective(2, 1) = relative / half_diagonal * std::sin(direction);
   const Vec2 t(uniform(-o.max_translation, o.max_translation),
                uniform(-o.max_translation, o.max_translation));
-  // Model y up, image y down (DESIGN §3): every map reverses orientation.
+  // Model y up, image y down (README.md, Conventions): every map reverses
+  // orientation.
   Mat2 flip = Mat2::Identity();
   flip(1, 1) = -1;
   Mat3 h = AffineTransform(Mat2::Identity(), t) * perspective *

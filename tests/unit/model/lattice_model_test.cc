@@ -1,6 +1,6 @@
-// The Si(111)-7×7 model against the geometry of DESIGN §4 (DAS model):
-// distances are derived from the 0.384 nm surface lattice constant, not
-// copied from the implementation.
+// The Si(111)-7×7 model against the geometry of the DAS model: distances
+// are derived from the 0.384 nm surface lattice constant, not copied from
+// the implementation.
 
 #include "anchord/model/lattice_model.h"
 

@@ -301,7 +301,7 @@ TEST_CASE("constant frame: not ok (flat, no lattice)") {
   const cv::Mat1f raw(64, 64, 3.25f);
   const LevelResult r = Level(raw, LevelOptions{});
   CHECK_FALSE(r.status.ok());
-  // DESIGN §5: a frame with no lattice ends as no_lattice with a reason.
+  // A frame with no lattice ends as no_lattice with a reason.
   CHECK(r.status.code() == StatusCode::kNoLattice);
   CHECK(r.status.message().find("flat") != std::string::npos);
 }

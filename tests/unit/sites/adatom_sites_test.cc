@@ -1,7 +1,8 @@
 // LocateSites on synthetic frames registered by RegisterFrame. Every
 // expectation comes from the generator's ground truth or from the model's
-// geometry (DESIGN §4): which half is faulted, where the true sites are,
-// which basis site a (half, code_index) names, where H puts a corner hole.
+// geometry (the DAS model, anchord/model/lattice_model.h): which half is
+// faulted, where the true sites are, which basis site a (half, code_index)
+// names, where H puts a corner hole.
 
 #include "anchord/sites/adatom_sites.h"
 

@@ -320,7 +320,7 @@ TEST_CASE("a blob on an adatom site is on the lattice; the same blob off it is a
   // Two cells near the frame centre: one blob on a centre adatom of the
   // first; one on the centroid of the three centre adatoms of a half of
   // the second (the rest-atom hollow, 0.443 nm from each of them and
-  // farther from every other site: DESIGN §4 geometry).
+  // farther from every other site: DAS model geometry).
   const Vec2 centre(255.5, 255.5);
   const TruthAdatom* c = nullptr;
   for (const TruthAdatom& a : scan.adatoms) {

@@ -1,5 +1,6 @@
-// The seed 000 Fig. 3 study: metric definitions on hand-computed cases,
-// the sample construction, and the whole study on tiny configurations.
+// The Fig. 3 study of Diao et al., Sci. Rep. 15, 13486 (2025): metric
+// definitions on hand-computed cases, the sample construction, and the
+// whole study on tiny configurations.
 
 #include "anchord/studies/fig3_study.h"
 

@@ -9,12 +9,14 @@
 namespace anchord {
 
 // The homography plus a smooth residual field defined on the lattice
-// points: H alone cannot model creep at the start of a frame (seed 003's
-// displacement field, here on the corner-hole lattice). The residual of
-// each paired corner hole is averaged with its paired neighbours; lattice
-// points without a pair take the mean of their neighbours' values,
-// propagated outward. Between lattice points the field is interpolated
-// linearly over the triangle (T1 or T2) that contains the point.
+// points: H alone cannot model creep at the start of a frame (the
+// displacement field of Zhang et al., "A Hybrid Deep Feature-Based
+// Deformable Image Registration Method for Pathological Images", here on
+// the corner-hole lattice). The residual of each paired corner hole is
+// averaged with its paired neighbours; lattice points without a pair take
+// the mean of their neighbours' values, propagated outward. Between
+// lattice points the field is interpolated linearly over the triangle (T1
+// or T2) that contains the point.
 class DisplacementField {
  public:
   DisplacementField(const LatticeModel& model,

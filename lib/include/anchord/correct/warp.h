@@ -27,7 +27,8 @@ struct CorrectedFrame {
   double y0_nm = 0;
 };
 
-// corrected(u, v) = raw(H · model(u, v)), bilinear (DESIGN §3).
+// corrected(u, v) = raw(H · model(u, v)), bilinear (H maps model nm to raw
+// image px; README.md, Conventions).
 CorrectedFrame WarpToModel(const cv::Mat1f& raw,
                            const Mat3& image_from_model,
                            double raw_pixel_nm,

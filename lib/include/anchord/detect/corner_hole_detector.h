@@ -11,10 +11,12 @@
 
 namespace anchord {
 
-// Corner-hole candidate detectors (DESIGN §5 step 2).
+// Corner-hole candidate detectors (the candidate step of the registration
+// pipeline, anchord/pipeline/register_frame.h).
 enum class DetectorKind {
   kFast,  // scale-tuned difference of Gaussians + sub-pixel peak fit
-  kSift,  // SIFT keypoints kept below the image mean (seed 000, Fig. 5b)
+  kSift,  // SIFT keypoints kept below the image mean (Diao et al., Sci.
+          // Rep. 15, 13486 (2025), Fig. 5b)
 };
 const char* DetectorKindName(DetectorKind k);  // "fast" | "sift"
 // The kind named `name` (the names above); nullopt for anything else.
@@ -41,7 +43,8 @@ struct DetectOptions {
   Status Validate() const;
 };
 
-// One corner-hole candidate, raw image pixels (DESIGN §3 convention).
+// One corner-hole candidate, raw image pixels (x = column, y = row,
+// pixel centres at integers).
 struct Candidate {
   Vec2 p_px;
   double response = 0;  // detector strength, larger = darker blob

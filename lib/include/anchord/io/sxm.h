@@ -139,7 +139,8 @@ SxmFile ParseSxm(std::string_view bytes);
 // messages and --help style listings.
 std::string SxmImageList(const SxmFile& file);
 
-// Builds the canonical Frame (DESIGN §3) of one image of a parsed file.
+// Builds the canonical Frame (anchord/util/frame.h) of one image of a
+// parsed file.
 //
 // `channel` matches SxmChannel::name, exactly first, else ignoring case.
 // The image is a copy of the stored one, mirrored left-right for the

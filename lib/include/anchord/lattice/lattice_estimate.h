@@ -8,8 +8,9 @@
 
 namespace anchord {
 
-// Options of the lattice estimate and of the vote filter (DESIGN §5 steps
-// 3–4; seed 000, Fig. 1b).
+// Options of the lattice estimate and of the vote filter (steps of the
+// registration pipeline, anchord/pipeline/register_frame.h; Diao et al.,
+// Sci. Rep. 15, 13486 (2025), Fig. 1b).
 struct LatticeOptions {
   // Accepted ratio of an estimated lattice vector length to the prior.
   // Defaults 0.5 and 2.0: scanners are off by tens of percent per axis,
@@ -47,11 +48,11 @@ LatticeEstimate EstimateLattice(const std::vector<Candidate>& candidates,
                                 double cell_px,
                                 const LatticeOptions& options);
 
-// The paper's vote filter (seed 000, Fig. 1b): every candidate scores +1
-// per neighbour at a lattice-consistent offset (±b1, ±b2, ±(b2 − b1)
-// within the tolerance) and −1 per other neighbour inside the first-shell
-// hexagon; candidates with a negative score are dropped. Returns the kept
-// candidates in input order.
+// The paper's vote filter (Diao et al. 2025, Fig. 1b): every candidate
+// scores +1 per neighbour at a lattice-consistent offset (±b1, ±b2,
+// ±(b2 − b1) within the tolerance) and −1 per other neighbour inside the
+// first-shell hexagon; candidates with a negative score are dropped.
+// Returns the kept candidates in input order.
 std::vector<Candidate> VoteFilter(const std::vector<Candidate>& candidates,
                                   const LatticeEstimate& lattice,
                                   const LatticeOptions& options);

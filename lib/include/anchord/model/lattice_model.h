@@ -8,7 +8,7 @@
 namespace anchord {
 
 // Which triangular half of the rhombic cell a basis site belongs to.
-// T1 has vertices 0, a1, a2; T2 has vertices a1, a2, a1 + a2 (DESIGN §4).
+// T1 has vertices 0, a1, a2; T2 has vertices a1, a2, a1 + a2.
 enum class Half { kT1 = 0, kT2 = 1 };
 // Corner adatoms neighbour a corner hole; centre adatoms do not.
 enum class SiteKind { kCorner = 0, kCenter = 1 };
@@ -22,7 +22,7 @@ struct BasisSite {
   Half half = Half::kT1;
   SiteKind kind = SiteKind::kCorner;
   // Position 0…5 in the half's six-element code: corner sites first,
-  // counter-clockwise, then centre sites counter-clockwise (DESIGN §4).
+  // counter-clockwise, then centre sites counter-clockwise.
   int code_index = 0;
 };
 
@@ -56,11 +56,11 @@ struct LatticeModel {
 
 // Lattice constant of the Si(111)-7×7 cell: 7 × 0.384 nm.
 inline constexpr double kSi7x7LatticeNm = 2.688;
-// Adatom–adatom spacing within a half: 2 × 0.384 nm (DESIGN §4).
+// Adatom–adatom spacing within a half: 2 × 0.384 nm.
 inline constexpr double kSi7x7AdatomSpacingNm = 0.768;
 
-// The Si(111)-7×7 model of DESIGN §4: corner holes on the lattice points,
-// 12 adatoms per cell (6 per half), 3 corner + 3 centre per half.
+// The Si(111)-7×7 DAS model: corner holes on the lattice points, 12
+// adatoms per cell (6 per half), 3 corner + 3 centre per half.
 LatticeModel MakeSi7x7Model();
 
 }  // namespace anchord

@@ -40,8 +40,9 @@ struct PipelineOptions {
   Status Validate() const;
 };
 
-// Everything one frame yields (DESIGN §5). On a status other than kOk the
-// geometry fields are empty and `status.message()` says why.
+// Everything one frame yields (README.md, Method (per frame)). On a status
+// other than kOk the geometry fields are empty and `status.message()` says
+// why.
 struct FrameResult {
   Status status;
   int width = 0, height = 0;

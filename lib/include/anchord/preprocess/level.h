@@ -7,7 +7,8 @@
 
 namespace anchord {
 
-// Options of the levelling stage (DESIGN §5 step 1).
+// Options of the levelling step of the registration pipeline
+// (anchord/pipeline/register_frame.h).
 struct LevelOptions {
   // Subtract a least-squares plane fitted to the pixels between these
   // quantiles (robust to holes, adsorbates and spikes). Default true.

@@ -8,8 +8,8 @@
 namespace anchord {
 
 // Per-point Object Keypoint Similarity with scale `kappa` (same unit as
-// the distance): exp(−d² / (2 κ²)). Seed 000 evaluates with κ = 0.1 unit
-// spacing, so OKS ≥ 0.95 ⇔ d ≤ 0.032.
+// the distance): exp(−d² / (2 κ²)). Diao et al., Sci. Rep. 15, 13486
+// (2025), evaluate with κ = 0.1 unit spacing, so OKS ≥ 0.95 ⇔ d ≤ 0.032.
 double Oks(double distance, double kappa);
 
 // Mean absolute (Euclidean) error between corresponding points.

@@ -7,9 +7,10 @@
 
 namespace anchord {
 
-// Robust estimator of the homography (DESIGN §5 step 6).
+// Robust estimator of the homography (the homography step of the
+// registration pipeline, anchord/pipeline/register_frame.h).
 enum class HomographyMethod {
-  kLmeds,   // least median of squares, as in seed 000
+  kLmeds,   // least median of squares, as in Diao et al. 2025
   kRansac,  // OpenCV RANSAC
   kUsac,    // OpenCV USAC MAGSAC++
 };

@@ -63,7 +63,7 @@ struct HolePair {
 
 struct RegisterResult {
   Status status;
-  // Model nm → raw image px, H(2,2) = 1 (DESIGN §3).
+  // Model nm → raw image px, H(2,2) = 1 (README.md, Conventions).
   Mat3 image_from_model = Mat3::Identity();
   std::vector<HolePair> pairs;
   int inliers = 0;
@@ -75,7 +75,9 @@ struct RegisterResult {
 
 // Rough placement A from the lattice estimate, translation search over one
 // cell, k-d pairing with a gate, robust homography, then pair → refit over
-// the whole frame until stable (seed 000, Methods; DESIGN §5 steps 5–6).
+// the whole frame until stable (Diao et al., Sci. Rep. 15, 13486 (2025),
+// Methods; the rough placement and homography steps of the registration
+// pipeline, anchord/pipeline/register_frame.h).
 RegisterResult RegisterLattice(const std::vector<Candidate>& candidates,
                                const LatticeEstimate& lattice,
                                const LatticeModel& model,

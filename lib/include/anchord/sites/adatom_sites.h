@@ -22,7 +22,7 @@ struct SitesOptions {
   // Default 0.5; in (0, 1).
   double vacancy_threshold = 0.5;
   // Turn the model by 180° when needed so that T1 is the faulted (brighter)
-  // half (DESIGN §4). Default true.
+  // half of the DAS model. Default true.
   bool canonical_faulted_t1 = true;
 
   Status Validate() const;
@@ -76,7 +76,8 @@ struct SitesResult {
 };
 
 // Adatom and corner-hole positions from H, the residual field and the
-// model, refined and classified present / vacancy (DESIGN §5 step 8).
+// model, refined and classified present / vacancy (the sites step of the
+// registration pipeline, anchord/pipeline/register_frame.h).
 SitesResult LocateSites(const cv::Mat1f& levelled,
                         const LatticeModel& model,
                         const RegisterResult& registration,

@@ -1,7 +1,8 @@
 #pragma once
 
-// The accuracy study of seed 000, Fig. 3: how well a homography estimated
-// from noisy anchor points reconstructs the model.
+// The accuracy study of Diao et al., Sci. Rep. 15, 13486 (2025), Fig. 3:
+// how well a homography estimated from noisy anchor points reconstructs
+// the model.
 //
 // Protocol (one sample of one cell (σ, N)):
 //   1. Model P_m: an n×n grid (N = n²) of unit spacing, centred on the
@@ -15,9 +16,9 @@
 //   5. The model is reconstructed as P_t = H_est⁻¹(P_e) from the TRUE
 //      image points and compared with P_m in unit spacings. (Mapping the
 //      noisy points back instead would make every N = 4 sample exact — a
-//      4-point homography interpolates its points — while seed 000 reports
-//      N = 4 errors growing with σ; and H_est⁻¹(P_e) − P_m is the error a
-//      registered image actually carries.)
+//      4-point homography interpolates its points — while Diao et al.
+//      2025 report N = 4 errors growing with σ; and H_est⁻¹(P_e) − P_m is
+//      the error a registered image actually carries.)
 // The error is measured at two point sets: "fitted" (the N anchors) and
 // "field" (a field_grid × field_grid grid over the field of view: the
 // anchors' extent plus field_margin on every side, where a frame's pixels
@@ -50,8 +51,9 @@ namespace anchord {
 
 // Homography estimators compared by the study.
 enum class Fig3Estimator {
-  kLmeds,         // OpenCV LMedS alone (seed 000); OpenCV polishes the
-                  // LMedS model by Levenberg–Marquardt on its own inliers
+  kLmeds,         // OpenCV LMedS alone (Diao et al. 2025); OpenCV
+                  // polishes the LMedS model by Levenberg–Marquardt on
+                  // its own inliers
   kAnchord,       // FitHomographyIterated's algorithm: LMedS start, then
                   // least-squares refits on our residual inliers until
                   // stable (guarded against degenerate refits, see .cc)
@@ -79,11 +81,12 @@ struct Fig3Options {
   std::vector<Fig3Estimator> estimators = {Fig3Estimator::kLmeds,
                                            Fig3Estimator::kAnchord,
                                            Fig3Estimator::kLeastSquares};
-  // Random samples per (σ, N) cell. Default 10000 (seed 000); >= 1.
+  // Random samples per (σ, N) cell. Default 10000 (Diao et al. 2025);
+  // >= 1.
   int samples = 10000;
   // Seed of every random draw.
   uint64_t seed = 1;
-  // OKS scale κ, unit spacings. Default 0.1 (seed 000); > 0.
+  // OKS scale κ, unit spacings. Default 0.1 (Diao et al. 2025); > 0.
   double kappa = 0.1;
 
   // Field of view: field_grid × field_grid points spanning the anchors'
@@ -95,7 +98,7 @@ struct Fig3Options {
 
   // The random homography H = T·P·R(θ)·Sh·S·F, applied to the centred
   // grid, with F = diag(1, −1): model y up, image y down, so H reverses
-  // orientation as every real frame's does (DESIGN §3);
+  // orientation as every real frame's does (README.md, Conventions);
   //   S = diag(sx, sy), sx, sy log-uniform in [1/max_scale, max_scale];
   //   Sh: x += s·y, s uniform in [−max_shear, max_shear];
   //   R(θ): θ uniform in [−max_rotation_deg, max_rotation_deg];

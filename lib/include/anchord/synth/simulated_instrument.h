@@ -2,16 +2,17 @@
 
 // A virtual Si(111)-7×7 sample under a drifting, creeping scanner that
 // scans frames one after another and takes drift compensation as a
-// controller would set it (issue 5 §4). Deterministic for given options;
-// no clocks of its own: time advances by the scan.
+// controller would set it in a closed drift loop. Deterministic for given
+// options; no clocks of its own: time advances by the scan.
 //
 // Coordinates:
 // - Scanner coordinates: nm, x right, y up, what the controller commands.
 //   Pixel (x, y) of a frame is commanded at
 //     q = scan_offset + (pixel_size · (x − cx), pixel_size · (cy − y))
 //   with (cx, cy) the frame centre (scan angle 0).
-// - Sample model coordinates: the generator's model plane (nm, DESIGN §3),
-//   in which vacancies and adsorbates are fixed for a given scan.seed.
+// - Sample model coordinates: the generator's model plane (nm, origin at
+//   a corner hole, x along a1, y up), in which vacancies and adsorbates
+//   are fixed for a given scan.seed.
 // - Physics: the sample point imaged at commanded position q at time t is
 //     m = model_from_scanner · (q − d(t) + c(t) − lag(t))
 //   where model_from_scanner is the (distorted) scanner's fixed linear map

@@ -74,7 +74,7 @@ struct SyntheticScanOptions {
 
 // Ground truth of one adatom site whose true position lies in the frame.
 struct TruthAdatom {
-  Vec2 p_px;         // true pixel position (DESIGN §3 convention)
+  Vec2 p_px;         // true pixel position (x = column, y = row)
   Vec2 model_nm;     // position in the generator's model frame
   int i = 0, j = 0;  // cell
   Half half = Half::kT1;

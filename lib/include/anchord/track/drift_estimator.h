@@ -65,13 +65,13 @@ struct DriftFit {
   Vec2 Rate(double t_s) const;
 };
 
-// Fits D(t) to repeated sightings of the same points (DESIGN §6): every
-// point key seen in two or more frames contributes; its unknown scanner
-// position at D = 0 is eliminated per key (a fixed-effects regression),
-// so no scanner calibration enters the velocity. Uncertainties are
-// cluster-robust with frames as clusters, floored by position_sigma_nm
-// over the fitted time span. `offset_change_s` is the latest scan offset
-// change (or NaN for none).
+// Fits D(t) to repeated sightings of the same points: every point key
+// seen in two or more frames contributes; its unknown scanner position at
+// D = 0 is eliminated per key (a fixed-effects regression), so no scanner
+// calibration enters the velocity. Uncertainties are cluster-robust with
+// frames as clusters, floored by position_sigma_nm over the fitted time
+// span. `offset_change_s` is the latest scan offset change (or NaN for
+// none).
 DriftFit FitDrift(const std::vector<DriftPoint>& points,
                   double offset_change_s,
                   const DriftOptions& options);

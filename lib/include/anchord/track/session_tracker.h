@@ -1,8 +1,8 @@
 #pragma once
 
-// Across frames (DESIGN §6, issue 5): one session frame for a sequence of
-// registered frames, the drift of the sample under the scanner, and the
-// defects of each frame placed in the session frame.
+// Across frames (README.md, "Across frames"): one session frame for a
+// sequence of registered frames, the drift of the sample under the
+// scanner, and the defects of each frame placed in the session frame.
 //
 // A periodic lattice fixes a frame's H only up to a lattice translation
 // and a rotation by a multiple of 60° (120° keeps the halves, 60° swaps
@@ -16,10 +16,11 @@
 //    Gaussian prior around the position the drift prediction gives
 //    (decisive when the prediction is good to well under half a cell),
 //    times the likelihood of the frame's unit-cell occupancy codes given
-//    the session's map of sites seen before (seed 000 Fig. 6: the codes
-//    as features that identify cells; decisive when the drift between
-//    frames is larger). When no translation reaches min_confidence the
-//    frame is reported unplaced instead of guessed.
+//    the session's map of sites seen before (Diao et al., Sci. Rep. 15,
+//    13486 (2025), Fig. 6: the codes as features that identify cells;
+//    decisive when the drift between frames is larger). When no
+//    translation reaches min_confidence the frame is reported unplaced
+//    instead of guessed.
 //
 // Not thread-safe; one tracker per session, fed frames in acquisition
 // order.

@@ -8,10 +8,11 @@
 
 namespace anchord {
 
-// One scan frame in the canonical orientation of DESIGN §3: x = column,
-// y = row, row 0 at the top of the displayed frame, pixel centres at
-// integer coordinates. Pixels are float32 in the channel's physical unit
-// (m for Z, A for current, arbitrary for images); NaN marks missing data.
+// One scan frame in the canonical orientation (README.md, Conventions):
+// x = column, y = row, row 0 at the top of the displayed frame, pixel
+// centres at integer coordinates. Pixels are float32 in the channel's
+// physical unit (m for Z, A for current, arbitrary for images); NaN marks
+// missing data.
 struct Frame {
   cv::Mat1f image;
   // Nominal size of one raw pixel along x (columns) and y (rows), nm. A

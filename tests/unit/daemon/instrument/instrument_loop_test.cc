@@ -1,7 +1,8 @@
 // The closed drift loop end to end: a daemon in this process on real ipc
 // ZeroMQ sockets, the simulated instrument applying the drift velocity the
-// daemon publishes. Acceptance (issue 5): at 2 nm/min the residual drift
-// with compensation is at least 20 times smaller than without.
+// daemon publishes. Acceptance (the closed-loop drift figure): at 2 nm/min
+// the residual drift with compensation is at least 20 times smaller than
+// without.
 #include "daemon/instrument/instrument_loop.h"
 
 #include <doctest/doctest.h>
