@@ -5,7 +5,7 @@
 
 namespace anchord::daemon {
 
-// `anchord serve [--config FILE]`: the daemon (DESIGN §7–8). Loads and
+// `anchord serve [--config FILE]`: the daemon. Loads and
 // validates the configuration (every violation listed, exit 2 when it is
 // invalid), then serves until SIGTERM/SIGINT, draining in-flight frames
 // within pipeline.drain_timeout_ms, and exits 0. SIGHUP reloads FILE.

@@ -306,7 +306,7 @@ void Server::ServeLoop() {
   }
 }
 
-// Shutdown order (STYLE §6): stop ingress, drain the pipeline within the
+// Shutdown order: stop ingress, drain the pipeline within the
 // deadline while still publishing what it finishes, flush, final status.
 void Server::Drain() {
   const int drain_ms = config_.Get()->pipeline.drain_timeout_ms;

@@ -23,7 +23,7 @@
 
 namespace anchord::daemon {
 
-// The running daemon (DESIGN §7–8): owns every socket and the pipeline.
+// The running daemon: owns every socket and the pipeline.
 //
 // One I/O thread (the caller of Run) owns the ZeroMQ sockets: it reads
 // frames from the SUB socket into the pipeline (never blocking: under

@@ -1,6 +1,6 @@
 #pragma once
 
-// Cross-frame state of the daemon (DESIGN §6): one SessionTracker per
+// Cross-frame state of the daemon: one SessionTracker per
 // session, the persistent defect catalog, and what queries need of them.
 //
 // Writes come from the ordered track stage (one frame at a time, in frame

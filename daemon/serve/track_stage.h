@@ -7,7 +7,7 @@
 
 namespace anchord::daemon {
 
-// The ordered stage after the reorder buffer (DESIGN §6, §8): tracks every
+// The ordered stage after the reorder buffer (frame_pipeline.h): tracks every
 // decoded frame of its session in frame order, commits the placed frame's
 // defects to the catalog, then adds the drift message (every decoded
 // frame) and the defects message (placed frames, after the commit) to the

@@ -1,6 +1,7 @@
 #pragma once
 
-// The stored tracker state (DESIGN §6): SessionTrackerState as the bytes
+// The stored tracker state (anchord/track/session_tracker_state.h):
+// SessionTrackerState as the bytes
 // of anchord.v1.TrackerState (proto/anchord/v1/tracker_state.proto), and
 // back, with a reader for the text format sessions were stored in before
 // (version 1). Pure functions; thread-safe.
