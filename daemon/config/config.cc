@@ -109,6 +109,21 @@ bool IsLoopbackEndpoint(std::string_view endpoint) {
   return host == "localhost" || host == "[::1]" || IsIpv4Loopback(host);
 }
 
+// The host part of "tcp://host:port" or "host:port" ("" when there is no
+// colon).
+std::string_view HostOf(std::string_view host_port) {
+  if (host_port.starts_with("tcp://")) host_port.remove_prefix(6);
+  const std::size_t colon = host_port.rfind(':');
+  return colon == std::string_view::npos ? std::string_view()
+                                         : host_port.substr(0, colon);
+}
+
+// A host that means "every interface".
+bool IsWildcardHost(std::string_view host) {
+  return host == "*" || host == "0.0.0.0" || host == "[::]" ||
+         host == "[0:0:0:0:0:0:0:0]";
+}
+
 Status EndpointsConfig::Validate(const SecurityConfig& security) const {
   Violations v("endpoints");
   const EndpointsConfig& e = *this;
@@ -119,6 +134,11 @@ Status EndpointsConfig::Validate(const SecurityConfig& security) const {
     const bool bound = value != &e.frames || frames_bound;
     if (!IsZmqEndpoint(*value, bound)) {
       v.Require(false, key, QuoteToml(*value), kZmqSyntax);
+    } else if (bound && HostOf(*value) == "localhost") {
+      // ZeroMQ binds to an address or an interface name, not a host name.
+      v.Require(false, key, QuoteToml(*value),
+                "a bound endpoint names an address: tcp://127.0.0.1:PORT "
+                "(ZeroMQ cannot bind tcp://localhost)");
     } else {
       v.Require(IsLoopbackEndpoint(*value) || security.curve_enabled(), key,
                 QuoteToml(*value),
@@ -137,6 +157,11 @@ Status EndpointsConfig::Validate(const SecurityConfig& security) const {
   v.Require(e.http_metrics.empty() || IsHostPort(e.http_metrics, false),
             "http_metrics", QuoteToml(e.http_metrics),
             "host:port with port in [1, 65535], or empty (off)");
+  // The metrics endpoint has no authentication: never on every interface.
+  v.Require(!IsWildcardHost(HostOf(e.http_metrics)), "http_metrics",
+            QuoteToml(e.http_metrics),
+            "a single address, not every interface (it is unauthenticated: "
+            "use 127.0.0.1, or the one address a Prometheus server reaches)");
   return v.ToStatus();
 }
 

@@ -411,6 +411,32 @@ TEST_CASE("IsLoopbackEndpoint") {
   CHECK_FALSE(IsLoopbackEndpoint("tcp://127.0.0.1"));
 }
 
+TEST_CASE("metrics never on every interface; binds never to a host name") {
+  for (const char* wildcard : {"0.0.0.0:9105", "[::]:9105", "*:9105"}) {
+    CAPTURE(wildcard);
+    const LoadedConfig loaded = Load(std::string("[endpoints]\nhttp_metrics = \"") +
+                                     wildcard + "\"\n");
+    REQUIRE(!loaded.status.ok());
+    CHECK(Contains(loaded.status.message(),
+                   "Violated constraint: a single address, not every "
+                   "interface"));
+  }
+  const LoadedConfig bound_name =
+      Load("[endpoints]\nresults = \"tcp://localhost:5556\"\n");
+  REQUIRE(!bound_name.status.ok());
+  CHECK(Contains(bound_name.status.message(),
+                 "endpoints.results = \"tcp://localhost:5556\". Violated "
+                 "constraint: a bound endpoint names an address"));
+  // The frame socket connects by default: a host name is fine there.
+  const LoadedConfig connected =
+      Load("[endpoints]\nframes = \"tcp://localhost:5555\"\n");
+  CHECK_MESSAGE(connected.status.ok(), connected.status.message());
+  const LoadedConfig bound_frames = Load(
+      "[endpoints]\nframes = \"tcp://localhost:5555\"\nframes_mode = "
+      "\"bind\"\n");
+  CHECK_FALSE(bound_frames.status.ok());
+}
+
 TEST_CASE("a non-loopback endpoint needs both CURVE key files") {
   const std::string endpoints =
       "[endpoints]\n"
