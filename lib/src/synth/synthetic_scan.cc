@@ -194,47 +194,33 @@ Vec2 SyntheticScan::TruePixel(const Vec2& model_nm) const {
   return p;
 }
 
-SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
-  const Status valid = o.Validate();
-  ANCHORD_CHECK(valid.ok()) << valid.message();
-  SyntheticScan scan;
-  Renderer r{o, MakeSi7x7Model(), Mat2::Identity(), {}};
-  Mat2 basis;
-  basis.col(0) = r.model.a1_nm;
-  basis.col(1) = r.model.a2_nm;
-  r.lattice_from_model = basis.inverse();
+namespace {
 
-  const double px_nm = o.field_of_view_nm / o.width_px;
+// The true image_from_model of a frame: the scanner's linear distortion
+// and offset, then a perspective divisor w = 1 + g·(x − cx) + h·(y − cy)
+// in pixels with a relative change of `perspective` across the
+// half-diagonal, applied about the frame centre so the centre stays put.
+Mat3 TrueImageFromModel(const SyntheticScanOptions& o) {
   const Mat2 linear = ImageFromModelLinear(o);
   const Vec2 centre_px(0.5 * (o.width_px - 1), 0.5 * (o.height_px - 1));
-  Mat3 affine = AffineTransform(linear, centre_px - linear * o.offset_nm);
-  // Perspective: a divisor w = 1 + g·(x − cx) + h·(y − cy) in pixels, with
-  // a relative change of `perspective` across the half-diagonal; applied
-  // about the frame centre so the centre stays put.
+  const Mat3 affine = AffineTransform(linear, centre_px - linear * o.offset_nm);
   const double half_diag = 0.5 * std::hypot(o.width_px, o.height_px);
-  const double g =
-      o.perspective / half_diag * std::cos(Deg(o.perspective_angle_deg));
-  const double h =
-      o.perspective / half_diag * std::sin(Deg(o.perspective_angle_deg));
   Mat3 persp = Mat3::Identity();
-  persp(2, 0) = g;
-  persp(2, 1) = h;
+  persp(2, 0) = o.perspective / half_diag * std::cos(Deg(o.perspective_angle_deg));
+  persp(2, 1) = o.perspective / half_diag * std::sin(Deg(o.perspective_angle_deg));
   const Mat3 to_centre = AffineTransform(Mat2::Identity(), -centre_px);
   const Mat3 from_centre = AffineTransform(Mat2::Identity(), centre_px);
   Mat3 image_from_model = from_centre * persp * to_centre * affine;
   image_from_model /= image_from_model(2, 2);
-  scan.image_from_model = image_from_model;
-  scan.creep_px = o.creep_px;
-  scan.creep_tau_rows = o.creep_tau_rows;
-  scan.creep_dir =
-      Vec2(std::cos(Deg(o.creep_angle_deg)), std::sin(Deg(o.creep_angle_deg)));
-  scan.row_shift_nm = o.row_shift_nm;
-  const Mat3 model_from_image = image_from_model.inverse();
+  return image_from_model;
+}
 
-  std::mt19937_64 rng(o.seed);
-  const Vec2 footprint_lo = Apply(model_from_image, Vec2(0, 0));
-  // Model-space bounding box of the frame, for enumerating sites.
-  Vec2 lo = footprint_lo, hi = footprint_lo;
+// Model-space bounding box of the frame (row shifts included) with a
+// margin of two cells, for enumerating sites.
+LatticeModel::CellRange CellsOfFrame(const SyntheticScanOptions& o,
+                                     const LatticeModel& model,
+                                     const Mat3& model_from_image) {
+  Vec2 lo = Apply(model_from_image, Vec2(0, 0)), hi = lo;
   for (const Vec2& corner : {Vec2(o.width_px, 0), Vec2(0, o.height_px),
                              Vec2(o.width_px, o.height_px)}) {
     const Vec2 m = Apply(model_from_image, corner);
@@ -253,27 +239,34 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
   const double margin = 2.0 * kSi7x7LatticeNm;
   lo.array() -= margin;
   hi.array() += margin;
+  return model.CellsCovering(lo, hi);
+}
 
-  auto in_frame = [&](const Vec2& p) {
-    return p.x() >= 0 && p.y() >= 0 && p.x() <= o.width_px - 1 &&
-           p.y() <= o.height_px - 1;
-  };
-  // Lattice index range covering the model bounding box.
-  const LatticeModel::CellRange cells = r.model.CellsCovering(lo, hi);
+bool InFrame(const SyntheticScanOptions& o, const Vec2& p) {
+  return p.x() >= 0 && p.y() >= 0 && p.x() <= o.width_px - 1 &&
+         p.y() <= o.height_px - 1;
+}
+
+// The corner holes and adatom sites whose true pixel lies in the frame,
+// into `scan`; returns every site of the enumerated cells (model nm).
+std::vector<Vec2> PlaceLatticeSites(const SyntheticScanOptions& o,
+                                    const Renderer& r,
+                                    const LatticeModel::CellRange& cells,
+                                    SyntheticScan* scan) {
   std::vector<Vec2> all_sites_nm;
   for (int i = cells.i_min; i <= cells.i_max; ++i) {
     for (int j = cells.j_min; j <= cells.j_max; ++j) {
       const Vec2 origin = r.model.ModelFromLattice(i, j);
       all_sites_nm.push_back(origin);
-      const Vec2 ph = scan.TruePixel(origin);
-      if (in_frame(ph)) scan.corner_holes.push_back({ph, origin, i, j});
+      const Vec2 ph = scan->TruePixel(origin);
+      if (InFrame(o, ph)) scan->corner_holes.push_back({ph, origin, i, j});
       for (size_t k = 0; k < r.model.sites.size(); ++k) {
         const BasisSite& site = r.model.sites[k];
         const Vec2 m =
             origin + r.model.ModelFromLattice(site.frac.x(), site.frac.y());
         all_sites_nm.push_back(m);
-        const Vec2 p = scan.TruePixel(m);
-        if (!in_frame(p)) continue;
+        const Vec2 p = scan->TruePixel(m);
+        if (!InFrame(o, p)) continue;
         TruthAdatom t;
         t.p_px = p;
         t.model_nm = m;
@@ -283,12 +276,21 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
         t.kind = site.kind;
         t.faulted = site.half == o.faulted_half;
         t.occupied = r.Occupied(i, j, static_cast<int>(k));
-        scan.adatoms.push_back(t);
+        scan->adatoms.push_back(t);
       }
     }
   }
-  // Adsorbates sit off the lattice sites: at least 0.45 nm from any adatom
-  // site or corner hole, so the site ground truth stays unambiguous.
+  return all_sites_nm;
+}
+
+// Random adsorbates, off the lattice sites: at least 0.45 nm from any
+// adatom site or corner hole, so the site ground truth stays unambiguous.
+void PlaceRandomAdsorbates(const SyntheticScanOptions& o,
+                           const Mat3& model_from_image,
+                           const std::vector<Vec2>& all_sites_nm,
+                           std::mt19937_64& rng,
+                           Renderer* r,
+                           SyntheticScan* scan) {
   std::uniform_real_distribution<double> ux(0, o.width_px - 1);
   std::uniform_real_distribution<double> uy(0, o.height_px - 1);
   for (int a = 0, tries = 0; a < o.adsorbates && tries < 1000 * o.adsorbates;
@@ -304,27 +306,39 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
       }
     }
     if (!clear) continue;
-    r.adsorbates_nm.push_back(m);
-    scan.adsorbates_px.push_back(scan.TruePixel(m));
-    scan.adsorbates_model_nm.push_back(m);
+    r->adsorbates_nm.push_back(m);
+    scan->adsorbates_px.push_back(scan->TruePixel(m));
+    scan->adsorbates_model_nm.push_back(m);
     ++a;
   }
-  // The fixed population: every one in the enumerated cells is rendered,
-  // those whose true pixel lies in the frame are reported.
-  if (o.adsorbates_per_cell > 0) {
-    for (int i = cells.i_min; i <= cells.i_max; ++i) {
-      for (int j = cells.j_min; j <= cells.j_max; ++j) {
-        Vec2 m;
-        if (!FixedAdsorbateInCell(o, i, j, &m)) continue;
-        r.adsorbates_nm.push_back(m);
-        const Vec2 p = scan.TruePixel(m);
-        if (!in_frame(p)) continue;
-        scan.adsorbates_px.push_back(p);
-        scan.adsorbates_model_nm.push_back(m);
-      }
+}
+
+// The fixed population: every one in the enumerated cells is rendered,
+// those whose true pixel lies in the frame are reported.
+void PlaceFixedAdsorbates(const SyntheticScanOptions& o,
+                          const LatticeModel::CellRange& cells,
+                          Renderer* r,
+                          SyntheticScan* scan) {
+  if (o.adsorbates_per_cell <= 0) return;
+  for (int i = cells.i_min; i <= cells.i_max; ++i) {
+    for (int j = cells.j_min; j <= cells.j_max; ++j) {
+      Vec2 m;
+      if (!FixedAdsorbateInCell(o, i, j, &m)) continue;
+      r->adsorbates_nm.push_back(m);
+      const Vec2 p = scan->TruePixel(m);
+      if (!InFrame(o, p)) continue;
+      scan->adsorbates_px.push_back(p);
+      scan->adsorbates_model_nm.push_back(m);
     }
   }
+}
 
+// The topography sampled at every pixel (creep and row shifts applied),
+// then the tip blur.
+cv::Mat1f RenderTopography(const SyntheticScanOptions& o,
+                           const Renderer& r,
+                           const SyntheticScan& scan,
+                           const Mat3& model_from_image) {
   cv::Mat1f image(o.height_px, o.width_px);
   for (int y = 0; y < o.height_px; ++y) {
     const Vec2 creep =
@@ -339,15 +353,19 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
     }
   }
   if (o.blur_nm > 0) {
-    const double sigma_px = o.blur_nm / px_nm;
+    const double sigma_px = o.blur_nm / (o.field_of_view_nm / o.width_px);
     cv::GaussianBlur(image, image, cv::Size(0, 0), sigma_px, sigma_px,
                      cv::BORDER_REFLECT);
   }
-  // Measurement noise: its own stream when noise_seed is set, else the
-  // continuation of the structure stream (bit-identical to frames made
-  // before noise_seed existed).
-  std::mt19937_64 fresh_noise_rng(o.noise_seed);
-  std::mt19937_64& noise_rng = o.noise_seed != 0 ? fresh_noise_rng : rng;
+  return image;
+}
+
+// Measurement noise (white, per line, a tilt plane) and glitch lines, from
+// `noise_rng`; the glitch rows into `scan`, sorted.
+void AddMeasurementNoise(const SyntheticScanOptions& o,
+                         std::mt19937_64& noise_rng,
+                         cv::Mat1f& image,
+                         SyntheticScan* scan) {
   std::normal_distribution<double> gauss(0.0, 1.0);
   std::uniform_real_distribution<double> uni(0.0, 1.0);
   const double tilt_angle = uni(noise_rng) * 2 * kPi;
@@ -363,7 +381,7 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
   }
   for (int g_line = 0; g_line < o.glitch_lines; ++g_line) {
     const int y = static_cast<int>(uni(noise_rng) * o.height_px) % o.height_px;
-    scan.glitch_rows.push_back(y);
+    scan->glitch_rows.push_back(y);
     const double offset =
         (uni(noise_rng) < 0.5 ? -1 : 1) * (3.0 + 5.0 * uni(noise_rng));
     float* row = image[y];
@@ -372,8 +390,46 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
           offset + (uni(noise_rng) < 0.05 ? 8.0 : 0.0) * gauss(noise_rng));
     }
   }
-  std::sort(scan.glitch_rows.begin(), scan.glitch_rows.end());
+  std::sort(scan->glitch_rows.begin(), scan->glitch_rows.end());
+}
 
+}  // namespace
+
+SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
+  const Status valid = o.Validate();
+  ANCHORD_CHECK(valid.ok()) << valid.message();
+  SyntheticScan scan;
+  Renderer r{o, MakeSi7x7Model(), Mat2::Identity(), {}};
+  Mat2 basis;
+  basis.col(0) = r.model.a1_nm;
+  basis.col(1) = r.model.a2_nm;
+  r.lattice_from_model = basis.inverse();
+
+  scan.image_from_model = TrueImageFromModel(o);
+  scan.creep_px = o.creep_px;
+  scan.creep_tau_rows = o.creep_tau_rows;
+  scan.creep_dir =
+      Vec2(std::cos(Deg(o.creep_angle_deg)), std::sin(Deg(o.creep_angle_deg)));
+  scan.row_shift_nm = o.row_shift_nm;
+  const Mat3 model_from_image = scan.image_from_model.inverse();
+
+  // One stream for the structure (adsorbates), continued by the noise
+  // unless noise_seed is set (then bit-identical to frames made before
+  // noise_seed existed).
+  std::mt19937_64 rng(o.seed);
+  const LatticeModel::CellRange cells =
+      CellsOfFrame(o, r.model, model_from_image);
+  const std::vector<Vec2> all_sites_nm =
+      PlaceLatticeSites(o, r, cells, &scan);
+  PlaceRandomAdsorbates(o, model_from_image, all_sites_nm, rng, &r, &scan);
+  PlaceFixedAdsorbates(o, cells, &r, &scan);
+
+  cv::Mat1f image = RenderTopography(o, r, scan, model_from_image);
+  std::mt19937_64 fresh_noise_rng(o.noise_seed);
+  AddMeasurementNoise(o, o.noise_seed != 0 ? fresh_noise_rng : rng, image,
+                      &scan);
+
+  const double px_nm = o.field_of_view_nm / o.width_px;
   scan.frame.image = image;
   scan.frame.pixel_size_x_nm = px_nm;
   scan.frame.pixel_size_y_nm = px_nm;
