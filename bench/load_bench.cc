@@ -84,6 +84,7 @@ struct Options {
   int pool = 20;
   bool make_corrected = true;
   int query_flood = 0;  // query clients flooding during the sweep
+  bool fresh_sessions = false;  // the soak gives every frame its own session
   std::string anchord;  // the daemon binary; default next to this one
 };
 
@@ -105,6 +106,8 @@ Offered-rate sweep and RSS soak of `anchord serve` on loopback.
   --no-corrected      registration.make_corrected = false
   --query-flood N     N clients flood health queries during each sweep
                       phase (default 0)
+  --fresh-sessions    every soak frame names a session of its own (the
+                      bound on sessions and the catalog)
   --anchord PATH      the daemon binary (default: ../daemon/anchord next to
                       this program)
 )";
@@ -150,6 +153,8 @@ bool ParseOptions(int argc, char** argv, Options& o) {
         o.pool = std::stoi(value());
       } else if (a == "--no-corrected") {
         o.make_corrected = false;
+      } else if (a == "--fresh-sessions") {
+        o.fresh_sessions = true;
       } else if (a == "--query-flood") {
         o.query_flood = std::stoi(value());
       } else if (a == "--anchord") {
@@ -321,6 +326,15 @@ std::string WithFrameId(uint64_t id, const std::string& body) {
   return out;
 }
 
+// `message` with its session (protobuf field 3, a later value wins) set to
+// "fresh-<id>": every frame then opens a session of its own.
+std::string WithFreshSession(uint64_t id, std::string message) {
+  const std::string name = "fresh-" + std::to_string(id);
+  message.push_back('\x1a');
+  message.push_back(static_cast<char>(name.size()));  // < 128
+  return message + name;
+}
+
 // --- Measurements -----------------------------------------------------------
 
 double Percentile(std::vector<double> v, double q) {
@@ -434,9 +448,10 @@ class LoadClient {
           std::chrono::duration<double>(1.0 / rate_hz));
       for (int k = 0; k < count; ++k) {
         std::this_thread::sleep_until(start + k * period);
-        const std::string msg =
-            WithFrameId(first_id + static_cast<uint64_t>(k),
-                        pool[static_cast<size_t>(k) % pool.size()]);
+        const uint64_t id = first_id + static_cast<uint64_t>(k);
+        std::string msg =
+            WithFrameId(id, pool[static_cast<size_t>(k) % pool.size()]);
+        if (fresh_sessions_) msg = WithFreshSession(id, std::move(msg));
         sent_ns[static_cast<size_t>(k)] =
             (Clock::now() - start).count();  // before the send
         frames_.send(zmq::buffer(msg), zmq::send_flags::none);
@@ -549,6 +564,11 @@ class LoadClient {
   std::string endpoint_;
   uint64_t next_id_ = 1;
   uint64_t request_id_ = 0;
+  bool fresh_sessions_ = false;
+
+ public:
+  // Every frame sent from now on opens a session of its own.
+  void UseFreshSessions() { fresh_sessions_ = true; }
 };
 
 // Clients that send health queries as fast as their sockets take them
@@ -784,6 +804,7 @@ int Run(const Options& o) {
     const double rate = o.rss_rate > 0      ? o.rss_rate
                         : sweep.soak_hz > 0 ? sweep.soak_hz
                                             : 25;
+    if (o.fresh_sessions) client.UseFreshSessions();
     rss_growth_mb = RunSoak(o, rate, client, pool, daemon_child);
   }
   PrintStageTimes(client.Health());
