@@ -83,9 +83,9 @@ struct Options {
   int size_px = 512;
   int pool = 20;
   bool make_corrected = true;
-  int query_flood = 0;  // query clients flooding during the sweep
+  int query_flood = 0;          // query clients flooding during the sweep
   bool fresh_sessions = false;  // the soak gives every frame its own session
-  std::string anchord;  // the daemon binary; default next to this one
+  std::string anchord;          // the daemon binary; default next to this one
 };
 
 void PrintUsage() {
@@ -684,7 +684,8 @@ SweepSummary RunSweep(const Options& o,
     const int count =
         std::max(1, static_cast<int>(std::lround(rate * o.seconds)));
     std::optional<QueryFlood> flood;
-    if (o.query_flood > 0) flood.emplace(config.endpoints.queries, o.query_flood);
+    if (o.query_flood > 0)
+      flood.emplace(config.endpoints.queries, o.query_flood);
     const PhaseResult r = client.RunPhase(rate, count, pool, nullptr);
     const uint64_t queries = flood ? flood->sent() : 0;
     flood.reset();

@@ -17,6 +17,9 @@ packages=(
   nlohmann-json3-dev
   # daemon/catalog/catalog.cc: the persistent defect catalog.
   libsqlite3-dev
+  # The formatting check of `make test` (tests/CMakeLists.txt): the pinned
+  # clang-format version.
+  clang-format-14
   # deploy/anchord_client.py: the example subscriber and its test.
   python3 python3-zmq python3-protobuf
 )

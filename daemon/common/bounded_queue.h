@@ -24,10 +24,10 @@ bool ParseOverflowPolicy(const std::string& name, OverflowPolicy& out);
 
 // What TryPush did with an item.
 enum class PushOutcome {
-  kQueued,     // the item is in the queue
-  kFull,       // no room now; the item is left with the caller
-  kDropped,    // refused under kDropNewest, or larger than the byte budget
-  kClosed,     // the queue is closed; the item is left with the caller
+  kQueued,   // the item is in the queue
+  kFull,     // no room now; the item is left with the caller
+  kDropped,  // refused under kDropNewest, or larger than the byte budget
+  kClosed,   // the queue is closed; the item is left with the caller
 };
 
 // A bounded multi-producer multi-consumer FIFO with an explicit overflow
@@ -66,8 +66,8 @@ class BoundedQueue {
   // other policies act as in Push.
   PushOutcome TryPush(T& item, size_t bytes = 0) {
     std::lock_guard lock(mutex_);
-    if (policy_ == OverflowPolicy::kBlock && !closed_ &&
-        bytes <= max_bytes_ && !Fits(bytes)) {
+    if (policy_ == OverflowPolicy::kBlock && !closed_ && bytes <= max_bytes_ &&
+        !Fits(bytes)) {
       return PushOutcome::kFull;
     }
     return PushLocked(item, bytes);

@@ -1,5 +1,7 @@
 #include "daemon/common/curve_keys.h"
 
+#include "anchord/io/file_bytes.h"
+
 #include <zmq.h>
 
 #include <array>
@@ -7,8 +9,6 @@
 #include <optional>
 #include <string_view>
 #include <vector>
-
-#include "anchord/io/file_bytes.h"
 
 namespace anchord::daemon {
 namespace {
@@ -21,8 +21,8 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
     s.remove_prefix(1);
   }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' ||
-                        s.back() == '\r')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
     s.remove_suffix(1);
   }
   return s;
@@ -124,7 +124,8 @@ Status ReadCurveSecretKeyFile(const std::string& path, CurveKeyPair* out) {
   }
   std::array<char, kZ85KeyChars + 1> pub{};
   if (zmq_curve_public(pub.data(), pair.secret_z85.c_str()) != 0) {
-    return Status::InvalidInput(path + ": cannot derive the CURVE public key "
+    return Status::InvalidInput(path +
+                                ": cannot derive the CURVE public key "
                                 "(libzmq without CURVE support?)");
   }
   pair.public_z85 = pub.data();
@@ -136,8 +137,7 @@ Status ReadCurvePublicKeyFile(const std::string& path, std::string* out) {
   return ReadOneKey(path, KeyRole::kPublic, out);
 }
 
-Status ReadCurveAllowList(const std::string& path,
-                          std::set<std::string>* out) {
+Status ReadCurveAllowList(const std::string& path, std::set<std::string>* out) {
   std::string text;
   if (Status s = ReadKeyText(path, &text); !s.ok()) return s;
   std::vector<std::string> malformed;

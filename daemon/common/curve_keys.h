@@ -12,12 +12,12 @@
 //     (public-key = "…", secret-key = "…").
 // Blank lines and lines starting with '#' are ignored.
 
-#include <set>
-#include <string>
+#include "anchord/util/status.h"
 
 #include <zmq.hpp>
 
-#include "anchord/util/status.h"
+#include <set>
+#include <string>
 
 namespace anchord::daemon {
 

@@ -29,7 +29,7 @@ namespace anchord::daemon {
 struct DemoArgs {
   int64_t frames = 0;  // 0 = until interrupted
   std::string out_dir = "out/demo";
-  double rate_hz = 2.0;  // 0 = as fast as possible
+  double rate_hz = 2.0;    // 0 = as fast as possible
   bool compensate = true;  // the instrument applies the daemon's drift
   bool help = false;
 };

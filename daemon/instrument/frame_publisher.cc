@@ -50,9 +50,10 @@ Status FramePublisher::Open(const PublisherOptions& options,
   const bool curve = !options.curve_server_key_file.empty() ||
                      !options.curve_client_key_file.empty();
   if (curve) {
-    Status s = ReadCurvePublicKeyFile(options.curve_server_key_file,
-                                      &server_public);
-    if (s.ok()) s = ReadCurveSecretKeyFile(options.curve_client_key_file, &client);
+    Status s =
+        ReadCurvePublicKeyFile(options.curve_server_key_file, &server_public);
+    if (s.ok())
+      s = ReadCurveSecretKeyFile(options.curve_client_key_file, &client);
     if (!s.ok()) return s;
   }
   try {

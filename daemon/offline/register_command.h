@@ -1,7 +1,7 @@
 #pragma once
 
-#include "anchord/io/sxm.h"
 #include "anchord/detect/corner_hole_detector.h"
+#include "anchord/io/sxm.h"
 #include "anchord/util/status.h"
 
 #include <iosfwd>

@@ -199,7 +199,6 @@ Json JsonNumber(double value) {
   return value;
 }
 
-
 Json FrameResultToJson(const Frame& frame,
                        const FrameResult& result,
                        const LatticeModel& model) {

@@ -1,5 +1,6 @@
 #include "daemon/serve/curve_auth.h"
 
+#include <spdlog/spdlog.h>
 #include <zmq.h>
 #include <zmq_addon.hpp>
 
@@ -8,8 +9,6 @@
 #include <iterator>
 #include <utility>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 namespace anchord::daemon {
 namespace {
@@ -50,8 +49,8 @@ std::unique_ptr<CurveAuthenticator> CurveAuthenticator::Start(
     return std::unique_ptr<CurveAuthenticator>(new CurveAuthenticator(
         std::move(handler), std::move(allowed_public_z85)));
   } catch (const zmq::error_t& e) {
-    *why = Status::Internal(std::string("CURVE: cannot bind the ZAP handler: ") +
-                            e.what());
+    *why = Status::Internal(
+        std::string("CURVE: cannot bind the ZAP handler: ") + e.what());
     return nullptr;
   }
 }
@@ -89,8 +88,8 @@ void CurveAuthenticator::Answer(std::vector<zmq::message_t>& request) {
   // version, request id, domain, address, routing id, mechanism,
   // credentials… (RFC 27). A malformed request still gets a reply: the
   // REP socket must answer every request.
-  const bool well_formed = request.size() >= 6 &&
-                           request[0].to_string_view() == "1.0";
+  const bool well_formed =
+      request.size() >= 6 && request[0].to_string_view() == "1.0";
   const std::string mechanism =
       request.size() >= 6 ? request[5].to_string() : std::string();
   const std::string key =
@@ -104,13 +103,14 @@ void CurveAuthenticator::Answer(std::vector<zmq::message_t>& request) {
     ++refused_;
     uint64_t suppressed = 0;
     if (refusals_log_.Allow(suppressed)) {
-      spdlog::warn("[serve] CURVE: refused a {} client{}{} from {} ({} "
-                   "refusals not logged)",
-                   mechanism.empty() ? "malformed" : Printable(mechanism),
-                   key.empty() ? "" : " with key ", key,
-                   request.size() >= 4 ? Printable(request[3].to_string())
-                                       : std::string("?"),
-                   suppressed);
+      spdlog::warn(
+          "[serve] CURVE: refused a {} client{}{} from {} ({} "
+          "refusals not logged)",
+          mechanism.empty() ? "malformed" : Printable(mechanism),
+          key.empty() ? "" : " with key ", key,
+          request.size() >= 4 ? Printable(request[3].to_string())
+                              : std::string("?"),
+          suppressed);
     }
   }
   std::vector<zmq::message_t> reply;

@@ -1,16 +1,16 @@
 #pragma once
 
+#include "anchord/util/status.h"
+
+#include "daemon/common/rate_limiter.h"
+#include <zmq.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
-
-#include <zmq.hpp>
-
-#include "anchord/util/status.h"
-#include "daemon/common/rate_limiter.h"
 
 namespace anchord::daemon {
 

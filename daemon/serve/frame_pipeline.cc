@@ -1,13 +1,14 @@
 #include "daemon/serve/frame_pipeline.h"
 
+#include "anchord/util/stopwatch.h"
+
+#include "daemon/common/clock.h"
+#include "daemon/serve/ordered_executor.h"
 #include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <exception>
 #include <iterator>
-
-#include "anchord/util/stopwatch.h"
-#include "daemon/common/clock.h"
-#include "daemon/serve/ordered_executor.h"
 
 namespace anchord::daemon {
 
@@ -87,8 +88,8 @@ FramePipeline::FramePipeline(const PipelineConfig& options,
                              std::vector<std::unique_ptr<Stage>> stages,
                              ConfigSource config,
                              Sink sink)
-    : FramePipeline(options, std::move(stages), {}, std::move(config),
-                    std::move(sink)) {}
+    : FramePipeline(
+          options, std::move(stages), {}, std::move(config), std::move(sink)) {}
 
 FramePipeline::FramePipeline(const PipelineConfig& options,
                              std::vector<std::unique_ptr<Stage>> stages,
@@ -100,8 +101,10 @@ FramePipeline::FramePipeline(const PipelineConfig& options,
       ordered_stages_(std::make_shared<StageSet>(std::move(ordered_stages))),
       config_(std::move(config)),
       sink_(std::move(sink)),
-      ingest_(Capacity(options.ingest_queue), options.ingest_overflow,
-              static_cast<size_t>(std::max<int64_t>(1, options.ingest_queue_bytes))),
+      ingest_(Capacity(options.ingest_queue),
+              options.ingest_overflow,
+              static_cast<size_t>(
+                  std::max<int64_t>(1, options.ingest_queue_bytes))),
       reorder_(Capacity(options.reorder_max),
                std::chrono::milliseconds(options.reorder_timeout_ms)),
       ordered_queue_(4 * Capacity(options.reorder_max),
@@ -205,7 +208,8 @@ std::unique_ptr<Job> FramePipeline::RunOrdered(std::unique_ptr<Job> job) {
     std::unique_ptr<Job> shell = ShellOf(
         *job, Status::Internal(
                   "ordered stages still busy with a frame abandoned after " +
-                  std::to_string(deadline_ms) + " ms; this frame is not "
+                  std::to_string(deadline_ms) +
+                  " ms; this frame is not "
                   "tracked"));
     shell->outputs = std::move(job->outputs);
     return shell;
@@ -218,8 +222,7 @@ std::unique_ptr<Job> FramePipeline::RunOrdered(std::unique_ptr<Job> job) {
       *job, Status::Internal("ordered stages ran past " +
                              std::to_string(deadline_ms) +
                              " ms on this frame; abandoned, not tracked"));
-  std::unique_ptr<Job> done =
-      executor_->Run(std::move(job), deadline);
+  std::unique_ptr<Job> done = executor_->Run(std::move(job), deadline);
   if (!done) {
     ++ordered_abandoned_;
     shell->outputs = std::move(outputs);

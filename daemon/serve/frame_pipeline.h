@@ -1,5 +1,12 @@
 #pragma once
 
+#include "daemon/common/bounded_queue.h"
+#include "daemon/common/exec_stats.h"
+#include "daemon/common/reorder_buffer.h"
+#include "daemon/config/config.h"
+#include "daemon/serve/stage.h"
+#include <boost/asio/thread_pool.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -10,14 +17,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/thread_pool.hpp>
-
-#include "daemon/common/bounded_queue.h"
-#include "daemon/common/exec_stats.h"
-#include "daemon/common/reorder_buffer.h"
-#include "daemon/config/config.h"
-#include "daemon/serve/stage.h"
 
 namespace anchord::daemon {
 
@@ -68,7 +67,8 @@ class FramePipeline {
     size_t queue_depth = 0, queue_capacity = 0;
     size_t reorder_depth = 0, reorder_capacity = 0;
     size_t in_flight = 0;
-    // Jobs the ordered stages gave up on (watchdog; see PipelineConfig::stage_deadline_ms).
+    // Jobs the ordered stages gave up on (watchdog; see
+    // PipelineConfig::stage_deadline_ms).
     uint64_t ordered_abandoned = 0;
     // The stage call running longest right now ("" and 0 when none), ms.
     std::string longest_running_stage;

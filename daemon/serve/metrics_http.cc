@@ -1,11 +1,12 @@
 #include "daemon/serve/metrics_http.h"
 
+#include "anchord/util/validation.h"
+
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
-#include <utility>
 
-#include "anchord/util/validation.h"
+#include <utility>
 
 namespace anchord::daemon {
 
@@ -15,11 +16,11 @@ using asio::ip::tcp;
 Status MetricsHttpOptions::Validate() const {
   Violations v("metrics_http");
   ANCHORD_OPTION_GE(v, max_connections, 1);
-  v.Require(idle_timeout.count() >= 1, "idle_timeout_ms",
-            idle_timeout.count(), ">= 1");
+  v.Require(idle_timeout.count() >= 1, "idle_timeout_ms", idle_timeout.count(),
+            ">= 1");
   ANCHORD_OPTION_GE(v, max_request_bytes, size_t{64});
-  v.Require(accept_retry.count() >= 1, "accept_retry_ms",
-            accept_retry.count(), ">= 1");
+  v.Require(accept_retry.count() >= 1, "accept_retry_ms", accept_retry.count(),
+            ">= 1");
   return v.ToStatus();
 }
 
@@ -72,11 +73,7 @@ struct MetricsHttpServer::Connection {
 MetricsHttpServer::MetricsHttpServer(asio::io_context& io,
                                      const MetricsHttpOptions& o,
                                      BodyFn body)
-    : io_(io),
-      options_(o),
-      body_(std::move(body)),
-      acceptor_(io),
-      retry_(io) {}
+    : io_(io), options_(o), body_(std::move(body)), acceptor_(io), retry_(io) {}
 
 MetricsHttpServer::~MetricsHttpServer() { Close(); }
 
@@ -105,7 +102,8 @@ std::unique_ptr<MetricsHttpServer> MetricsHttpServer::Open(
   server->acceptor_.open(endpoint.protocol(), ec);
   if (!ec) server->acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) server->acceptor_.bind(endpoint, ec);
-  if (!ec) server->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec)
+    server->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     *why = Status::InvalidInput("cannot listen on " + host + ":" +
                                 std::to_string(port) + ": " + ec.message());
@@ -170,8 +168,7 @@ void MetricsHttpServer::Accept() {
 }
 
 void MetricsHttpServer::Admit(std::shared_ptr<Connection> connection) {
-  while (connections_.size() >=
-         static_cast<size_t>(options_.max_connections)) {
+  while (connections_.size() >= static_cast<size_t>(options_.max_connections)) {
     connections_.front()->Shut();
     connections_.pop_front();
     ++evicted_;
@@ -199,9 +196,9 @@ void MetricsHttpServer::ReadRequest(
           return;
         }
         const auto data = connection->buffer.data();
-        const std::string head(asio::buffers_begin(data),
-                               asio::buffers_begin(data) +
-                                   static_cast<std::ptrdiff_t>(size));
+        const std::string head(
+            asio::buffers_begin(data),
+            asio::buffers_begin(data) + static_cast<std::ptrdiff_t>(size));
         Respond(connection, head);
       });
 }
@@ -210,11 +207,11 @@ void MetricsHttpServer::Respond(const std::shared_ptr<Connection>& connection,
                                 const std::string& request_head) {
   connection->response = MetricsHttpResponse(request_head, body_);
   ++answered_;
-  asio::async_write(connection->socket, asio::buffer(connection->response),
-                    [this, connection](const boost::system::error_code&,
-                                       size_t) {
-                      if (!closed_) Forget(connection);
-                    });
+  asio::async_write(
+      connection->socket, asio::buffer(connection->response),
+      [this, connection](const boost::system::error_code&, size_t) {
+        if (!closed_) Forget(connection);
+      });
 }
 
 void MetricsHttpServer::Forget(const std::shared_ptr<Connection>& connection) {

@@ -1,5 +1,11 @@
 #pragma once
 
+#include "anchord/util/status.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -8,12 +14,6 @@
 #include <list>
 #include <memory>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-
-#include "anchord/util/status.h"
 
 namespace anchord::daemon {
 

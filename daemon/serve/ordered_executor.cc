@@ -22,8 +22,7 @@ bool OrderedExecutor::idle() const {
 }
 
 std::unique_ptr<Job> OrderedExecutor::Run(
-    std::unique_ptr<Job> job,
-    std::chrono::steady_clock::duration deadline) {
+    std::unique_ptr<Job> job, std::chrono::steady_clock::duration deadline) {
   std::unique_lock lock(mutex_);
   if (running_) return nullptr;  // not idle: the caller broke the contract
   job_ = std::move(job);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "daemon/serve/stage.h"
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -7,8 +9,6 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-
-#include "daemon/serve/stage.h"
 
 namespace anchord::daemon {
 

@@ -1,8 +1,8 @@
 #include "daemon/serve/server.h"
 
 #include "daemon/common/clock.h"
-#include "daemon/common/exit_codes.h"
 #include "daemon/common/curve_keys.h"
+#include "daemon/common/exit_codes.h"
 #include "daemon/common/log_text.h"
 #include "daemon/config/reload.h"
 #include "daemon/serve/curve_auth.h"
@@ -151,8 +151,8 @@ Server::~Server() {
 bool Server::StartCurve(CurveKeyPair* server_keys) {
   const SecurityConfig& sec = config_.Get()->security;
   std::set<std::string> allowed;
-  Status why = ReadCurveSecretKeyFile(sec.curve_server_secret_key_file,
-                                      server_keys);
+  Status why =
+      ReadCurveSecretKeyFile(sec.curve_server_secret_key_file, server_keys);
   if (why.ok()) {
     why = ReadCurveAllowList(sec.curve_allowed_client_keys_file, &allowed);
   }
@@ -160,9 +160,10 @@ bool Server::StartCurve(CurveKeyPair* server_keys) {
     const size_t clients = allowed.size();
     auth_ = CurveAuthenticator::Start(context_, std::move(allowed), &why);
     if (auth_) {
-      spdlog::info("[serve] CURVE on every socket: server key {}, {} "
-                   "client keys allowed",
-                   server_keys->public_z85, clients);
+      spdlog::info(
+          "[serve] CURVE on every socket: server key {}, {} "
+          "client keys allowed",
+          server_keys->public_z85, clients);
       return true;
     }
   }
@@ -319,15 +320,16 @@ void Server::Drain() {
     drained = true;
   });
   if (held_frame_) {
-    spdlog::info("[serve] stopping: 1 frame held for the full ingest queue "
-                 "is dropped");
+    spdlog::info(
+        "[serve] stopping: 1 frame held for the full ingest queue "
+        "is dropped");
     held_frame_.reset();
   }
   // A stage stuck past the deadline must not keep the process alive:
   // past drain + kStopGrace the daemon exits without it (what is
   // committed is on disk; an open catalog transaction rolls back).
-  const auto give_up = Clock::now() + std::chrono::milliseconds(drain_ms) +
-                       kStopGrace;
+  const auto give_up =
+      Clock::now() + std::chrono::milliseconds(drain_ms) + kStopGrace;
   while (!drained) {
     zmq::pollitem_t item{static_cast<void*>(handoff_in_), 0, ZMQ_POLLIN, 0};
     Poll(&item, 1, std::chrono::milliseconds(10));
@@ -377,8 +379,7 @@ void Server::ReceiveFrames() {
     // that publishes topics: the payload is the last part.
     std::string payload = parts.back().to_string();
     const int64_t received_unix_ns = NowUnixNs();
-    if (pipeline_->TrySubmit(payload, received_unix_ns) ==
-        PushOutcome::kFull) {
+    if (pipeline_->TrySubmit(payload, received_unix_ns) == PushOutcome::kFull) {
       held_frame_ = std::move(payload);
       held_frame_unix_ns_ = received_unix_ns;
       return;
@@ -574,10 +575,11 @@ void Server::ReportStuckStages() {
   if (s.longest_running_ms <= deadline_ms) return;
   uint64_t suppressed = 0;
   if (!warnings_.Allow(suppressed)) return;
-  spdlog::warn("[serve] watchdog: stage '{}' has run {:.0f} ms on one frame "
-               "(deadline {:.0f} ms); {} frames abandoned so far",
-               s.longest_running_stage, s.longest_running_ms, deadline_ms,
-               s.ordered_abandoned);
+  spdlog::warn(
+      "[serve] watchdog: stage '{}' has run {:.0f} ms on one frame "
+      "(deadline {:.0f} ms); {} frames abandoned so far",
+      s.longest_running_stage, s.longest_running_ms, deadline_ms,
+      s.ordered_abandoned);
 }
 
 void Server::PublishStatus() {

@@ -1,14 +1,15 @@
 #pragma once
 
+#include "anchord/pipeline/register_frame.h"
+#include "anchord/util/status.h"
+
+#include "daemon/wire/wire.h"
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "anchord/pipeline/register_frame.h"
-#include "anchord/util/status.h"
-#include "daemon/wire/wire.h"
 
 namespace anchord::daemon {
 

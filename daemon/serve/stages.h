@@ -1,10 +1,11 @@
 #pragma once
 
+#include "anchord/model/lattice_model.h"
+
+#include "daemon/serve/stage.h"
+
 #include <memory>
 #include <vector>
-
-#include "anchord/model/lattice_model.h"
-#include "daemon/serve/stage.h"
 
 namespace anchord::daemon {
 

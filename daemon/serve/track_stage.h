@@ -1,9 +1,9 @@
 #pragma once
 
-#include <memory>
-
 #include "daemon/serve/stage.h"
 #include "daemon/serve/track_service.h"
+
+#include <memory>
 
 namespace anchord::daemon {
 

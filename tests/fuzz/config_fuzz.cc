@@ -3,12 +3,12 @@
 // ToToml → LoadConfigString unchanged (what SIGHUP and CurrentConfig
 // rely on).
 
+#include "daemon/config/config.h"
+#include "fuzz_check.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
-
-#include "daemon/config/config.h"
-#include "fuzz_check.h"
 
 using anchord::fuzz::Check;
 

@@ -3,14 +3,14 @@
 // limits. A frame that decodes must meet the limits it was checked
 // against, and encode back to a message that decodes to the same image.
 
+#include "daemon/wire/wire.h"
+#include "fuzz_check.h"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "daemon/wire/wire.h"
-#include "fuzz_check.h"
 
 using anchord::fuzz::Check;
 
@@ -22,10 +22,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(anchord::fuzz::IsLoggable(s.message()), "printable message");
   if (!s.ok()) return 0;
   const anchord::Frame& f = in.frame;
-  Check(f.image.rows >= limits.min_side_px && f.image.rows <= limits.max_side_px,
-        "rows within limits");
-  Check(f.image.cols >= limits.min_side_px && f.image.cols <= limits.max_side_px,
-        "cols within limits");
+  Check(
+      f.image.rows >= limits.min_side_px && f.image.rows <= limits.max_side_px,
+      "rows within limits");
+  Check(
+      f.image.cols >= limits.min_side_px && f.image.cols <= limits.max_side_px,
+      "cols within limits");
   Check(std::isfinite(f.pixel_size_x_nm) && f.pixel_size_x_nm > 0,
         "pixel size positive");
   Check(std::isfinite(f.line_time_s) && f.line_time_s >= 0, "line time");

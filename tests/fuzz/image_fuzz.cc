@@ -3,12 +3,13 @@
 // the header, then OpenCV's decoder). A decoded image is non-empty, 2-D
 // float32 and within the side limits.
 
+#include "anchord/io/image_io.h"
+
+#include "fuzz_check.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
-
-#include "anchord/io/image_io.h"
-#include "fuzz_check.h"
 
 using anchord::fuzz::Check;
 

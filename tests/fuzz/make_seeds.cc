@@ -5,20 +5,20 @@
 //
 // Usage: anchord_fuzz_seeds OUT_DIR  → OUT_DIR/<target>/seed-N files.
 
+#include "anchord/io/image_io.h"
+#include "anchord/track/session_tracker.h"
+
+#include "daemon/config/config.h"
+#include "daemon/wire/tracker_state_codec.h"
+#include "daemon/wire/wire.h"
+#include "registered_frames.h"
+#include <opencv2/imgcodecs.hpp>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <opencv2/imgcodecs.hpp>
-
-#include "anchord/io/image_io.h"
-#include "anchord/track/session_tracker.h"
-#include "daemon/config/config.h"
-#include "daemon/wire/tracker_state_codec.h"
-#include "daemon/wire/wire.h"
-#include "registered_frames.h"
 
 namespace fs = std::filesystem;
 using namespace anchord;
@@ -118,7 +118,8 @@ int main(int argc, char** argv) {
   FrameSeeds(out / "frame");
   QuerySeeds(out / "query");
   Write(out / "config", 0, daemon::ToToml(daemon::DaemonConfig{}));
-  Write(out / "config", 1, "[pipeline]\nworkers = 4\n[limits]\nmax_side_px = 4096\n");
+  Write(out / "config", 1,
+        "[pipeline]\nworkers = 4\n[limits]\nmax_side_px = 4096\n");
   ImageSeeds(out / "image", scratch);
   TrackerStateSeeds(out / "tracker_state", out / "sequence");
   fs::remove_all(scratch);

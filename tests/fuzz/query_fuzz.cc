@@ -2,12 +2,12 @@
 // request that decodes passes through the validation its kind has (the
 // daemon answers an invalid one with the message, never acts on it).
 
+#include "daemon/wire/wire.h"
+#include "fuzz_check.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
-
-#include "daemon/wire/wire.h"
-#include "fuzz_check.h"
 
 using anchord::fuzz::Check;
 

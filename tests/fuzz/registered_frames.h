@@ -5,13 +5,14 @@
 // 0.01 nm/s drift), made once per fuzzing process: the raw material the
 // tracker fuzzers mutate.
 
-#include <vector>
-
 #include "anchord/model/lattice_model.h"
 #include "anchord/pipeline/register_frame.h"
 #include "anchord/synth/simulated_instrument.h"
 #include "anchord/util/frame.h"
+
 #include "support/legacy_tracker_state.h"
+
+#include <vector>
 
 namespace anchord::fuzz {
 
@@ -31,8 +32,8 @@ inline const std::vector<RegisteredFrame>& RegisteredFrames() {
     SimulatedInstrument instrument(testing::LegacyStateSequence());
     for (int k = 0; k < 6; ++k) {
       SimulatedFrame s = instrument.ScanNextFrame();
-      RegisteredFrame r{s.scan.frame,
-                        RegisterFrame(s.scan.frame, Model(), PipelineOptions{})};
+      RegisteredFrame r{s.scan.frame, RegisterFrame(s.scan.frame, Model(),
+                                                    PipelineOptions{})};
       if (r.result.status.ok()) out.push_back(std::move(r));
     }
     return out;

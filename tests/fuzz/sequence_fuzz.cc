@@ -9,17 +9,17 @@
 // absurd one spun; libFuzzer's -timeout catches a repeat. Contracts: a
 // placed frame has a finite footprint and a finite drift when valid.
 
+#include "anchord/track/session_tracker.h"
+
+#include "daemon/wire/tracker_state_codec.h"
+#include "fuzz_check.h"
+#include "registered_frames.h"
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-
-#include "anchord/track/session_tracker.h"
-#include "daemon/wire/tracker_state_codec.h"
-#include "fuzz_check.h"
-#include "registered_frames.h"
 
 namespace {
 
@@ -29,7 +29,13 @@ using anchord::fuzz::Check;
 // uses.
 double Pick(FuzzedDataProvider& in, double lo, double hi) {
   static constexpr double kAbsurd[] = {
-      0.0, -1.0, 1e9, -1e9, 1e300, -1e300, 5e-324,
+      0.0,
+      -1.0,
+      1e9,
+      -1e9,
+      1e300,
+      -1e300,
+      5e-324,
       std::numeric_limits<double>::quiet_NaN(),
       std::numeric_limits<double>::infinity(),
       -std::numeric_limits<double>::infinity()};
@@ -39,8 +45,10 @@ double Pick(FuzzedDataProvider& in, double lo, double hi) {
   return kAbsurd[in.ConsumeIntegralInRange<size_t>(0, std::size(kAbsurd) - 1)];
 }
 
-void Mutate(FuzzedDataProvider& in, anchord::Frame& f,
-            anchord::FrameResult& r, double* clock_s) {
+void Mutate(FuzzedDataProvider& in,
+            anchord::Frame& f,
+            anchord::FrameResult& r,
+            double* clock_s) {
   const int what = in.ConsumeIntegralInRange<int>(0, 9);
   switch (what) {
     case 0:

@@ -4,14 +4,15 @@
 // restored tracker must take a frame without hanging (libFuzzer's
 // -timeout catches that) and export a state that decodes again.
 
+#include "anchord/model/lattice_model.h"
+#include "anchord/track/session_tracker.h"
+
+#include "daemon/wire/tracker_state_codec.h"
+#include "fuzz_check.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
-
-#include "anchord/model/lattice_model.h"
-#include "anchord/track/session_tracker.h"
-#include "daemon/wire/tracker_state_codec.h"
-#include "fuzz_check.h"
 
 using anchord::fuzz::Check;
 

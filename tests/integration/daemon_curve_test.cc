@@ -2,20 +2,18 @@
 // client on the allow-list gets results and answers; a client with an
 // unknown key and a plain client get nothing; the daemon keeps serving.
 
+#include "daemon/common/curve_keys.h"
+#include "support/daemon_harness.h"
+#include "support/loopback_http.h"
 #include <doctest/doctest.h>
 #include <zmq.h>
+#include <zmq.hpp>
 
 #include <array>
 #include <chrono>
 #include <fstream>
 #include <optional>
 #include <string>
-
-#include <zmq.hpp>
-
-#include "daemon/common/curve_keys.h"
-#include "support/daemon_harness.h"
-#include "support/loopback_http.h"
 
 namespace anchord::testing {
 namespace {
@@ -45,8 +43,8 @@ struct CurveFiles {
     WriteText(server_file, "== CURVE PUBLIC KEY ==\n" + server.public_z85 +
                                "\n== CURVE SECRET KEY ==\n" +
                                server.secret_z85 + "\n");
-    WriteText(allow_file, "# the lab's controller\n" + allowed.public_z85 +
-                              "\n");
+    WriteText(allow_file,
+              "# the lab's controller\n" + allowed.public_z85 + "\n");
   }
   TempDir dir;
   daemon::CurveKeyPair server, allowed;
@@ -61,7 +59,8 @@ bool HealthAnswered(const std::string& endpoint,
   zmq::context_t context(1);
   zmq::socket_t dealer(context, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::linger, 0);
-  if (keys) daemon::SetCurveClient(dealer, keys->client, keys->server_public_z85);
+  if (keys)
+    daemon::SetCurveClient(dealer, keys->client, keys->server_public_z85);
   dealer.connect(endpoint);
   v1::QueryRequest health;
   health.mutable_health();
@@ -87,8 +86,10 @@ bool ResultsReceived(const std::string& endpoint,
   return (item.revents & ZMQ_POLLIN) != 0;
 }
 
-TEST_CASE("CURVE: allowed clients are served, strangers and plain clients "
-          "get nothing" * doctest::timeout(120)) {
+TEST_CASE(
+    "CURVE: allowed clients are served, strangers and plain clients "
+    "get nothing" *
+    doctest::timeout(120)) {
   CurveFiles keys;
   const CurveClientKeys allowed{keys.allowed, keys.server.public_z85};
   RunningDaemon d(
@@ -107,12 +108,14 @@ TEST_CASE("CURVE: allowed clients are served, strangers and plain clients "
   CHECK(d.client.Health().has_value());
 
   const CurveClientKeys stranger{NewKeyPair(), keys.server.public_z85};
-  CHECK_FALSE(HealthAnswered(d.config.endpoints.queries, stranger, Millis(1000)));
-  CHECK_FALSE(HealthAnswered(d.config.endpoints.queries, std::nullopt,
-                             Millis(1000)));
-  CHECK_FALSE(ResultsReceived(d.config.endpoints.results, stranger, Millis(1000)));
-  CHECK_FALSE(ResultsReceived(d.config.endpoints.results, std::nullopt,
-                              Millis(1000)));
+  CHECK_FALSE(
+      HealthAnswered(d.config.endpoints.queries, stranger, Millis(1000)));
+  CHECK_FALSE(
+      HealthAnswered(d.config.endpoints.queries, std::nullopt, Millis(1000)));
+  CHECK_FALSE(
+      ResultsReceived(d.config.endpoints.results, stranger, Millis(1000)));
+  CHECK_FALSE(
+      ResultsReceived(d.config.endpoints.results, std::nullopt, Millis(1000)));
   // A second allowed connection still gets in, and the first one is still
   // served.
   CHECK(HealthAnswered(d.config.endpoints.queries, allowed, Millis(3000)));
@@ -135,9 +138,9 @@ bool Replay(const std::string& endpoint,
             const std::string& log) {
   std::string error;
   const pid_t pid = SpawnLogged(
-      {AnchordBinary(), "replay", "--synthetic", "2", "--rate", "20",
-       "--size", "256", "--endpoint", endpoint, "--curve-server-key",
-       server_public_file, "--curve-client-key", client_secret_file},
+      {AnchordBinary(), "replay", "--synthetic", "2", "--rate", "20", "--size",
+       "256", "--endpoint", endpoint, "--curve-server-key", server_public_file,
+       "--curve-client-key", client_secret_file},
       log, &error);
   if (pid < 0) return false;
   const std::optional<ExitInfo> exit = WaitChild(pid, Millis(30000));
@@ -168,8 +171,8 @@ TEST_CASE("CURVE: replay with an allowed client key feeds the daemon" *
   REQUIRE(Replay(frames, server_public, stranger_secret,
                  keys.dir / "stranger.log"));
   CHECK(client.CollectRegistrations(1, Millis(3000)).empty());
-  REQUIRE(Replay(frames, server_public, client_secret,
-                 keys.dir / "replay.log"));
+  REQUIRE(
+      Replay(frames, server_public, client_secret, keys.dir / "replay.log"));
   const auto results = client.CollectRegistrations(2, Millis(15000));
   CHECK(results.size() == 2);
 }

@@ -144,8 +144,10 @@ TEST_CASE("a query flood does not starve frames" * doctest::timeout(120)) {
   CHECK(health->frames_dropped() == 0);
 }
 
-TEST_CASE("ingest_overflow = block holds frames back without stalling the "
-          "loop" * doctest::timeout(120)) {
+TEST_CASE(
+    "ingest_overflow = block holds frames back without stalling the "
+    "loop" *
+    doctest::timeout(120)) {
   RunningDaemon d([](daemon::DaemonConfig& c) {
     c.pipeline.workers = 1;
     c.pipeline.ingest_queue = 2;
@@ -194,9 +196,9 @@ TEST_CASE("ingest_overflow = block holds frames back without stalling the "
   monitor.join();
   REQUIRE(!health_ms.empty());
   const double worst_ms = *std::max_element(health_ms.begin(), health_ms.end());
-  MESSAGE("frames offered: ", offered, ", health queries: ",
-          health_ms.size(), ", slowest answer ", worst_ms, " ms, peak RSS ",
-          peak_rss_kb / 1024, " MiB");
+  MESSAGE("frames offered: ", offered, ", health queries: ", health_ms.size(),
+          ", slowest answer ", worst_ms, " ms, peak RSS ", peak_rss_kb / 1024,
+          " MiB");
   CHECK(offered > 300);
   CHECK(worst_ms < 300);
   CHECK(peak_rss_kb < 512 * 1024);

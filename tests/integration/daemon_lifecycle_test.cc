@@ -3,18 +3,16 @@
 // (tests/support/daemon_harness.h). SIGTERM drains, SIGHUP reloads through
 // validation, a full ingest queue drops the oldest frames.
 
+#include "daemon/config/config.h"
+#include "daemon/wire/wire.h"
+#include "support/daemon_harness.h"
+#include <doctest/doctest.h>
 #include <signal.h>
 
 #include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <doctest/doctest.h>
-
-#include "daemon/config/config.h"
-#include "daemon/wire/wire.h"
-#include "support/daemon_harness.h"
 
 namespace anchord::testing {
 namespace {
@@ -25,7 +23,9 @@ using Clock = std::chrono::steady_clock;
 
 // `count` encoded 512 × 512 frames (slow enough to keep workers busy),
 // cycling through `distinct` synthetic scans, ids first_id, first_id + 1, …
-std::vector<std::string> LargeFrames(int count, int distinct, uint64_t first_id) {
+std::vector<std::string> LargeFrames(int count,
+                                     int distinct,
+                                     uint64_t first_id) {
   std::vector<Frame> scans;
   for (int k = 0; k < distinct; ++k) {
     scans.push_back(MakeTruthScan(300 + static_cast<uint64_t>(k), 512).frame);
@@ -62,8 +62,10 @@ size_t Count(const std::string& text, const std::string& what) {
 
 }  // namespace
 
-TEST_CASE("SIGTERM with frames in flight: all are published, exit 0 within "
-          "the deadline" * doctest::timeout(60)) {
+TEST_CASE(
+    "SIGTERM with frames in flight: all are published, exit 0 within "
+    "the deadline" *
+    doctest::timeout(60)) {
   constexpr int kFrames = 12;
   constexpr int kDrainMs = 10000;
   const std::vector<std::string> frames = LargeFrames(kFrames, 4, 700);
@@ -119,8 +121,10 @@ TEST_CASE("SIGTERM with frames in flight: all are published, exit 0 within "
   CHECK(final_status.frames_dropped() == 0);
 }
 
-TEST_CASE("SIGTERM past the drain deadline: queued frames are dropped and "
-          "counted, exit 0 on time" * doctest::timeout(60)) {
+TEST_CASE(
+    "SIGTERM past the drain deadline: queued frames are dropped and "
+    "counted, exit 0 on time" *
+    doctest::timeout(60)) {
   // About 0.6 s of work for one worker against a 0.1 s deadline.
   constexpr int kFrames = 48;
   constexpr int kDrainMs = 100;
@@ -161,8 +165,10 @@ TEST_CASE("SIGTERM past the drain deadline: queued frames are dropped and "
         kFrames);
 }
 
-TEST_CASE("SIGHUP: a bad configuration is rejected and the old one kept; a "
-          "good one is applied" * doctest::timeout(60)) {
+TEST_CASE(
+    "SIGHUP: a bad configuration is rejected and the old one kept; a "
+    "good one is applied" *
+    doctest::timeout(60)) {
   RunningDaemon d;
   REQUIRE_DAEMON(d);
   const SyntheticScan scan = MakeTruthScan(41);
@@ -231,8 +237,10 @@ TEST_CASE("SIGHUP: a bad configuration is rejected and the old one kept; a "
   CHECK(d.process->Running());
 }
 
-TEST_CASE("ingest overflow drops the oldest frames, counts them and keeps "
-          "the rest in order" * doctest::timeout(60)) {
+TEST_CASE(
+    "ingest overflow drops the oldest frames, counts them and keeps "
+    "the rest in order" *
+    doctest::timeout(60)) {
   // Declared ingest overflow policy (daemon/serve/frame_pipeline.h):
   // drop_oldest. A dropped frame gets no result at all; only
   // Status.frames_dropped (and the ingest stage's `dropped`) records it.

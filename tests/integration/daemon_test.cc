@@ -4,7 +4,14 @@
 // This file: results, validation, queries, status and metrics. Signals and
 // overflow are in daemon_lifecycle_test.cc.
 
+#include "anchord/model/lattice_model.h"
+#include "anchord/pipeline/register_frame.h"
+
+#include "daemon/wire/wire.h"
+#include "support/daemon_harness.h"
+#include "support/loopback_http.h"
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,14 +21,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <doctest/doctest.h>
-
-#include "anchord/model/lattice_model.h"
-#include "anchord/pipeline/register_frame.h"
-#include "daemon/wire/wire.h"
-#include "support/daemon_harness.h"
-#include "support/loopback_http.h"
 
 namespace anchord::testing {
 namespace {
@@ -54,8 +53,8 @@ void SendPaced(DaemonClient& client,
   for (const std::string& f : frames) {
     std::this_thread::sleep_until(next);
     REQUIRE(client.Send(f));
-    next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        period);
+    next +=
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(period);
   }
 }
 
@@ -77,8 +76,10 @@ const v1::StageStats* FindStage(const v1::Status& status,
 
 }  // namespace
 
-TEST_CASE("every frame gets exactly one registration result, in order, "
-          "with H matching the truth" * doctest::timeout(60)) {
+TEST_CASE(
+    "every frame gets exactly one registration result, in order, "
+    "with H matching the truth" *
+    doctest::timeout(60)) {
   // 512 px frames (about 11 cells across): the library's H is then within
   // 0.3 px of the truth at every hole (smaller frames extrapolate worse).
   constexpr int kFrames = 20;
@@ -124,8 +125,9 @@ TEST_CASE("every frame gets exactly one registration result, in order, "
                                             model, PipelineOptions());
     REQUIRE(local.status.ok());
     for (int e = 0; e < 9; ++e) {
-      CHECK(r.image_from_model(e) ==
-            doctest::Approx(local.image_from_model(e / 3, e % 3)).epsilon(1e-9));
+      CHECK(
+          r.image_from_model(e) ==
+          doctest::Approx(local.image_from_model(e / 3, e % 3)).epsilon(1e-9));
     }
     CHECK(r.corner_holes_size() ==
           static_cast<int>(local.sites.corner_holes.size()));
@@ -145,21 +147,23 @@ TEST_CASE("every frame gets exactly one registration result, in order, "
   CHECK(health->reorder_skipped() == 0);
 }
 
-TEST_CASE("each malformed frame class is answered invalid_input and the "
-          "daemon keeps serving" * doctest::timeout(60)) {
+TEST_CASE(
+    "each malformed frame class is answered invalid_input and the "
+    "daemon keeps serving" *
+    doctest::timeout(60)) {
   const SyntheticScan good = MakeTruthScan(7);
   struct Bad {
     const char* what;
     std::string bytes;
-    uint64_t frame_id;     // echoed (0 when not parseable)
-    const char* mention;   // expected in the message
+    uint64_t frame_id;    // echoed (0 when not parseable)
+    const char* mention;  // expected in the message
   };
   std::vector<Bad> bad;
   {
     v1::Frame m = ToMessage(good.frame, 1);
     m.mutable_pixels()->resize(m.pixels().size() / 2);
-    bad.push_back({"truncated pixel bytes", m.SerializeAsString(), 1,
-                   "frame.pixels"});
+    bad.push_back(
+        {"truncated pixel bytes", m.SerializeAsString(), 1, "frame.pixels"});
   }
   {
     v1::Frame m = ToMessage(good.frame, 2);
@@ -170,8 +174,8 @@ TEST_CASE("each malformed frame class is answered invalid_input and the "
   {
     v1::Frame m = ToMessage(good.frame, 3);
     m.set_height(128);
-    bad.push_back({"height does not match the bytes", m.SerializeAsString(),
-                   3, "frame.pixels"});
+    bad.push_back({"height does not match the bytes", m.SerializeAsString(), 3,
+                   "frame.pixels"});
   }
   {
     Frame nan = good.frame;
@@ -181,8 +185,8 @@ TEST_CASE("each malformed frame class is answered invalid_input and the "
         if ((r * 31 + c * 17) % 10 < 7) nan.image(r, c) = kNaN;  // 70 %
       }
     }
-    bad.push_back({"NaN-heavy frame", Encode(nan, 4), 4,
-                   "frame.nonfinite_fraction"});
+    bad.push_back(
+        {"NaN-heavy frame", Encode(nan, 4), 4, "frame.nonfinite_fraction"});
   }
   bad.push_back({"garbage bytes", std::string("\xff\xff\xff\xff garbage", 12),
                  0, "not a valid anchord.v1.Frame"});
@@ -210,8 +214,8 @@ TEST_CASE("each malformed frame class is answered invalid_input and the "
   {
     v1::Frame m = ToMessage(good.frame, 9);
     m.set_pixel_type(v1::PIXEL_TYPE_UNSPECIFIED);
-    bad.push_back({"pixel type unset", m.SerializeAsString(), 9,
-                   "frame.pixel_type"});
+    bad.push_back(
+        {"pixel type unset", m.SerializeAsString(), 9, "frame.pixel_type"});
   }
   bad.push_back({"empty message", std::string(), 0, "frame.width"});
 
@@ -274,8 +278,10 @@ TEST_CASE("a frame without a lattice is answered no_lattice" *
   CHECK(health->frames_no_lattice() == 1);
 }
 
-TEST_CASE("the query socket answers health, latest result, sites in a "
-          "rectangle and the configuration" * doctest::timeout(60)) {
+TEST_CASE(
+    "the query socket answers health, latest result, sites in a "
+    "rectangle and the configuration" *
+    doctest::timeout(60)) {
   RunningDaemon d;
   REQUIRE_DAEMON(d);
 
@@ -346,8 +352,8 @@ TEST_CASE("the query socket answers health, latest result, sites in a "
     CHECK(sites.frame_id() == 21);
     size_t inside = 0;
     for (const v1::Adatom& a : published.adatoms()) {
-      inside += a.x_px() >= x0 && a.x_px() <= x1 && a.y_px() >= y0 &&
-                a.y_px() <= y1;
+      inside +=
+          a.x_px() >= x0 && a.x_px() <= x1 && a.y_px() >= y0 && a.y_px() <= y1;
     }
     CHECK(inside > 20);
     CHECK(static_cast<size_t>(sites.adatoms_size()) == inside);
@@ -407,9 +413,8 @@ TEST_CASE("the query socket answers health, latest result, sites in a "
 
 TEST_CASE("the status topic arrives periodically with stage counters" *
           doctest::timeout(60)) {
-  RunningDaemon d([](daemon::DaemonConfig& c) {
-    c.pipeline.status_period_ms = 100;
-  });
+  RunningDaemon d(
+      [](daemon::DaemonConfig& c) { c.pipeline.status_period_ms = 100; });
   REQUIRE_DAEMON(d);
   for (uint64_t id = 1; id <= 3; ++id) {
     REQUIRE(d.client.Send(Encode(MakeTruthScan(id).frame, id)));
@@ -418,9 +423,9 @@ TEST_CASE("the status topic arrives periodically with stage counters" *
   const size_t before = d.client.statuses().size();
   const auto start = std::chrono::steady_clock::now();
   d.client.CollectRegistrations(1, Millis(1200));  // status only arrives
-  const double waited_s = std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - start)
-                              .count();
+  const double waited_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   const std::vector<v1::Status>& statuses = d.client.statuses();
   const size_t got = statuses.size() - before;
   // One per 100 ms; allow for scheduling on a loaded machine.
@@ -428,14 +433,13 @@ TEST_CASE("the status topic arrives periodically with stage counters" *
   CHECK(got <= static_cast<size_t>(waited_s * 10 + 3));
   for (size_t k = 1; k < statuses.size(); ++k) {
     CHECK(statuses[k].time_unix_ns() > statuses[k - 1].time_unix_ns());
-    CHECK(statuses[k].frames_published() >=
-          statuses[k - 1].frames_published());
+    CHECK(statuses[k].frames_published() >= statuses[k - 1].frames_published());
   }
   const v1::Status& last = statuses.back();
   CHECK(last.frames_received() == 3);
   CHECK(last.frames_published() == 3);
-  for (const char* name : {"ingest", "decode", "register", "encode",
-                           "reorder"}) {
+  for (const char* name :
+       {"ingest", "decode", "register", "encode", "reorder"}) {
     CAPTURE(name);
     const v1::StageStats* stage = FindStage(last, name);
     REQUIRE(stage != nullptr);

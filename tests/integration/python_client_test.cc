@@ -3,8 +3,9 @@
 // health reply. Skipped, with a message, when python3 with the zmq and
 // protobuf modules or protoc is missing.
 
+#include "support/daemon_harness.h"
+#include <doctest/doctest.h>
 #include <signal.h>
-
 #include <zmq.h>
 
 #include <array>
@@ -14,10 +15,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <doctest/doctest.h>
-
-#include "support/daemon_harness.h"
 
 namespace anchord::testing {
 namespace {
@@ -72,8 +69,9 @@ TEST_CASE("the Python client receives N results from the running daemon" *
   TempDir dir("anchord_python_client");
   const std::string python = FindPython(dir);
   if (python.empty() || !HaveProtoc(dir)) {
-    MESSAGE("skipped: needs python3 with the zmq and protobuf modules "
-            "(python3-zmq, python3-protobuf) and protoc (protobuf-compiler)");
+    MESSAGE(
+        "skipped: needs python3 with the zmq and protobuf modules "
+        "(python3-zmq, python3-protobuf) and protoc (protobuf-compiler)");
     return;
   }
   const std::string client = (SourceRoot() / "deploy/anchord_client.py");
@@ -85,10 +83,10 @@ TEST_CASE("the Python client receives N results from the running daemon" *
   constexpr int kCount = 3;
   std::string error;
   const std::string log = dir / "client.log";
-  const pid_t pid = SpawnLogged(
-      {python, client, "--endpoint", d.config.endpoints.results, "--count",
-       std::to_string(kCount), "--timeout-s", "40"},
-      log, &error);
+  const pid_t pid =
+      SpawnLogged({python, client, "--endpoint", d.config.endpoints.results,
+                   "--count", std::to_string(kCount), "--timeout-s", "40"},
+                  log, &error);
   REQUIRE_MESSAGE(pid > 0, error);
   // The client subscribes some time after it starts (it runs protoc
   // first); frames published before that are not seen by it, so keep
@@ -159,8 +157,7 @@ TEST_CASE("the Python client speaks CURVE to a daemon with keys" *
         c.security.curve_server_secret_key_file = server_key;
         c.security.curve_allowed_client_keys_file = allow;
       },
-      {},
-      CurveClientKeys{{cpub.data(), csec.data()}, pub.data()});
+      {}, CurveClientKeys{{cpub.data(), csec.data()}, pub.data()});
   REQUIRE_MESSAGE(d.ok, d.error);
   const std::string ok_log = dir / "ok.log";
   CHECK(RunToCompletion({python, client, "--query", "health", "--endpoint",
@@ -172,8 +169,8 @@ TEST_CASE("the Python client speaks CURVE to a daemon with keys" *
   const std::string refused_log = dir / "refused.log";
   CHECK(RunToCompletion({python, client, "--query", "health", "--endpoint",
                          d.config.endpoints.queries, "--timeout-s", "2",
-                         "--curve-server-key", server_pub,
-                         "--curve-client-key", stranger_key},
+                         "--curve-server-key", server_pub, "--curve-client-key",
+                         stranger_key},
                         refused_log, Millis(30000)) == 1);
 }
 

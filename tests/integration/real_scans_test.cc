@@ -4,15 +4,15 @@
 // registration fails — channels and traces of one scan agree, and the
 // corrected frame shows corner holes on the model lattice.
 
-#include <doctest/doctest.h>
-
-#include <cmath>
-#include <opencv2/imgproc.hpp>
-#include <string>
-
 #include "anchord/io/sxm.h"
 #include "anchord/pipeline/register_frame.h"
+
 #include "support/real_data.h"
+#include <doctest/doctest.h>
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+#include <string>
 
 namespace anchord {
 namespace {
@@ -46,8 +46,10 @@ double HolesOnLattice(const FrameResult& r) {
   for (int i = -20; i <= 20; ++i) {
     for (int j = -20; j <= 20; ++j) {
       const Vec2 m = model.ModelFromLattice(i, j);
-      const int u = static_cast<int>(std::lround((m.x() - c.x0_nm) / c.pixel_nm));
-      const int v = static_cast<int>(std::lround((c.y0_nm - m.y()) / c.pixel_nm));
+      const int u =
+          static_cast<int>(std::lround((m.x() - c.x0_nm) / c.pixel_nm));
+      const int v =
+          static_cast<int>(std::lround((c.y0_nm - m.y()) / c.pixel_nm));
       const int margin = 3 * reach;
       if (u < margin || v < margin || u >= img.cols - margin ||
           v >= img.rows - margin || !std::isfinite(c.image(v, u))) {
@@ -57,9 +59,9 @@ double HolesOnLattice(const FrameResult& r) {
       // The minimum of a window of 3 × reach must lie within reach.
       double lo = 0;
       cv::Point at;
-      cv::minMaxLoc(img(cv::Rect(u - margin, v - margin, 2 * margin + 1,
-                                 2 * margin + 1)),
-                    &lo, nullptr, &at, nullptr);
+      cv::minMaxLoc(
+          img(cv::Rect(u - margin, v - margin, 2 * margin + 1, 2 * margin + 1)),
+          &lo, nullptr, &at, nullptr);
       hits += std::hypot(at.x - margin, at.y - margin) <= reach;
     }
   }

@@ -11,7 +11,14 @@
 // Prometheus endpoint are bound by the daemon on ports the kernel reported
 // free a moment before.
 
+#include "anchord/synth/synthetic_scan.h"
+#include "anchord/v1/anchord.pb.h"
+
+#include "daemon/common/curve_keys.h"
+#include "daemon/config/config.h"
+#include "support/temp_dir.h"
 #include <sys/types.h>
+#include <zmq.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -21,14 +28,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <zmq.hpp>
-
-#include "anchord/synth/synthetic_scan.h"
-#include "anchord/v1/anchord.pb.h"
-#include "support/temp_dir.h"
-#include "daemon/common/curve_keys.h"
-#include "daemon/config/config.h"
 
 namespace anchord::testing {
 

@@ -4,6 +4,8 @@
 // encode stages so the runner's queues, ordering and counters can be
 // driven on purpose.
 
+#include "daemon/serve/stage.h"
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -11,8 +13,6 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
-
-#include "daemon/serve/stage.h"
 
 namespace anchord::testing {
 

@@ -1,8 +1,8 @@
 #include "support/lattice_isometry.h"
 
-#include <cmath>
-
 #include "anchord/model/lattice_model.h"
+
+#include <cmath>
 
 namespace anchord::testing {
 

@@ -5,10 +5,10 @@
 // between two model frames of the same sample, as tests measure it from
 // corresponding points.
 
+#include "anchord/util/geometry.h"
+
 #include <utility>
 #include <vector>
-
-#include "anchord/util/geometry.h"
 
 namespace anchord::testing {
 

@@ -5,10 +5,10 @@
 // corner-hole recall, all restricted to sites more than `border_nm` from
 // the frame border.
 
-#include <string>
-
 #include "anchord/pipeline/register_frame.h"
 #include "anchord/synth/synthetic_scan.h"
+
+#include <string>
 
 namespace anchord::testing {
 
@@ -16,7 +16,7 @@ struct TruthScore {
   int truth_sites = 0, matched_sites = 0;
   int reported_sites = 0, reported_matched = 0;
   int occupied_matched = 0;
-  double sum_sq_error_nm = 0;   // occupied matched sites
+  double sum_sq_error_nm = 0;  // occupied matched sites
   int true_vacancies = 0, reported_vacancies = 0, vacancy_hits = 0;
   int reported_vacancy_hits = 0;  // reported vacancies that are true
   int truth_holes = 0, matched_holes = 0;

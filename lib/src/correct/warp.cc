@@ -1,10 +1,11 @@
 #include "anchord/correct/warp.h"
 
-#include <cmath>
-#include <limits>
+#include "anchord/util/validation.h"
+
 #include <opencv2/imgproc.hpp>
 
-#include "anchord/util/validation.h"
+#include <cmath>
+#include <limits>
 
 namespace anchord {
 namespace {
@@ -19,9 +20,9 @@ bool IsRegular(const Mat3& image_from_model, cv::Size size) {
   }
   const Mat3 inv = image_from_model.inverse();
   int sign = 0;
-  for (const Vec2& c : {Vec2(0, 0), Vec2(size.width - 1, 0),
-                        Vec2(0, size.height - 1),
-                        Vec2(size.width - 1, size.height - 1)}) {
+  for (const Vec2& c :
+       {Vec2(0, 0), Vec2(size.width - 1, 0), Vec2(0, size.height - 1),
+        Vec2(size.width - 1, size.height - 1)}) {
     const double w = inv.row(2).dot(Eigen::Vector3d(c.x(), c.y(), 1.0));
     const int s = w > 1e-12 ? 1 : (w < -1e-12 ? -1 : 0);
     if (s == 0 || (sign != 0 && s != sign)) return false;
@@ -85,9 +86,8 @@ CorrectedFrame WarpToModel(const cv::Mat1f& raw,
   for (int r = 0; r < 3; ++r) {
     for (int c = 0; c < 3; ++c) map.at<double>(r, c) = image_from_output(r, c);
   }
-  cv::warpPerspective(raw, out.image,
-                      map, cv::Size(static_cast<int>(cols),
-                                    static_cast<int>(rows)),
+  cv::warpPerspective(raw, out.image, map,
+                      cv::Size(static_cast<int>(cols), static_cast<int>(rows)),
                       cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
                       cv::BORDER_CONSTANT,
                       cv::Scalar(std::numeric_limits<float>::quiet_NaN()));

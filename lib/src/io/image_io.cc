@@ -546,7 +546,8 @@ Status TiffSize(std::string_view bytes, RasterSize* size) {
     // SHORT (3) or LONG (4), or LONG8 (16) in BigTIFF, stored in the entry.
     const int value_bytes = type == 3 ? 2 : type == 4 ? 4 : type == 16 ? 8 : 0;
     if (value_bytes == 0 || (value_bytes == 8 && !big)) return fail();
-    const uint64_t value = LoadUnsigned(entry + (big ? 12 : 8), value_bytes, be);
+    const uint64_t value =
+        LoadUnsigned(entry + (big ? 12 : 8), value_bytes, be);
     (tag == 256 ? size->cols : size->rows) = value;
   }
   if (size->cols == 0 || size->rows == 0) return fail();

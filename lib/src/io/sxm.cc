@@ -56,7 +56,6 @@ using sxm_internal::Invalid;
 using sxm_internal::Lower;
 using sxm_internal::Quote;
 
-
 static_assert(std::numeric_limits<float>::is_iec559);
 
 constexpr std::string_view kEndKey = "SCANIT_END";

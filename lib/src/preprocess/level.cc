@@ -1,11 +1,12 @@
 #include "anchord/preprocess/level.h"
 
-#include <algorithm>
-#include <cmath>
+#include "anchord/util/validation.h"
+
+#include "util/robust.h"
 #include <Eigen/Dense>
 
-#include "anchord/util/validation.h"
-#include "util/robust.h"
+#include <algorithm>
+#include <cmath>
 
 namespace anchord {
 namespace {
@@ -161,8 +162,8 @@ void FillMaskedRows(cv::Mat1f& img, const std::vector<bool>& row_ok) {
     for (int x = 0; x < img.cols; ++x) {
       if (above >= 0 && below < h) {
         const double t = double(y - above) / (below - above);
-        img(y, x) = static_cast<float>((1 - t) * img(above, x) +
-                                       t * img(below, x));
+        img(y, x) =
+            static_cast<float>((1 - t) * img(above, x) + t * img(below, x));
       } else if (above >= 0) {
         img(y, x) = img(above, x);
       } else if (below < h) {
@@ -204,9 +205,9 @@ LevelResult Level(const cv::Mat1f& raw, const LevelOptions& options) {
   }
   result.masked_rows = masked;
   if (masked > options.max_masked_row_fraction * img.rows) {
-    result.status = Status::InvalidInput(
-        "level: " + std::to_string(masked) + " of " +
-        std::to_string(img.rows) + " rows are missing or glitched");
+    result.status = Status::InvalidInput("level: " + std::to_string(masked) +
+                                         " of " + std::to_string(img.rows) +
+                                         " rows are missing or glitched");
     return result;
   }
   const int step = std::max(1, img.rows * img.cols / 8192);

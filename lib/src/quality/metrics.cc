@@ -1,8 +1,8 @@
 #include "anchord/quality/metrics.h"
 
-#include <cmath>
-
 #include "anchord/util/check.h"
+
+#include <cmath>
 
 namespace anchord {
 namespace {
@@ -50,8 +50,8 @@ Calibration CalibrationFromHomography(const Mat3& image_from_model,
                                       double pixel_size_y_nm) {
   // K maps a true sample displacement (model nm, y up) to the displacement
   // the scanner reports (nominal nm, y up): K = flip · N · J.
-  const Mat2 j = Jacobian(image_from_model,
-                          Apply(image_from_model.inverse(), at_px));
+  const Mat2 j =
+      Jacobian(image_from_model, Apply(image_from_model.inverse(), at_px));
   Mat2 n = Mat2::Zero();
   n(0, 0) = pixel_size_x_nm;
   n(1, 1) = -pixel_size_y_nm;  // image rows grow downwards
@@ -62,8 +62,9 @@ Calibration CalibrationFromHomography(const Mat3& image_from_model,
   Calibration c;
   c.scale_x = ex.norm();
   c.scale_y = ey.norm();
-  const double angle = std::acos(std::clamp(ex.dot(ey) / (c.scale_x * c.scale_y),
-                                            -1.0, 1.0)) * kDegPerRad;
+  const double angle =
+      std::acos(std::clamp(ex.dot(ey) / (c.scale_x * c.scale_y), -1.0, 1.0)) *
+      kDegPerRad;
   c.nonorthogonality_deg = angle - 90.0;
   const Vec2 a1 = k.col(0);  // the model x axis (lattice a1) as scanned
   c.rotation_deg = std::atan2(a1.y(), a1.x()) * kDegPerRad;

@@ -1,10 +1,10 @@
 #include "anchord/register/homography.h"
 
-#include <cmath>
-#include <limits>
+#include "util/robust.h"
 #include <opencv2/calib3d.hpp>
 
-#include "util/robust.h"
+#include <cmath>
+#include <limits>
 
 namespace anchord {
 namespace {

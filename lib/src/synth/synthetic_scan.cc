@@ -206,8 +206,10 @@ Mat3 TrueImageFromModel(const SyntheticScanOptions& o) {
   const Mat3 affine = AffineTransform(linear, centre_px - linear * o.offset_nm);
   const double half_diag = 0.5 * std::hypot(o.width_px, o.height_px);
   Mat3 persp = Mat3::Identity();
-  persp(2, 0) = o.perspective / half_diag * std::cos(Deg(o.perspective_angle_deg));
-  persp(2, 1) = o.perspective / half_diag * std::sin(Deg(o.perspective_angle_deg));
+  persp(2, 0) =
+      o.perspective / half_diag * std::cos(Deg(o.perspective_angle_deg));
+  persp(2, 1) =
+      o.perspective / half_diag * std::sin(Deg(o.perspective_angle_deg));
   const Mat3 to_centre = AffineTransform(Mat2::Identity(), -centre_px);
   const Mat3 from_centre = AffineTransform(Mat2::Identity(), centre_px);
   Mat3 image_from_model = from_centre * persp * to_centre * affine;
@@ -419,8 +421,7 @@ SyntheticScan MakeSyntheticScan(const SyntheticScanOptions& o) {
   std::mt19937_64 rng(o.seed);
   const LatticeModel::CellRange cells =
       CellsOfFrame(o, r.model, model_from_image);
-  const std::vector<Vec2> all_sites_nm =
-      PlaceLatticeSites(o, r, cells, &scan);
+  const std::vector<Vec2> all_sites_nm = PlaceLatticeSites(o, r, cells, &scan);
   PlaceRandomAdsorbates(o, model_from_image, all_sites_nm, rng, &r, &scan);
   PlaceFixedAdsorbates(o, cells, &r, &scan);
 

@@ -1,9 +1,9 @@
 #include "anchord/util/geometry.h"
 
+#include "anchord/util/check.h"
+
 #include <cmath>
 #include <limits>
-
-#include "anchord/util/check.h"
 
 namespace anchord {
 

@@ -32,8 +32,8 @@ std::vector<std::pair<int, double>> PointIndex::KNearest(const Vec2& q,
   std::vector<int> idx(n);
   std::vector<double> d2(n);
   const double query[2] = {q.x(), q.y()};
-  const int found = static_cast<int>(
-      tree_->knnSearch(query, n, idx.data(), d2.data()));
+  const int found =
+      static_cast<int>(tree_->knnSearch(query, n, idx.data(), d2.data()));
   for (int i = 0; i < found; ++i) out.emplace_back(idx[i], std::sqrt(d2[i]));
   return out;
 }

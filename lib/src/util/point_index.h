@@ -3,12 +3,13 @@
 // Internal: a 2-D k-d tree over points (nanoflann), used by the vote
 // filter and the pairing. Not part of the public API.
 
+#include "anchord/util/geometry.h"
+
+#include <nanoflann.hpp>
+
 #include <memory>
 #include <utility>
 #include <vector>
-
-#include "anchord/util/geometry.h"
-#include <nanoflann.hpp>
 
 namespace anchord::internal {
 
@@ -39,7 +40,10 @@ class PointIndex {
 
  private:
   using Tree = nanoflann::KDTreeSingleIndexAdaptor<
-      nanoflann::L2_Simple_Adaptor<double, PointIndex>, PointIndex, 2, int>;
+      nanoflann::L2_Simple_Adaptor<double, PointIndex>,
+      PointIndex,
+      2,
+      int>;
   std::vector<Vec2> points_;
   std::unique_ptr<Tree> tree_;
 };

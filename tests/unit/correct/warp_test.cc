@@ -4,6 +4,8 @@
 
 #include "anchord/correct/warp.h"
 
+#include "anchord/synth/synthetic_scan.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -11,8 +13,6 @@
 #include <limits>
 #include <string>
 #include <vector>
-
-#include "anchord/synth/synthetic_scan.h"
 
 namespace anchord {
 namespace {
@@ -72,7 +72,8 @@ TEST_CASE("CorrectOptions::Validate lists every violation") {
   o.max_output_px = 8;
   const Status s = o.Validate();
   REQUIRE_FALSE(s.ok());
-  CHECK(s.message().find("correct.output_pixel_nm = -0.1") != std::string::npos);
+  CHECK(s.message().find("correct.output_pixel_nm = -0.1") !=
+        std::string::npos);
   CHECK(s.message().find("correct.max_output_px = 8") != std::string::npos);
   CHECK(std::count(s.message().begin(), s.message().end(), '\n') == 1);
 }
@@ -169,15 +170,16 @@ TEST_CASE("output size and origin match the footprint") {
     // The finite pixels cover the raw frame's footprint (area in nm²).
     const int finite = cv::countNonZero(c.image == c.image);  // NaN != NaN
     const double area = PolygonArea(fp);
-    CHECK(finite * sz * sz == doctest::Approx(area).epsilon(0.03 + 4 * sz / std::sqrt(area)));
+    CHECK(finite * sz * sz ==
+          doctest::Approx(area).epsilon(0.03 + 4 * sz / std::sqrt(area)));
   }
 }
 
 TEST_CASE("pixels outside the raw frame are NaN, inside are finite") {
   const SyntheticScan s = MakeSyntheticScan(CleanOptions());
-  const CorrectedFrame c = WarpToModel(s.frame.image, s.image_from_model,
-                                       s.frame.pixel_size_x_nm,
-                                       CorrectOptions{});
+  const CorrectedFrame c =
+      WarpToModel(s.frame.image, s.image_from_model, s.frame.pixel_size_x_nm,
+                  CorrectOptions{});
   REQUIRE(c.status.ok());
   int nan = 0, finite = 0;
   for (int v = 0; v < c.image.rows; ++v) {
@@ -198,7 +200,8 @@ TEST_CASE("pixels outside the raw frame are NaN, inside are finite") {
   CHECK(finite > 10000);
 }
 
-TEST_CASE("a linear ramp is resampled exactly: corrected(u, v) = raw(H·model)") {
+TEST_CASE(
+    "a linear ramp is resampled exactly: corrected(u, v) = raw(H·model)") {
   // Bilinear interpolation reproduces a linear function, so every finite
   // corrected pixel must equal the ramp at its raw position (up to
   // OpenCV's 1/32-px coordinate quantisation).
@@ -210,9 +213,8 @@ TEST_CASE("a linear ramp is resampled exactly: corrected(u, v) = raw(H·model)")
       ramp(y, x) = static_cast<float>(3 + gx * x + gy * y);
     }
   }
-  const CorrectedFrame c = WarpToModel(ramp, s.image_from_model,
-                                       s.frame.pixel_size_x_nm,
-                                       CorrectOptions{});
+  const CorrectedFrame c = WarpToModel(
+      ramp, s.image_from_model, s.frame.pixel_size_x_nm, CorrectOptions{});
   REQUIRE(c.status.ok());
   const double tol = (std::abs(gx) + std::abs(gy)) / 32.0 + 1e-3;
   double worst = 0;

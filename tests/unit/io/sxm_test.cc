@@ -1,10 +1,8 @@
 #include "anchord/io/sxm.h"
 
-#include <doctest/doctest.h>
-
-#include "support/temp_dir.h"
-
 #include "support/real_data.h"
+#include "support/temp_dir.h"
+#include <doctest/doctest.h>
 
 #include <bit>
 #include <chrono>

@@ -3,6 +3,8 @@
 
 #include "anchord/lattice/lattice_estimate.h"
 
+#include "anchord/synth/synthetic_scan.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -13,12 +15,12 @@
 #include <string>
 #include <vector>
 
-#include "anchord/synth/synthetic_scan.h"
-
 namespace anchord {
 namespace {
 
-SyntheticScanOptions FrameOptions(double rotation_deg, double ex, double ey,
+SyntheticScanOptions FrameOptions(double rotation_deg,
+                                  double ex,
+                                  double ey,
                                   double shear) {
   SyntheticScanOptions o;
   o.width_px = 320;
@@ -53,7 +55,8 @@ std::array<Vec2, 6> EstimatedShell(const LatticeEstimate& e) {
 // Every true shell vector has an estimated one within `rel` of its length,
 // one-to-one.
 bool ShellsMatch(const std::array<Vec2, 6>& truth,
-                 const std::array<Vec2, 6>& est, double rel) {
+                 const std::array<Vec2, 6>& est,
+                 double rel) {
   std::array<bool, 6> used{};
   for (const Vec2& t : truth) {
     int found = -1;
@@ -76,7 +79,8 @@ struct PointSet {
 
 // True corner holes plus `outlier_fraction` × as many uniform random
 // points, shuffled; responses random so order carries no information.
-PointSet HolesWithOutliers(const SyntheticScan& s, double outlier_fraction,
+PointSet HolesWithOutliers(const SyntheticScan& s,
+                           double outlier_fraction,
                            uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> ux(0, s.frame.image.cols - 1);
@@ -124,7 +128,8 @@ TEST_CASE("LatticeOptions::Validate lists every violation") {
   CHECK(std::count(s.message().begin(), s.message().end(), '\n') == 2);
 }
 
-TEST_CASE("EstimateLattice recovers the true lattice from holes + 30 % outliers") {
+TEST_CASE(
+    "EstimateLattice recovers the true lattice from holes + 30 % outliers") {
   struct Case {
     const char* name;
     double rot, ex, ey, shear;
@@ -143,8 +148,8 @@ TEST_CASE("EstimateLattice recovers the true lattice from holes + 30 % outliers"
     const auto truth = TrueShell(s);
     // Sanity: the three shell directions are the shortest lattice vectors
     // (otherwise "first shell" would be ill-defined for this distortion).
-    const double longest = std::max({truth[0].norm(), truth[2].norm(),
-                                     truth[4].norm()});
+    const double longest =
+        std::max({truth[0].norm(), truth[2].norm(), truth[4].norm()});
     REQUIRE(longest < (truth[0] + truth[2]).norm());
     REQUIRE(longest < (truth[0] - truth[4]).norm());
 
@@ -173,7 +178,8 @@ TEST_CASE("EstimateLattice on exact points is accurate to well under 1 %") {
   const SyntheticScan s = MakeSyntheticScan(FrameOptions(21, 0.15, -0.1, 0.1));
   std::vector<Candidate> c;
   for (const TruthCornerHole& h : s.corner_holes) c.push_back({h.p_px, 1.0});
-  const LatticeEstimate e = EstimateLattice(c, NominalCellPx(s), LatticeOptions{});
+  const LatticeEstimate e =
+      EstimateLattice(c, NominalCellPx(s), LatticeOptions{});
   REQUIRE(e.status.ok());
   CHECK(ShellsMatch(TrueShell(s), EstimatedShell(e), 0.002));
 }
@@ -286,9 +292,12 @@ TEST_CASE("VoteFilter scores: lattice neighbours +1, others -1") {
   bool centre_kept = false, far_kept = false;
   int lattice_kept = 0;
   for (const Candidate& k : kept) {
-    if ((k.p_px - centre).norm() < 1e-9) centre_kept = true;
-    else if ((k.p_px - Vec2(1000, 1000)).norm() < 1e-9) far_kept = true;
-    else ++lattice_kept;
+    if ((k.p_px - centre).norm() < 1e-9)
+      centre_kept = true;
+    else if ((k.p_px - Vec2(1000, 1000)).norm() < 1e-9)
+      far_kept = true;
+    else
+      ++lattice_kept;
   }
   CHECK_FALSE(centre_kept);
   CHECK(far_kept);

@@ -6,6 +6,10 @@
 // frame's true holes and half centres.
 
 #include "anchord/lattice/lattice_estimate.h"
+#include "anchord/model/lattice_model.h"
+#include "anchord/pipeline/register_frame.h"
+#include "anchord/register/lattice_registration.h"
+#include "anchord/synth/synthetic_scan.h"
 
 #include <doctest/doctest.h>
 
@@ -15,11 +19,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include "anchord/model/lattice_model.h"
-#include "anchord/pipeline/register_frame.h"
-#include "anchord/register/lattice_registration.h"
-#include "anchord/synth/synthetic_scan.h"
 
 namespace anchord {
 namespace {
@@ -51,8 +50,7 @@ struct Points {
 
 // Grid i ∈ [i0, i1], j ∈ [j0, j1]; coset `dark` responds `high`, the
 // others `low`, each with a small deterministic jitter.
-Points Grid(int i0, int i1, int j0, int j1, int dark, double high,
-            double low) {
+Points Grid(int i0, int i1, int j0, int j1, int dark, double high, double low) {
   Points p;
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> jitter(-0.05, 0.05);
@@ -98,8 +96,8 @@ TEST_CASE("one dark coset: true, with the √3 coarser lattice") {
       REQUIRE(DetectRootThreeSublattice(p.i, p.j, p.response, fine, coarse));
       CHECK(coarse.status.ok());
       const double len = std::sqrt(3.0) * fine.b1_px.norm();
-      for (const Vec2& v : {coarse.b1_px, coarse.b2_px,
-                            Vec2(coarse.b2_px - coarse.b1_px)}) {
+      for (const Vec2& v :
+           {coarse.b1_px, coarse.b2_px, Vec2(coarse.b2_px - coarse.b1_px)}) {
         CHECK(v.norm() == doctest::Approx(len).epsilon(1e-9));
         CHECK(InSublattice(fine, v));
       }
@@ -114,7 +112,8 @@ TEST_CASE("one dark coset: true, with the √3 coarser lattice") {
   }
 }
 
-TEST_CASE("a distorted fine lattice: the coarser one is its index-3 sublattice") {
+TEST_CASE(
+    "a distorted fine lattice: the coarser one is its index-3 sublattice") {
   // Sheared and anisotropic: b1, b2 and b2 − b1 of different lengths.
   LatticeEstimate fine;
   fine.b1_px = Vec2(21.0, 3.0);
@@ -133,8 +132,8 @@ TEST_CASE("a distorted fine lattice: the coarser one is its index-3 sublattice")
   const std::array<Vec2, 3> shell = {Vec2(fine.b1_px + fine.b2_px),
                                      Vec2(2 * fine.b2_px - fine.b1_px),
                                      Vec2(2 * fine.b1_px - fine.b2_px)};
-  for (const Vec2& v : {coarse.b1_px, coarse.b2_px,
-                        Vec2(coarse.b2_px - coarse.b1_px)}) {
+  for (const Vec2& v :
+       {coarse.b1_px, coarse.b2_px, Vec2(coarse.b2_px - coarse.b1_px)}) {
     bool found = false;
     for (const Vec2& s : shell) {
       found |= (v - s).norm() < 1e-9 || (v + s).norm() < 1e-9;
@@ -280,16 +279,21 @@ Scene MakeScene(const Vec2& offset_nm) {
 }
 
 // The six shell vectors J·v for the model vectors v, ±.
-std::array<Vec2, 6> Shell(const SyntheticScan& scan, const Vec2& v1,
+std::array<Vec2, 6> Shell(const SyntheticScan& scan,
+                          const Vec2& v1,
                           const Vec2& v2) {
   const Mat2 j = Jacobian(scan.image_from_model, Vec2::Zero());
   const Vec2 b1 = j * v1, b2 = j * v2;
   return {b1, -b1, b2, -b2, Vec2(b2 - b1), Vec2(b1 - b2)};
 }
 
-bool ShellMatches(const std::array<Vec2, 6>& truth, const LatticeEstimate& e,
+bool ShellMatches(const std::array<Vec2, 6>& truth,
+                  const LatticeEstimate& e,
                   double rel) {
-  const std::array<Vec2, 6> est = {e.b1_px, -e.b1_px, e.b2_px, -e.b2_px,
+  const std::array<Vec2, 6> est = {e.b1_px,
+                                   -e.b1_px,
+                                   e.b2_px,
+                                   -e.b2_px,
                                    Vec2(e.b2_px - e.b1_px),
                                    Vec2(e.b1_px - e.b2_px)};
   for (const Vec2& t : truth) {
@@ -303,7 +307,9 @@ bool ShellMatches(const std::array<Vec2, 6>& truth, const LatticeEstimate& e,
 const Vec2 kOffsets[] = {Vec2(0, 0), Vec2(0.6, 0.35), Vec2(1.2, 0.7),
                          Vec2(1.8, 1.05)};
 
-TEST_CASE("holes + half centres: the finer lattice is found, registered and detected as √3") {
+TEST_CASE(
+    "holes + half centres: the finer lattice is found, registered and detected "
+    "as √3") {
   const LatticeModel model = MakeSi7x7Model();
   for (const Vec2& offset : kOffsets) {
     CAPTURE(offset.transpose());
@@ -368,7 +374,8 @@ TEST_CASE("holes + half centres: the finer lattice is found, registered and dete
 // The three coarse lattices (holes, T1 centres, T2 centres) pair equally
 // well; only the responses tell the holes apart. RegisterCornerHoles must
 // end on the holes for every offset.
-TEST_CASE("after the √3 correction the re-registration pairs the corner holes") {
+TEST_CASE(
+    "after the √3 correction the re-registration pairs the corner holes") {
   const LatticeModel model = MakeSi7x7Model();
   for (const Vec2& offset : kOffsets) {
     CAPTURE(offset.transpose());
@@ -401,8 +408,10 @@ TEST_CASE("after the √3 correction the re-registration pairs the corner holes"
     for (const HolePair& p : result.registration.pairs) {
       double best = 1e9;
       for (const TruthCornerHole& t : s.scan.corner_holes) {
-        best = std::min(best, (t.p_px - Apply(result.registration.image_from_model,
-                                              p.model_nm)).norm());
+        best = std::min(
+            best,
+            (t.p_px - Apply(result.registration.image_from_model, p.model_nm))
+                .norm());
       }
       worst = std::max(worst, best);
     }

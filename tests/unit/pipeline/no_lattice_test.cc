@@ -1,11 +1,11 @@
+#include "anchord/pipeline/register_frame.h"
+
 #include <doctest/doctest.h>
+#include <opencv2/imgproc.hpp>
 
 #include <cmath>
 #include <limits>
-#include <opencv2/imgproc.hpp>
 #include <random>
-
-#include "anchord/pipeline/register_frame.h"
 
 namespace anchord {
 namespace {

@@ -1,12 +1,12 @@
 #include "anchord/pipeline/register_frame.h"
 
+#include "anchord/synth/synthetic_scan.h"
+
+#include "support/truth_match.h"
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <string>
-
-#include "anchord/synth/synthetic_scan.h"
-#include "support/truth_match.h"
 
 namespace anchord {
 namespace {
@@ -36,7 +36,8 @@ void RunStudy(DetectorKind detector, testing::TruthScore& total) {
                     << " creep " << so.creep_px << ": " << s.Summary());
     total.Add(s);
   }
-  MESSAGE(std::string(DetectorKindName(detector)) << " total: " << total.Summary());
+  MESSAGE(std::string(DetectorKindName(detector))
+          << " total: " << total.Summary());
 }
 
 TEST_CASE("random distorted frames match the ground truth (fast detector)") {

@@ -1,12 +1,12 @@
 #include "anchord/preprocess/integrate.h"
 
+#include "anchord/pipeline/register_frame.h"
+#include "anchord/synth/synthetic_scan.h"
+
+#include "support/truth_match.h"
 #include <doctest/doctest.h>
 
 #include <cmath>
-
-#include "anchord/pipeline/register_frame.h"
-#include "anchord/synth/synthetic_scan.h"
-#include "support/truth_match.h"
 
 namespace anchord {
 namespace {

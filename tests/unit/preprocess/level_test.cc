@@ -4,6 +4,8 @@
 
 #include "anchord/preprocess/level.h"
 
+#include "anchord/synth/synthetic_scan.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -12,8 +14,6 @@
 #include <random>
 #include <set>
 #include <vector>
-
-#include "anchord/synth/synthetic_scan.h"
 
 namespace anchord {
 namespace {
@@ -54,8 +54,8 @@ SyntheticScanOptions BaseOptions() {
 }
 
 // Adds a strong plane a·x + b·y and a per-row offset to `img`.
-cv::Mat1f AddPlaneAndLineOffsets(const cv::Mat1f& img, double a, double b,
-                                 double line_std, uint64_t seed) {
+cv::Mat1f AddPlaneAndLineOffsets(
+    const cv::Mat1f& img, double a, double b, double line_std, uint64_t seed) {
   cv::Mat1f out = img.clone();
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> g(0, line_std);
@@ -108,8 +108,7 @@ TEST_CASE("tilted plane, line offsets and glitch rows are levelled") {
     other_masked += !r.row_ok[y] && glitch.count(y) == 0;
   }
   CHECK(other_masked <= 2);
-  CHECK(r.masked_rows ==
-        static_cast<int>(glitch.size()) + other_masked);
+  CHECK(r.masked_rows == static_cast<int>(glitch.size()) + other_masked);
 
   // Line levelling: row medians ~0 up to one common offset (the row
   // offset estimator may differ from the median by a constant on a skewed
@@ -127,8 +126,7 @@ TEST_CASE("tilted plane, line offsets and glitch rows are levelled") {
   for (int y = 0; y < raw.rows; ++y) {
     CAPTURE(y);
     CAPTURE(r.row_ok[y]);
-    CHECK(std::abs(RowMedian(r.image, y) - common) <
-          (r.row_ok[y] ? 0.3 : 0.5));
+    CHECK(std::abs(RowMedian(r.image, y) - common) < (r.row_ok[y] ? 0.3 : 0.5));
   }
   // The injected per-line offsets are gone: the row-mean of (levelled ·
   // scale − clean surface) varies across good rows by < 10 % of the
@@ -221,9 +219,9 @@ TEST_CASE("synthetic tilt and line noise from the generator are removed") {
   std::vector<double> q_raw;
   for (int qy = 0; qy < 2; ++qy) {
     for (int qx = 0; qx < 2; ++qx) {
-      const cv::Mat1f block =
-          scan.frame.image(cv::Rect(qx * w, qy * h, w, h));
-      q_raw.push_back(MedianOf(std::vector<double>(block.begin(), block.end())));
+      const cv::Mat1f block = scan.frame.image(cv::Rect(qx * w, qy * h, w, h));
+      q_raw.push_back(
+          MedianOf(std::vector<double>(block.begin(), block.end())));
     }
   }
   const auto [rlo, rhi] = std::minmax_element(q_raw.begin(), q_raw.end());
@@ -236,7 +234,7 @@ TEST_CASE("NaN rows are masked and filled") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::set<int> nan_rows;
   for (int k = 0; k < 5; ++k) nan_rows.insert(30 + 37 * k);  // isolated
-  for (int y = 200; y < 205; ++y) nan_rows.insert(y);         // a block
+  for (int y = 200; y < 205; ++y) nan_rows.insert(y);        // a block
   REQUIRE(nan_rows.size() == 10);
   for (int y : nan_rows) raw.row(y).setTo(nan);
   // Also a row with only a few NaN pixels: kept, pixels filled.

@@ -3,12 +3,12 @@
 
 #include "anchord/quality/metrics.h"
 
+#include "anchord/synth/synthetic_scan.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <vector>
-
-#include "anchord/synth/synthetic_scan.h"
 
 namespace anchord {
 namespace {
@@ -110,7 +110,8 @@ TEST_CASE("CalibrationFromHomography: scale errors, no shear") {
   }
 }
 
-TEST_CASE("CalibrationFromHomography: shear gives nonorthogonality -atan(shear)") {
+TEST_CASE(
+    "CalibrationFromHomography: shear gives nonorthogonality -atan(shear)") {
   for (double shear : {0.2, -0.1, 0.35}) {
     CAPTURE(shear);
     const double ex = 0.1, ey = -0.05;
@@ -123,8 +124,9 @@ TEST_CASE("CalibrationFromHomography: shear gives nonorthogonality -atan(shear)"
     // Sign: positive shear closes the angle between +x and +y (up).
     CHECK((cal.nonorthogonality_deg < 0) == (shear > 0));
     CHECK(cal.scale_x == doctest::Approx(1 + ex).epsilon(1e-9));
-    CHECK(cal.scale_y ==
-          doctest::Approx((1 + ey) * std::sqrt(1 + shear * shear)).epsilon(1e-9));
+    CHECK(
+        cal.scale_y ==
+        doctest::Approx((1 + ey) * std::sqrt(1 + shear * shear)).epsilon(1e-9));
   }
 }
 

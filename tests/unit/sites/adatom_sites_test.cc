@@ -6,6 +6,10 @@
 
 #include "anchord/sites/adatom_sites.h"
 
+#include "anchord/pipeline/register_frame.h"
+#include "anchord/synth/synthetic_scan.h"
+
+#include "support/truth_match.h"
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -17,10 +21,6 @@
 #include <tuple>
 #include <vector>
 
-#include "anchord/pipeline/register_frame.h"
-#include "anchord/synth/synthetic_scan.h"
-#include "support/truth_match.h"
-
 namespace anchord {
 namespace {
 
@@ -30,7 +30,8 @@ namespace {
 // a1, so the registration's T1/T2 labels are the generator's before any
 // turn; a rotation by 60° exchanges them (a 60° turn of the hexagonal
 // lattice maps up-pointing triangles onto down-pointing ones).
-SyntheticScanOptions FrameOptions(Half faulted, double rotation_deg,
+SyntheticScanOptions FrameOptions(Half faulted,
+                                  double rotation_deg,
                                   uint64_t seed) {
   SyntheticScanOptions o;
   o.width_px = 320;
@@ -70,8 +71,7 @@ double DistanceNm(const SyntheticScan& scan, const Vec2& p, const Vec2& d) {
 
 bool InsideBorder(const Vec2& p, const cv::Mat1f& img, double border_px) {
   return p.x() >= border_px && p.y() >= border_px &&
-         p.x() <= img.cols - 1 - border_px &&
-         p.y() <= img.rows - 1 - border_px;
+         p.x() <= img.cols - 1 - border_px && p.y() <= img.rows - 1 - border_px;
 }
 
 // Index of the true adatom nearest to p and its distance in nm.
@@ -183,7 +183,9 @@ TEST_CASE("canonical_faulted_t1 = false keeps the registration's labels") {
   }
 }
 
-TEST_CASE("the turn relabels the same physical sites: (i, j, T2, k) ↔ (−i, −j, T1, k)") {
+TEST_CASE(
+    "the turn relabels the same physical sites: (i, j, T2, k) ↔ (−i, −j, T1, "
+    "k)") {
   const Registered r = Register(FrameOptions(Half::kT2, 10, 3));
   REQUIRE(r.result.status.ok());
   const LatticeModel model = MakeSi7x7Model();
@@ -220,7 +222,9 @@ TEST_CASE("the turn relabels the same physical sites: (i, j, T2, k) ↔ (−i, �
 }
 
 // Vacancy classification at noise 0.05 with 10 % vacancies.
-TEST_CASE("vacancies: precision and recall 1 at noise 0.05; confidence is how far from the threshold") {
+TEST_CASE(
+    "vacancies: precision and recall 1 at noise 0.05; confidence is how far "
+    "from the threshold") {
   SyntheticScanOptions so = FrameOptions(Half::kT1, -23, 21);
   so.noise = 0.05;
   so.vacancy_fraction = 0.1;
@@ -258,8 +262,8 @@ TEST_CASE("vacancies: precision and recall 1 at noise 0.05; confidence is how fa
   // About 10 % of the sites are vacant.
   CHECK(true_vac > 0.07 * n);
   CHECK(true_vac < 0.13 * n);
-  CHECK(hits == true_vac);          // recall 1
-  CHECK(hits == reported_vac);      // precision 1
+  CHECK(hits == true_vac);      // recall 1
+  CHECK(hits == reported_vac);  // precision 1
   CHECK(occupied_ok == n - true_vac);
   // Recall counted from the truth side too: every true vacancy ≥ 2 px
   // inside the frame is reported, as a vacancy, within 0.1 nm.
@@ -351,8 +355,8 @@ TEST_CASE("every true adatom site inside the frame is reported exactly once") {
   // No duplicate site labels.
   std::set<std::tuple<int, int, int, int>> keys;
   for (const AdatomSite& a : s.adatoms) {
-    CHECK(keys.insert({a.i, a.j, static_cast<int>(a.half), a.code_index})
-              .second);
+    CHECK(
+        keys.insert({a.i, a.j, static_cast<int>(a.half), a.code_index}).second);
     // border_px = 0: every reported site lies in the frame.
     CHECK(InsideBorder(a.p_px, img, -0.5));
   }
@@ -389,10 +393,11 @@ TEST_CASE("every true adatom site inside the frame is reported exactly once") {
   CHECK(reported_inner <= truth_inner);
   CHECK(reported_inner > 0.95 * truth_inner);
   MESSAGE(truth_inner << " true sites ≥ 2 px inside, " << reported_inner
-                      << " reported sites ≥ 3 px inside, "
-                      << s.adatoms.size() << " reported in all");
+                      << " reported sites ≥ 3 px inside, " << s.adatoms.size()
+                      << " reported in all");
   // The project's scorer agrees.
-  const testing::TruthScore score = testing::ScoreAgainstTruth(r.result, r.scan);
+  const testing::TruthScore score =
+      testing::ScoreAgainstTruth(r.result, r.scan);
   CHECK(score.recall() == 1.0);
   CHECK(score.precision() == 1.0);
   CHECK(score.faulted_accuracy() == 1.0);
@@ -424,9 +429,9 @@ TEST_CASE("code_index, half and kind name the model's basis site at (i, j)") {
       CHECK(basis->kind == a.kind);
       // Code order: corner adatoms (0–2) first, then centre (3–5).
       CHECK((a.kind == SiteKind::kCorner) == (a.code_index < 3));
-      const Vec2 expected = model.ModelFromLattice(a.i, a.j) +
-                            model.ModelFromLattice(basis->frac.x(),
-                                                   basis->frac.y());
+      const Vec2 expected =
+          model.ModelFromLattice(a.i, a.j) +
+          model.ModelFromLattice(basis->frac.x(), basis->frac.y());
       CHECK((a.model_nm - expected).norm() < 1e-9);
       // H (after the turn) maps the label's model point onto the site:
       // the field and the peak refinement move it by a fraction of a
@@ -445,7 +450,9 @@ TEST_CASE("code_index, half and kind name the model's basis site at (i, j)") {
   }
 }
 
-TEST_CASE("corner holes: H maps each reported model_nm onto p_px and onto the true hole") {
+TEST_CASE(
+    "corner holes: H maps each reported model_nm onto p_px and onto the true "
+    "hole") {
   for (const Half faulted : {Half::kT1, Half::kT2}) {
     CAPTURE(std::string(HalfName(faulted)));
     const Registered r = Register(FrameOptions(faulted, -41, 12));

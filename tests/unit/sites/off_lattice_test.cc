@@ -6,6 +6,9 @@
 
 #include "anchord/sites/off_lattice.h"
 
+#include "anchord/pipeline/register_frame.h"
+#include "anchord/synth/synthetic_scan.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -14,9 +17,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include "anchord/pipeline/register_frame.h"
-#include "anchord/synth/synthetic_scan.h"
 
 namespace anchord {
 namespace {
@@ -89,8 +89,8 @@ double DistanceNm(const SyntheticScan& scan, const Vec2& p, const Vec2& d) {
 // Distance (nm) from p to the nearest image border, at the local scale.
 double BorderNm(const SyntheticScan& scan, const Vec2& p) {
   const cv::Mat1f& img = scan.frame.image;
-  const double px = std::min({p.x(), p.y(), img.cols - 1 - p.x(),
-                              img.rows - 1 - p.y()});
+  const double px =
+      std::min({p.x(), p.y(), img.cols - 1 - p.x(), img.rows - 1 - p.y()});
   const Mat3& h = scan.image_from_model;
   const Mat2 j = Jacobian(h, Apply(h.inverse(), p));
   return px / std::sqrt(std::abs(j.determinant()));
@@ -98,8 +98,10 @@ double BorderNm(const SyntheticScan& scan, const Vec2& p) {
 
 // Index of the candidate nearest to p in the sample plane, or −1; its
 // distance in nm through `dist_nm`.
-int Nearest(const SyntheticScan& scan, const Vec2& p,
-            const std::vector<Vec2>& candidates, double& dist_nm) {
+int Nearest(const SyntheticScan& scan,
+            const Vec2& p,
+            const std::vector<Vec2>& candidates,
+            double& dist_nm) {
   int best = -1;
   dist_nm = std::numeric_limits<double>::infinity();
   for (size_t k = 0; k < candidates.size(); ++k) {
@@ -119,9 +121,7 @@ struct Score {
   double sum_sq_nm = 0;          // their squared position errors
   double min_site_nm = std::numeric_limits<double>::infinity();
   double recall() const { return truths ? double(found) / truths : 1.0; }
-  double precision() const {
-    return reports ? double(correct) / reports : 1.0;
-  }
+  double precision() const { return reports ? double(correct) / reports : 1.0; }
   double rms_nm() const {
     return isolated ? std::sqrt(sum_sq_nm / isolated) : 0.0;
   }
@@ -223,7 +223,8 @@ Score ScoreFeatures(const Registered& r) {
   return s;
 }
 
-TEST_CASE("adsorbates on 20 distorted noisy frames: precision, recall and position") {
+TEST_CASE(
+    "adsorbates on 20 distorted noisy frames: precision, recall and position") {
   Score total;
   int frames = 0;
   double height_min = std::numeric_limits<double>::infinity();
@@ -234,9 +235,9 @@ TEST_CASE("adsorbates on 20 distorted noisy frames: precision, recall and positi
     REQUIRE(r.result.status.ok());
     ++frames;
     const Score s = ScoreFeatures(r);
-    MESSAGE("seed " << seed << ": " << s.found << "/" << s.truths
-                    << " found, " << s.correct << "/" << s.reports
-                    << " correct, rms " << s.rms_nm() << " nm");
+    MESSAGE("seed " << seed << ": " << s.found << "/" << s.truths << " found, "
+                    << s.correct << "/" << s.reports << " correct, rms "
+                    << s.rms_nm() << " nm");
     total.Add(s);
     for (const OffLatticeFeature& f : r.result.sites.off_lattice) {
       CHECK(f.confidence >= 0.5);
@@ -247,11 +248,11 @@ TEST_CASE("adsorbates on 20 distorted noisy frames: precision, recall and positi
   }
   MESSAGE("total: recall " << total.recall() << " (" << total.found << "/"
                            << total.truths << "), precision "
-                           << total.precision() << " (" << total.correct
-                           << "/" << total.reports << "), rms "
-                           << total.rms_nm() << " nm over "
-                           << total.isolated << " single adsorbates, lowest "
-                           "height "
+                           << total.precision() << " (" << total.correct << "/"
+                           << total.reports << "), rms " << total.rms_nm()
+                           << " nm over " << total.isolated
+                           << " single adsorbates, lowest "
+                              "height "
                            << height_min << ", closest site "
                            << total.min_site_nm << " nm");
   CHECK(frames == 20);
@@ -312,7 +313,9 @@ void AddBlob(SyntheticScan& scan, const Vec2& p) {
   }
 }
 
-TEST_CASE("a blob on an adatom site is on the lattice; the same blob off it is a feature") {
+TEST_CASE(
+    "a blob on an adatom site is on the lattice; the same blob off it is a "
+    "feature") {
   SyntheticScanOptions so = FeatureFrameOptions(7);
   so.adsorbates = 0;
   so.vacancy_fraction = 0;
@@ -386,15 +389,14 @@ TEST_CASE("model_nm maps back to p_px through H within the residual field") {
 TEST_CASE("enabled = false: no search and no \"features\" stage") {
   OffLatticeOptions off;
   off.enabled = false;
-  const Registered r =
-      Register(MakeSyntheticScan(FeatureFrameOptions(2)), off);
+  const Registered r = Register(MakeSyntheticScan(FeatureFrameOptions(2)), off);
   REQUIRE(r.result.status.ok());
   CHECK(r.result.sites.off_lattice.empty());
   for (const auto& [stage, ms] : r.result.timing_ms) CHECK(stage != "features");
   const Registered on = Register(MakeSyntheticScan(FeatureFrameOptions(2)));
-  const auto it = std::find_if(
-      on.result.timing_ms.begin(), on.result.timing_ms.end(),
-      [](const auto& s) { return s.first == "features"; });
+  const auto it =
+      std::find_if(on.result.timing_ms.begin(), on.result.timing_ms.end(),
+                   [](const auto& s) { return s.first == "features"; });
   REQUIRE(it != on.result.timing_ms.end());
   MESSAGE("features stage: " << it->second << " ms on 512 px");
 }

@@ -216,8 +216,8 @@ TEST_CASE("N = 4: the error at the anchors is the noise itself") {
   CHECK(rayleigh == doctest::Approx(0.185).epsilon(0.01));
   CHECK(fitted.oks95 == doctest::Approx(rayleigh).epsilon(0.15));
   // Mean length of a 2-D Gaussian: σ·√(π/2) = 0.0627.
-  CHECK(fitted.mae == doctest::Approx(0.05 * std::sqrt(3.14159265 / 2))
-                          .epsilon(0.15));
+  CHECK(fitted.mae ==
+        doctest::Approx(0.05 * std::sqrt(3.14159265 / 2)).epsilon(0.15));
 }
 
 TEST_CASE("Fig3Options::Validate lists every violation") {

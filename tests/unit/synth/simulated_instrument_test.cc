@@ -6,18 +6,18 @@
 
 #include "anchord/synth/simulated_instrument.h"
 
+#include "anchord/model/lattice_model.h"
+
 #include <doctest/doctest.h>
+#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <opencv2/imgproc.hpp>
 #include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include "anchord/model/lattice_model.h"
 
 namespace anchord {
 namespace {

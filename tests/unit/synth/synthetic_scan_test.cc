@@ -4,6 +4,8 @@
 
 #include "anchord/synth/synthetic_scan.h"
 
+#include "anchord/model/lattice_model.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -13,8 +15,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include "anchord/model/lattice_model.h"
 
 namespace anchord {
 namespace {
@@ -78,10 +78,9 @@ float Bilinear(const cv::Mat1f& img, const Vec2& p) {
   const int x0 = static_cast<int>(std::floor(p.x()));
   const int y0 = static_cast<int>(std::floor(p.y()));
   const double fx = p.x() - x0, fy = p.y() - y0;
-  return static_cast<float>((1 - fx) * (1 - fy) * img(y0, x0) +
-                            fx * (1 - fy) * img(y0, x0 + 1) +
-                            (1 - fx) * fy * img(y0 + 1, x0) +
-                            fx * fy * img(y0 + 1, x0 + 1));
+  return static_cast<float>(
+      (1 - fx) * (1 - fy) * img(y0, x0) + fx * (1 - fy) * img(y0, x0 + 1) +
+      (1 - fx) * fy * img(y0 + 1, x0) + fx * fy * img(y0 + 1, x0 + 1));
 }
 
 TEST_CASE("Validate accepts the defaults and random options") {
@@ -186,14 +185,14 @@ TEST_CASE("truth is consistent with image_from_model (no creep)") {
         1e-9);
   // 12 adatoms per cell area: the count agrees with the footprint area.
   const Mat2 j = Jacobian(s.image_from_model, Vec2::Zero());
-  const double cell_area_px =
-      std::abs(Cross(j * m.a1_nm, j * m.a2_nm));
+  const double cell_area_px = std::abs(Cross(j * m.a1_nm, j * m.a2_nm));
   const double cells = 256.0 * 256.0 / cell_area_px;
   CHECK(s.adatoms.size() == doctest::Approx(12 * cells).epsilon(0.1));
   CHECK(s.corner_holes.size() == doctest::Approx(cells).epsilon(0.15));
 }
 
-TEST_CASE("ground-truth corner holes are local minima of the noise-free image") {
+TEST_CASE(
+    "ground-truth corner holes are local minima of the noise-free image") {
   SyntheticScanOptions o = SmallOptions();
   o.noise = 0;
   o.blur_nm = 0.02;
@@ -287,8 +286,8 @@ TEST_CASE("glitch rows are reported and are the only rows changed") {
   const SyntheticScan glitched = MakeSyntheticScan(o);
   REQUIRE(glitched.glitch_rows.size() == 4);
   CHECK(clean.glitch_rows.empty());
-  CHECK(std::is_sorted(glitched.glitch_rows.begin(),
-                       glitched.glitch_rows.end()));
+  CHECK(
+      std::is_sorted(glitched.glitch_rows.begin(), glitched.glitch_rows.end()));
   const std::multiset<int> rows(glitched.glitch_rows.begin(),
                                 glitched.glitch_rows.end());
   for (int y = 0; y < o.height_px; ++y) {
@@ -382,7 +381,8 @@ TEST_CASE("TruePixel: creep displaces the top rows, not the bottom") {
     // the displaced row), and self-consistently.
     CHECK(p.y() > 4.0);
     CHECK(p.y() < 5.0);
-    CHECK(p.y() == doctest::Approx(5.0 * std::exp(-p.y() / 40.0)).epsilon(1e-6));
+    CHECK(p.y() ==
+          doctest::Approx(5.0 * std::exp(-p.y() / 40.0)).epsilon(1e-6));
   }
   SUBCASE("no creep: TruePixel is image_from_model") {
     o.creep_px = 0;
@@ -555,9 +555,9 @@ TEST_CASE("SiteOccupied is the truth's vacancy rule") {
   for (const TruthAdatom& a : s.adatoms) {
     int site = -1;
     for (size_t k = 0; k < m.sites.size(); ++k) {
-      const Vec2 q = m.ModelFromLattice(a.i, a.j) +
-                     m.ModelFromLattice(m.sites[k].frac.x(),
-                                        m.sites[k].frac.y());
+      const Vec2 q =
+          m.ModelFromLattice(a.i, a.j) +
+          m.ModelFromLattice(m.sites[k].frac.x(), m.sites[k].frac.y());
       if ((q - a.model_nm).norm() < 1e-9) site = static_cast<int>(k);
     }
     REQUIRE(site >= 0);

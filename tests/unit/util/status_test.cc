@@ -13,8 +13,7 @@ TEST_CASE("StatusCodeName spells the wire names") {
   CHECK(std::string(StatusCodeName(StatusCode::kNoLattice)) == "no_lattice");
   CHECK(std::string(StatusCodeName(StatusCode::kInvalidInput)) ==
         "invalid_input");
-  CHECK(std::string(StatusCodeName(StatusCode::kInternal)) ==
-        "internal_error");
+  CHECK(std::string(StatusCodeName(StatusCode::kInternal)) == "internal_error");
   // Names are distinct, so a client can tell the outcomes apart.
   const std::set<std::string> names = {
       StatusCodeName(StatusCode::kOk), StatusCodeName(StatusCode::kNoLattice),

@@ -3,13 +3,13 @@
 
 #include "anchord/util/validation.h"
 
+#include "anchord/detect/corner_hole_detector.h"
+
 #include <doctest/doctest.h>
 
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include "anchord/detect/corner_hole_detector.h"
 
 namespace anchord {
 namespace {

@@ -1,10 +1,10 @@
 #pragma once
 
-#include <vector>
-
 #include "anchord/model/lattice_model.h"
 #include "anchord/register/lattice_registration.h"
 #include "anchord/util/geometry.h"
+
+#include <vector>
 
 namespace anchord {
 

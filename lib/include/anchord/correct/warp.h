@@ -2,6 +2,7 @@
 
 #include "anchord/util/geometry.h"
 #include "anchord/util/status.h"
+
 #include <opencv2/core.hpp>
 
 namespace anchord {

@@ -1,11 +1,12 @@
 #pragma once
 
-#include <string>
-#include <string_view>
-
 #include "anchord/util/frame.h"
 #include "anchord/util/status.h"
+
 #include <opencv2/core.hpp>
+
+#include <string>
+#include <string_view>
 
 namespace anchord {
 

@@ -1,10 +1,10 @@
 #pragma once
 
-#include <vector>
-
 #include "anchord/detect/corner_hole_detector.h"
 #include "anchord/util/geometry.h"
 #include "anchord/util/status.h"
+
+#include <vector>
 
 namespace anchord {
 

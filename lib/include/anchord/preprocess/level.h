@@ -1,9 +1,9 @@
 #pragma once
 
-#include <vector>
-
 #include "anchord/util/frame.h"
 #include "anchord/util/status.h"
+
+#include <vector>
 
 namespace anchord {
 
@@ -33,10 +33,10 @@ struct LevelOptions {
 // downstream are scale-free) with a per-row validity mask.
 struct LevelResult {
   Status status;
-  cv::Mat1f image;             // levelled, finite everywhere
-  std::vector<bool> row_ok;    // false for masked rows
+  cv::Mat1f image;           // levelled, finite everywhere
+  std::vector<bool> row_ok;  // false for masked rows
   int masked_rows = 0;
-  double scale = 1.0;          // raw units per levelled unit
+  double scale = 1.0;  // raw units per levelled unit
 };
 
 // Plane removal, per-line levelling and glitch masking. Never throws; an

@@ -1,9 +1,9 @@
 #pragma once
 
-#include <vector>
-
 #include "anchord/model/lattice_model.h"
 #include "anchord/util/geometry.h"
+
+#include <vector>
 
 namespace anchord {
 

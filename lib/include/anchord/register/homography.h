@@ -1,9 +1,9 @@
 #pragma once
 
+#include "anchord/util/geometry.h"
+
 #include <optional>
 #include <vector>
-
-#include "anchord/util/geometry.h"
 
 namespace anchord {
 

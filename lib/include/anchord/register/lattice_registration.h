@@ -1,13 +1,13 @@
 #pragma once
 
-#include <vector>
-
 #include "anchord/detect/corner_hole_detector.h"
 #include "anchord/lattice/lattice_estimate.h"
 #include "anchord/model/lattice_model.h"
 #include "anchord/register/homography.h"
 #include "anchord/util/geometry.h"
 #include "anchord/util/status.h"
+
+#include <vector>
 
 namespace anchord {
 

@@ -1,12 +1,12 @@
 #pragma once
 
-#include <vector>
-
 #include "anchord/correct/displacement_field.h"
 #include "anchord/model/lattice_model.h"
 #include "anchord/register/lattice_registration.h"
 #include "anchord/util/geometry.h"
 #include "anchord/util/status.h"
+
+#include <vector>
 
 namespace anchord {
 

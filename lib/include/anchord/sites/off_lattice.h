@@ -1,9 +1,9 @@
 #pragma once
 
-#include <vector>
-
 #include "anchord/sites/adatom_sites.h"
 #include "anchord/util/status.h"
+
+#include <vector>
 
 namespace anchord {
 

@@ -27,13 +27,13 @@
 //   rendered as seen at start + (y + 1/4) · line_time_s (the middle of its
 //   forward trace). d, c and lag are held constant within a row.
 
-#include <cstdint>
-#include <memory>
-#include <vector>
-
 #include "anchord/synth/synthetic_scan.h"
 #include "anchord/util/geometry.h"
 #include "anchord/util/status.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
 
 namespace anchord {
 

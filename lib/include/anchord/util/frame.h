@@ -1,10 +1,11 @@
 #pragma once
 
+#include "anchord/util/geometry.h"
+
 #include <opencv2/core.hpp>
+
 #include <string>
 #include <vector>
-
-#include "anchord/util/geometry.h"
 
 namespace anchord {
 

@@ -1,10 +1,10 @@
 #pragma once
 
+#include "anchord/util/status.h"
+
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include "anchord/util/status.h"
 
 namespace anchord {
 
@@ -43,11 +43,11 @@ class Violations {
   v.Require((field) > (bound), #field, field, "> " #bound)
 #define ANCHORD_OPTION_GE(v, field, bound) \
   v.Require((field) >= (bound), #field, field, ">= " #bound)
-#define ANCHORD_OPTION_IN_OPEN(v, field, lo, hi)      \
-  v.Require((field) > (lo) && (field) < (hi), #field, \
-            field, "in (" #lo ", " #hi ")")
-#define ANCHORD_OPTION_IN_CLOSED(v, field, lo, hi)      \
-  v.Require((field) >= (lo) && (field) <= (hi), #field, \
-            field, "in [" #lo ", " #hi "]")
+#define ANCHORD_OPTION_IN_OPEN(v, field, lo, hi)             \
+  v.Require((field) > (lo) && (field) < (hi), #field, field, \
+            "in (" #lo ", " #hi ")")
+#define ANCHORD_OPTION_IN_CLOSED(v, field, lo, hi)             \
+  v.Require((field) >= (lo) && (field) <= (hi), #field, field, \
+            "in [" #lo ", " #hi "]")
 
 }  // namespace anchord

@@ -46,7 +46,8 @@ TEST_CASE("block makes the producer wait for room" * doctest::timeout(10)) {
   CHECK(*q.Pop() == 2);
 }
 
-TEST_CASE("close wakes consumers and refuses producers" * doctest::timeout(10)) {
+TEST_CASE("close wakes consumers and refuses producers" *
+          doctest::timeout(10)) {
   BoundedQueue<int> q(4, OverflowPolicy::kDropOldest);
   q.Push(7);
   std::thread consumer([&] {
@@ -79,8 +80,9 @@ TEST_CASE("the byte budget bounds the queue as well as the item count") {
     CHECK(q.dropped() == 1);
   }
   SUBCASE("an item larger than the whole budget is refused at once") {
-    for (OverflowPolicy p : {OverflowPolicy::kBlock, OverflowPolicy::kDropOldest,
-                             OverflowPolicy::kDropNewest}) {
+    for (OverflowPolicy p :
+         {OverflowPolicy::kBlock, OverflowPolicy::kDropOldest,
+          OverflowPolicy::kDropNewest}) {
       BoundedQueue<int> q(4, p, 10);
       CHECK(q.Push(1, 3));
       CHECK_FALSE(q.Push(2, 11));  // kBlock does not wait for it

@@ -414,8 +414,8 @@ TEST_CASE("IsLoopbackEndpoint") {
 TEST_CASE("metrics never on every interface; binds never to a host name") {
   for (const char* wildcard : {"0.0.0.0:9105", "[::]:9105", "*:9105"}) {
     CAPTURE(wildcard);
-    const LoadedConfig loaded = Load(std::string("[endpoints]\nhttp_metrics = \"") +
-                                     wildcard + "\"\n");
+    const LoadedConfig loaded =
+        Load(std::string("[endpoints]\nhttp_metrics = \"") + wildcard + "\"\n");
     REQUIRE(!loaded.status.ok());
     CHECK(Contains(loaded.status.message(),
                    "Violated constraint: a single address, not every "

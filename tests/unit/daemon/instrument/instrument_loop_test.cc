@@ -5,12 +5,11 @@
 // without.
 #include "daemon/instrument/instrument_loop.h"
 
+#include "daemon/serve/local_daemon.h"
+#include "daemon/wire/wire.h"
 #include <doctest/doctest.h>
 
 #include <cmath>
-
-#include "daemon/serve/local_daemon.h"
-#include "daemon/wire/wire.h"
 
 namespace anchord::daemon {
 namespace {
@@ -43,10 +42,12 @@ struct LocalDaemon {
 
   LocalDaemon() {
     REQUIRE(runtime.Create().ok());
-    config = std::make_shared<const DaemonConfig>(LocalDaemonConfig(runtime, ""));
+    config =
+        std::make_shared<const DaemonConfig>(LocalDaemonConfig(runtime, ""));
     daemon = std::make_unique<DaemonThread>(config);
     std::atomic<bool> stop{false};
-    REQUIRE(WaitUntilServing(context, config->endpoints.queries, *daemon, stop));
+    REQUIRE(
+        WaitUntilServing(context, config->endpoints.queries, *daemon, stop));
   }
 };
 
@@ -66,7 +67,8 @@ InstrumentLoopResult Run(LocalDaemon& d, bool compensate, int frames) {
   o.compensate = compensate;
   o.session = compensate ? "on" : "off";
   o.first_frame_id = compensate ? 1000 : 1;
-  InstrumentLoopResult r = RunInstrumentLoop(instrument, publisher, drift, o, stop);
+  InstrumentLoopResult r =
+      RunInstrumentLoop(instrument, publisher, drift, o, stop);
   REQUIRE_MESSAGE(r.status.ok(), r.status.message());
   REQUIRE(static_cast<int>(r.frames.size()) == frames);
   return r;
@@ -86,17 +88,17 @@ TEST_CASE("closing the loop on the published drift removes >= 20x of it") {
   CHECK(on.frames[0].compensation_nm_per_s.norm() == 0);
   CHECK(on.frames[1].compensation_nm_per_s.norm() == 0);
   CHECK(on.frames[2].compensation_nm_per_s.norm() > 0);
-  for (const LoopFrame& f : off.frames) CHECK(f.compensation_nm_per_s.norm() == 0);
+  for (const LoopFrame& f : off.frames)
+    CHECK(f.compensation_nm_per_s.norm() == 0);
 
   const ResidualDrift r_off = MeasureResidualDrift(off.frames, 0);
   const ResidualDrift r_on = MeasureResidualDrift(on.frames, 0);
   const ResidualDrift s_off = MeasureResidualDrift(off.frames, 2);
   const ResidualDrift s_on = MeasureResidualDrift(on.frames, 2);
-  MESSAGE("net residual drift off " << r_off.net_nm_per_min << " nm/min, on "
-                                    << r_on.net_nm_per_min
-                                    << "; per-frame RMS from frame 2: off "
-                                    << s_off.rms_nm_per_min << ", on "
-                                    << s_on.rms_nm_per_min);
+  MESSAGE("net residual drift off "
+          << r_off.net_nm_per_min << " nm/min, on " << r_on.net_nm_per_min
+          << "; per-frame RMS from frame 2: off " << s_off.rms_nm_per_min
+          << ", on " << s_on.rms_nm_per_min);
   CHECK(r_off.net_nm_per_min == doctest::Approx(2.0).epsilon(0.1));
   // From frame 2 on, once the loop is closed (the first two frames drift
   // freely: the estimate needs two placed frames). Over 30 frames those

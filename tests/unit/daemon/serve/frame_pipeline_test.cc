@@ -209,8 +209,10 @@ std::vector<std::string> Topics(const Job& job) {
   return topics;
 }
 
-TEST_CASE("an ordered stage past its deadline abandons the job, never holds "
-          "the pipeline" * doctest::timeout(20)) {
+TEST_CASE(
+    "an ordered stage past its deadline abandons the job, never holds "
+    "the pipeline" *
+    doctest::timeout(20)) {
   StuckHarness h(milliseconds(1500));
   h.pipeline->Submit("a", 0);
   h.pipeline->Submit("stuck", 0);
