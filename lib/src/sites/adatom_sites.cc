@@ -193,37 +193,49 @@ Status SitesOptions::Validate() const {
   return v.ToStatus();
 }
 
-SitesResult LocateSites(const cv::Mat1f& levelled,
-                        const LatticeModel& model,
-                        const RegisterResult& registration,
-                        const SitesOptions& o) {
-  SitesResult res;
-  const cv::Size size = levelled.size();
-  const Vec2 centre(0.5 * (size.width - 1), 0.5 * (size.height - 1));
-  const Mat3& h0 = registration.image_from_model;
-  const Mat2 jac = Jacobian(h0, Apply(h0.inverse(), centre));
-  const double px_per_nm = std::sqrt(std::abs(jac.determinant()));
-  const double sigma = 0.2 * kSi7x7AdatomSpacingNm * px_per_nm;
-  cv::Mat1f smooth;
-  cv::GaussianBlur(levelled, smooth, cv::Size(0, 0), std::max(0.5, sigma));
-  res.smoothed = smooth;
+namespace {
 
-  // Contrast of every site under the registration as given; the brighter
-  // half is the faulted one (in the DAS model the half carrying the
-  // stacking fault images brighter in filled states).
+// Every site of the frame under the registration as given, with its
+// position (the displacement field applied) and its contrast.
+struct SampledSites {
   std::vector<Site> sites;
   std::vector<Vec2> pos;
   std::vector<double> contrast;
-  {
-    const DisplacementField field(model, h0, registration.pairs);
-    for (const Site& s : EnumerateSites(model, h0, size)) {
-      const Vec2 p = field.ImageFromModel(s.model_nm);
-      if (!Inside(p, size, o.border_px)) continue;
-      sites.push_back(s);
-      pos.push_back(p);
-      contrast.push_back(Contrast(smooth, p, Jacobian(h0, s.model_nm)));
-    }
+};
+
+SampledSites SampleSites(const cv::Mat1f& smooth,
+                         const LatticeModel& model,
+                         const RegisterResult& registration,
+                         const SitesOptions& o) {
+  SampledSites out;
+  const Mat3& h0 = registration.image_from_model;
+  const DisplacementField field(model, h0, registration.pairs);
+  for (const Site& s : EnumerateSites(model, h0, smooth.size())) {
+    const Vec2 p = field.ImageFromModel(s.model_nm);
+    if (!Inside(p, smooth.size(), o.border_px)) continue;
+    out.sites.push_back(s);
+    out.pos.push_back(p);
+    out.contrast.push_back(Contrast(smooth, p, Jacobian(h0, s.model_nm)));
   }
+  return out;
+}
+
+// Which half is faulted, and the registration relabelled so that it is T1
+// when canonical_faulted_t1 asks for it.
+struct Halves {
+  RegisterResult registration;
+  Half faulted = Half::kT1;
+  double faulted_contrast = 0;  // (brighter − darker) / darker half median
+};
+
+// The brighter half is the faulted one (in the DAS model the half carrying
+// the stacking fault images brighter in filled states). When the turn is
+// made, `sites` are relabelled in place.
+Halves ChooseHalves(const LatticeModel& model,
+                    const RegisterResult& registration,
+                    const std::vector<double>& contrast,
+                    const SitesOptions& o,
+                    std::vector<Site>& sites) {
   std::vector<double> c_half[2];
   for (size_t k = 0; k < sites.size(); ++k) {
     c_half[static_cast<int>(sites[k].basis->half)].push_back(contrast[k]);
@@ -231,8 +243,8 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
   const double m1 = internal::Median(c_half[0]);
   const double m2 = internal::Median(c_half[1]);
   const bool turn = o.canonical_faulted_t1 && m2 > m1;
-  const RegisterResult reg =
-      turn ? TurnHalf(registration, model) : registration;
+  Halves out;
+  out.registration = turn ? TurnHalf(registration, model) : registration;
   if (turn) {
     // Same physical sites, new labels: cell (i, j) → (−i, −j), the other
     // half, the same code index (see TurnHalf). Relies on the model's basis
@@ -247,14 +259,21 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
       s.j = -s.j;
     }
   }
-  const Half faulted = (m2 > m1) != turn ? Half::kT2 : Half::kT1;
+  out.faulted = (m2 > m1) != turn ? Half::kT2 : Half::kT1;
   const double unfaulted_level = std::max(std::min(m1, m2), 1e-9);
-  res.faulted_contrast =
+  out.faulted_contrast =
       (std::max(m1, m2) - std::min(m1, m2)) / unfaulted_level;
-  res.image_from_model = reg.image_from_model;
+  return out;
+}
 
-  // Vacancy threshold per (half, kind) group: a fraction of the group's
-  // median contrast (most sites are occupied).
+// Occupied or vacant, with a confidence, by a threshold per (half, kind)
+// group: a fraction of the group's median contrast (most sites are
+// occupied).
+std::vector<AdatomSite> ClassifySites(const SampledSites& sampled,
+                                      Half faulted,
+                                      const SitesOptions& o) {
+  const std::vector<Site>& sites = sampled.sites;
+  const std::vector<double>& contrast = sampled.contrast;
   double median[2][2], spread[2][2];
   for (int hf = 0; hf < 2; ++hf) {
     for (int kd = 0; kd < 2; ++kd) {
@@ -273,13 +292,14 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
       spread[hf][kd] = std::max(internal::RobustSigma(occ), 1e-6);
     }
   }
+  std::vector<AdatomSite> adatoms;
   for (size_t k = 0; k < sites.size(); ++k) {
     const Site& s = sites[k];
     const int hf = static_cast<int>(s.basis->half);
     const int kd = static_cast<int>(s.basis->kind);
     const double thr = o.vacancy_threshold * median[hf][kd];
     AdatomSite a;
-    a.p_px = pos[k];
+    a.p_px = sampled.pos[k];
     a.model_nm = s.model_nm;
     a.i = s.i;
     a.j = s.j;
@@ -292,8 +312,73 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
     a.confidence =
         1.0 /
         (1.0 + std::exp(-2.0 * std::abs(contrast[k] - thr) / spread[hf][kd]));
-    res.adatoms.push_back(a);
+    adatoms.push_back(a);
   }
+  return adatoms;
+}
+
+// The corner holes of the cells the sites belong to (their origins plus
+// the neighbours that close the border) inside the frame, each marked
+// detected when the registration paired it.
+std::vector<CornerHoleSite> ListCornerHoles(const LatticeModel& model,
+                                            const RegisterResult& reg,
+                                            const std::vector<Site>& sites,
+                                            const cv::Size& size,
+                                            const SitesOptions& o) {
+  const DisplacementField field(model, reg.image_from_model, reg.pairs);
+  std::vector<std::pair<int, int>> detected;
+  for (const HolePair& p : reg.pairs) detected.emplace_back(p.i, p.j);
+  std::sort(detected.begin(), detected.end());
+  std::vector<std::pair<int, int>> cells;
+  for (const Site& s : sites) cells.emplace_back(s.i, s.j);
+  std::sort(cells.begin(), cells.end());
+  cells.erase(std::unique(cells.begin(), cells.end()), cells.end());
+  std::vector<std::pair<int, int>> holes;
+  for (const auto& [i, j] : cells) {
+    for (int di = 0; di <= 1; ++di) {
+      for (int dj = 0; dj <= 1; ++dj) holes.emplace_back(i + di, j + dj);
+    }
+  }
+  std::sort(holes.begin(), holes.end());
+  holes.erase(std::unique(holes.begin(), holes.end()), holes.end());
+  std::vector<CornerHoleSite> out;
+  for (const auto& [i, j] : holes) {
+    CornerHoleSite c;
+    c.i = i;
+    c.j = j;
+    c.model_nm = model.ModelFromLattice(i, j);
+    c.p_px = field.ImageFromModel(c.model_nm);
+    if (!Inside(c.p_px, size, o.border_px)) continue;
+    c.detected = std::binary_search(detected.begin(), detected.end(),
+                                    std::make_pair(i, j));
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+SitesResult LocateSites(const cv::Mat1f& levelled,
+                        const LatticeModel& model,
+                        const RegisterResult& registration,
+                        const SitesOptions& o) {
+  SitesResult res;
+  const cv::Size size = levelled.size();
+  const Vec2 centre(0.5 * (size.width - 1), 0.5 * (size.height - 1));
+  const Mat3& h0 = registration.image_from_model;
+  const Mat2 jac = Jacobian(h0, Apply(h0.inverse(), centre));
+  const double px_per_nm = std::sqrt(std::abs(jac.determinant()));
+  const double sigma = 0.2 * kSi7x7AdatomSpacingNm * px_per_nm;
+  cv::Mat1f smooth;
+  cv::GaussianBlur(levelled, smooth, cv::Size(0, 0), std::max(0.5, sigma));
+  res.smoothed = smooth;
+
+  SampledSites sampled = SampleSites(smooth, model, registration, o);
+  const Halves halves =
+      ChooseHalves(model, registration, sampled.contrast, o, sampled.sites);
+  res.faulted_contrast = halves.faulted_contrast;
+  res.image_from_model = halves.registration.image_from_model;
+  res.adatoms = ClassifySites(sampled, halves.faulted, o);
 
   RefineToPeaks(smooth,
                 o.refine_radius_fraction * kSi7x7AdatomSpacingNm * px_per_nm,
@@ -305,35 +390,8 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
   res.vacancies = static_cast<int>(
       std::count_if(res.adatoms.begin(), res.adatoms.end(),
                     [](const AdatomSite& a) { return !a.occupied; }));
-
-  const DisplacementField field(model, reg.image_from_model, reg.pairs);
-  std::vector<std::pair<int, int>> detected;
-  for (const HolePair& p : reg.pairs) detected.emplace_back(p.i, p.j);
-  std::sort(detected.begin(), detected.end());
-  std::vector<std::pair<int, int>> cells;
-  for (const Site& s : sites) cells.emplace_back(s.i, s.j);
-  std::sort(cells.begin(), cells.end());
-  cells.erase(std::unique(cells.begin(), cells.end()), cells.end());
-  // Corner holes: cells' origins plus the neighbours that close the border.
-  std::vector<std::pair<int, int>> holes;
-  for (const auto& [i, j] : cells) {
-    for (int di = 0; di <= 1; ++di) {
-      for (int dj = 0; dj <= 1; ++dj) holes.emplace_back(i + di, j + dj);
-    }
-  }
-  std::sort(holes.begin(), holes.end());
-  holes.erase(std::unique(holes.begin(), holes.end()), holes.end());
-  for (const auto& [i, j] : holes) {
-    CornerHoleSite c;
-    c.i = i;
-    c.j = j;
-    c.model_nm = model.ModelFromLattice(i, j);
-    c.p_px = field.ImageFromModel(c.model_nm);
-    if (!Inside(c.p_px, size, o.border_px)) continue;
-    c.detected = std::binary_search(detected.begin(), detected.end(),
-                                    std::make_pair(i, j));
-    res.corner_holes.push_back(c);
-  }
+  res.corner_holes =
+      ListCornerHoles(model, halves.registration, sampled.sites, size, o);
   return res;
 }
 
