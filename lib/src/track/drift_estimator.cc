@@ -217,6 +217,10 @@ DriftFit FitDrift(const std::vector<DriftPoint>& points,
       meat += s.col(axis) * s.col(axis).transpose();
     const Eigen::MatrixXd cov = bread * meat * bread;
     var[axis] = cov(0, 0) * (clusters > 1 ? clusters / (clusters - 1) : 1.0);
+    // A variance >= 0 in exact arithmetic: round-off in an ill-conditioned
+    // bread (times spanning decades) can leave it a hair below 0, whose
+    // square root would be NaN.
+    if (var[axis] < 0) var[axis] = 0;
   }
   const double span = std::max(t_max - t_min, 1e-9);
   const double floor = std::sqrt(2.0) * options.position_sigma_nm / span;

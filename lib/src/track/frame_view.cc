@@ -23,7 +23,7 @@ ScanGeometry::ScanGeometry(const Frame& f) {
   axes(0, 0) = f.pixel_size_x_nm;
   axes(1, 1) = -f.pixel_size_y_nm;
   linear = rot * axes;
-  centre_px = Vec2(0.5 * (f.image.cols - 1), 0.5 * (f.image.rows - 1));
+  centre_px = ImageCentre(f.image.size());
 }
 
 double PixelTime(const Frame& f, const Vec2& p) {
@@ -85,6 +85,94 @@ std::string TimingIssue(const Frame& f, double max_duration_s) {
                   "%g s (year 2286)",
                   f.acquired_unix_s, Limits::kMaxUnixS);
     return buf;
+  }
+  return "";
+}
+
+std::string ScanIssue(const Frame& f) {
+  constexpr double kMaxCompensation = Limits::kMaxScannerNm;  // per second
+  struct Value {
+    const char* field;
+    double v;
+    const char* wanted;
+    bool ok;
+  };
+  const auto finite = [](double v) { return std::isfinite(v); };
+  const auto size = [](double v) { return std::isfinite(v) && v > 0; };
+  const auto velocity = [&](double v) {
+    return std::isfinite(v) && std::abs(v) <= kMaxCompensation;
+  };
+  const Vec2& comp = f.drift_compensation_nm_per_s;
+  const Vec2& comp_offset = f.drift_compensation_offset_nm;
+  const Value values[] = {
+      {"pixel_size_x_nm", f.pixel_size_x_nm, "finite and > 0",
+       size(f.pixel_size_x_nm)},
+      {"pixel_size_y_nm", f.pixel_size_y_nm, "finite and > 0",
+       size(f.pixel_size_y_nm)},
+      {"scan_angle_deg", f.scan_angle_deg, "finite", finite(f.scan_angle_deg)},
+      {"scan_offset_x_nm", f.scan_offset_x_nm, "finite",
+       finite(f.scan_offset_x_nm)},
+      {"scan_offset_y_nm", f.scan_offset_y_nm, "finite",
+       finite(f.scan_offset_y_nm)},
+      {"drift_compensation_nm_per_s.x", comp.x(), "finite and within ±1e9 nm/s",
+       velocity(comp.x())},
+      {"drift_compensation_nm_per_s.y", comp.y(), "finite and within ±1e9 nm/s",
+       velocity(comp.y())},
+      {"drift_compensation_offset_nm.x", comp_offset.x(), "finite",
+       finite(comp_offset.x())},
+      {"drift_compensation_offset_nm.y", comp_offset.y(), "finite",
+       finite(comp_offset.y())},
+  };
+  static_assert(kMaxCompensation == 1e9, "the message says ±1e9");
+  for (const Value& value : values) {
+    if (!value.ok) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf,
+                    "frame scan geometry out of range: %s = %g, not %s",
+                    value.field, value.v, value.wanted);
+      return buf;
+    }
+  }
+  return "";
+}
+
+Vec2 ImageCentre(const cv::Size& size) {
+  return Vec2(0.5 * (size.width - 1), 0.5 * (size.height - 1));
+}
+
+std::array<Vec2, 4> FootprintCorners(const cv::Size& size, double border) {
+  const double w = size.width - 1 - border, h = size.height - 1 - border;
+  return {Vec2(border, border), Vec2(w, border), Vec2(w, h), Vec2(border, h)};
+}
+
+std::string RegistrationIssue(const FrameResult& r,
+                              const cv::Size& size,
+                              double border,
+                              const LatticeModel& model) {
+  char buf[240];
+  const Mat3& h = r.image_from_model;
+  const Mat3 model_from_image = h.inverse();
+  if (!h.allFinite() || !model_from_image.allFinite()) {
+    std::snprintf(buf, sizeof buf,
+                  "frame registration out of range: image_from_model is "
+                  "%s, no finite map from the image to the model",
+                  h.allFinite() ? "singular" : "not finite");
+    return buf;
+  }
+  const std::array<Vec2, 4> c = FootprintCorners(size, border);
+  for (const Vec2& p : {ImageCentre(size), c[0], c[1], c[2], c[3]}) {
+    const Vec2 m = Apply(model_from_image, p);
+    const Vec2 u = model.LatticeFromModel(m);
+    if (!(m.allFinite() && u.allFinite() &&
+          std::abs(u.x()) <= Limits::kMaxCellIndex / 2 &&
+          std::abs(u.y()) <= Limits::kMaxCellIndex / 2)) {
+      std::snprintf(buf, sizeof buf,
+                    "frame registration out of range: image_from_model "
+                    "maps pixel (%g, %g) to (%g, %g) nm in the model, not a "
+                    "finite position within the lattice index range ±%d cells",
+                    p.x(), p.y(), m.x(), m.y(), Limits::kMaxCellIndex / 2);
+      return buf;
+    }
   }
   return "";
 }

@@ -8,6 +8,7 @@
 #include "anchord/util/frame.h"
 #include "anchord/util/geometry.h"
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,31 @@ double FrameDuration(const Frame& f);
 // frame no longer than max_duration_s, the acquisition time (when given)
 // within TrackerStateLimits::kMaxUnixS.
 std::string TimingIssue(const Frame& f, double max_duration_s);
+
+// Why the frame's scan metadata gives no scan geometry, or "" when it
+// does: pixel sizes finite and > 0; scan angle, scan offset and drift
+// compensation offset finite; the drift compensation velocity finite and
+// within ±TrackerStateLimits::kMaxScannerNm per second (faster, it would
+// cross the scanner range within a second; the bound keeps the drift
+// report's compensation over a frame period finite).
+std::string ScanIssue(const Frame& f);
+
+// The centre of an image of `size`, px.
+Vec2 ImageCentre(const cv::Size& size);
+
+// The corners of an image of `size` inset by `border` px (the frame's
+// footprint), counter-clockwise on screen from the top left.
+std::array<Vec2, 4> FootprintCorners(const cv::Size& size, double border);
+
+// Why the registration cannot place the frame, or "" when it can:
+// r.image_from_model invertible with a finite inverse that maps the
+// centre and the footprint corners (border px) of an image of `size` to
+// finite model positions within ±TrackerStateLimits::kMaxCellIndex / 2
+// lattice cells (the range of a prediction).
+std::string RegistrationIssue(const FrameResult& r,
+                              const cv::Size& size,
+                              double border,
+                              const LatticeModel& model);
 
 // p finite and at least `border` px inside an image of `size`.
 bool Inside(const Vec2& p, const cv::Size& size, double border);

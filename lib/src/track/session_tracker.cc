@@ -90,9 +90,17 @@ TrackResult SessionTracker::Track(const Frame& frame,
     out.drift = internal::MakeDriftReport(st, nullptr);
     return out;
   }
-  if (std::string issue =
-          internal::TimingIssue(frame, options_.max_frame_duration_s);
-      !issue.empty()) {
+  // Inputs the steps cannot use (times, scan geometry, a registration that
+  // maps the frame to no finite model position) are refused before the
+  // session is touched.
+  std::string issue =
+      internal::TimingIssue(frame, options_.max_frame_duration_s);
+  if (issue.empty()) issue = internal::ScanIssue(frame);
+  if (issue.empty()) {
+    issue = internal::RegistrationIssue(result, frame.image.size(),
+                                        options_.border_px, model_);
+  }
+  if (!issue.empty()) {
     pl.message = std::move(issue);
     out.drift = internal::MakeDriftReport(st, nullptr);
     return out;

@@ -238,9 +238,7 @@ void AddFeatures(const FrameView& view,
     d.p_px = f.p_px;
     out->defects.push_back(d);
   }
-  const double b = options.border_px;
-  const double w = view.size().width - 1 - b, h = view.size().height - 1 - b;
-  for (const Vec2& corner : {Vec2(b, b), Vec2(w, b), Vec2(w, h), Vec2(b, h)}) {
+  for (const Vec2& corner : FootprintCorners(view.size(), options.border_px)) {
     out->footprint_session_nm.push_back(
         rot * Apply(view.model_from_image, corner) + translation);
   }

@@ -188,7 +188,17 @@ class SessionTracker {
   // max_frame_duration_s, an acquisition time or a scanner position
   // beyond TrackerStateLimits, a prediction or a session cell beyond the
   // lattice index range) is not placed, with the reason in the message;
-  // the session is left as it was, apart from frames_seen.
+  // the session is left as it was, apart from frames_seen. So is a frame
+  // whose scan geometry is unusable (a pixel size not finite and > 0; a
+  // scan angle, scan offset or drift compensation not finite, or a
+  // compensation velocity beyond ±1e9 nm/s: "frame scan geometry out of
+  // range") or whose result.image_from_model maps it to no model position
+  // (not finite, singular, or the frame centre or a footprint corner not
+  // finite or beyond half the lattice index range: "frame registration
+  // out of range"), the first frame of a session included; the drift
+  // report of such a frame is the latest placed frame's. A placed frame's
+  // footprint, centre and defects are finite, and so is every field of a
+  // drift report.
   TrackResult Track(const Frame& frame, const FrameResult& result);
 
   // Frames tracked, frames placed.
