@@ -24,6 +24,7 @@
 #include "anchord/track/session_tracker_state.h"
 
 #include "support/legacy_tracker_state.h"
+#include "support/track_checks.h"
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -76,16 +77,7 @@ void CheckSane(const TrackResult& r) {
   for (const Vec2& v : r.undecided_session_nm) CHECK(v.allFinite());
   for (const TrackedDefect& t : r.defects) CHECK(t.session_nm.allFinite());
   if (p.placed) CHECK(r.footprint_session_nm.size() == 4);
-  const DriftReport& d = r.drift;
-  CHECK(d.velocity_nm_per_s.allFinite());
-  CHECK(d.velocity_sigma_nm_per_s.allFinite());
-  CHECK(d.creep_rate_nm_per_s.allFinite());
-  CHECK(d.creep_remaining_nm.allFinite());
-  CHECK(d.apparent_velocity_nm_per_s.allFinite());
-  CHECK(d.next_scan_offset_nm.allFinite());
-  CHECK(d.centre_correction_nm.allFinite());
-  CHECK(std::isfinite(d.next_frame_unix_s));
-  CHECK(std::isfinite(d.residual_rms_nm));
+  testing::CheckDriftFinite(r.drift);
 }
 
 // Tracks frame k of Frames() after `edit` changed its copy; the result is

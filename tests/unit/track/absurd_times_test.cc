@@ -17,6 +17,7 @@
 #include "anchord/track/session_tracker.h"
 #include "anchord/track/session_tracker_state.h"
 
+#include "support/track_checks.h"
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -71,16 +72,7 @@ void CheckSane(const TrackResult& r) {
   CHECK(p.placed == p.message.empty());
   CHECK(p.candidates >= 0);
   CHECK(p.candidates <= (2 * 64 + 1) * (2 * 64 + 1));
-  const DriftReport& d = r.drift;
-  CHECK(d.velocity_nm_per_s.allFinite());
-  CHECK(d.velocity_sigma_nm_per_s.allFinite());
-  CHECK(d.creep_rate_nm_per_s.allFinite());
-  CHECK(d.creep_remaining_nm.allFinite());
-  CHECK(d.apparent_velocity_nm_per_s.allFinite());
-  CHECK(d.next_scan_offset_nm.allFinite());
-  CHECK(d.centre_correction_nm.allFinite());
-  CHECK(std::isfinite(d.next_frame_unix_s));
-  CHECK(std::isfinite(d.residual_rms_nm));
+  testing::CheckDriftFinite(r.drift);
   for (const TrackedDefect& t : r.defects) CHECK(t.session_nm.allFinite());
 }
 
