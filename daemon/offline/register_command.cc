@@ -13,40 +13,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
-#include <charconv>
 #include <cmath>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <string_view>
-#include <system_error>
 
 namespace anchord::daemon {
 namespace {
-
-// A positive finite number written in full (no trailing characters).
-bool ParsePositive(std::string_view text, double& value) {
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  return ec == std::errc() && ptr == end && std::isfinite(value) && value > 0;
-}
-
-// "S" sets both axes, "SX,SY" each axis.
-Status ParsePixelSize(const std::string& text, RegisterArgs& parsed) {
-  const std::string_view all(text);
-  const size_t comma = all.find(',');
-  const std::string_view x_text = all.substr(0, comma);
-  const std::string_view y_text =
-      comma == std::string_view::npos ? x_text : all.substr(comma + 1);
-  if (!ParsePositive(x_text, parsed.pixel_size_x_nm) ||
-      !ParsePositive(y_text, parsed.pixel_size_y_nm)) {
-    return UsageError("--pixel-size-nm = '" + text +
-                      "': expected a positive number S or SX,SY");
-  }
-  return Status::Ok();
-}
 
 Status ParseDetector(const std::string& text, RegisterArgs& parsed) {
   const std::optional<DetectorKind> kind = ParseDetectorKind(text);
@@ -56,31 +30,17 @@ Status ParseDetector(const std::string& text, RegisterArgs& parsed) {
   return Status::Ok();
 }
 
-Status ParseDirection(const std::string& text, RegisterArgs& parsed) {
-  if (text == "forward") {
-    parsed.trace = SxmTrace::kForward;
-  } else if (text == "backward") {
-    parsed.trace = SxmTrace::kBackward;
-  } else {
-    return UsageError("--direction = '" + text +
-                      "': expected forward or backward");
-  }
-  return Status::Ok();
-}
-
 // Stores the value of option `name`; kInvalidInput for an unknown option
 // or a bad value.
 Status ApplyOption(const std::string& name,
                    const std::string& value,
                    RegisterArgs& parsed) {
-  if (name == "--pixel-size-nm") return ParsePixelSize(value, parsed);
-  if (name == "--detector") return ParseDetector(value, parsed);
-  if (name == "--direction") return ParseDirection(value, parsed);
-  if (name == "--channel") {
-    if (value.empty()) return UsageError("--channel needs a channel name");
-    parsed.channel = value;
-    return Status::Ok();
+  if (name == "--pixel-size-nm") {
+    return ParsePixelSizeOption(value, parsed.input);
   }
+  if (name == "--detector") return ParseDetector(value, parsed);
+  if (name == "--direction") return ParseDirectionOption(value, parsed.input);
+  if (name == "--channel") return ParseChannelOption(value, parsed.input);
   std::string* path = nullptr;
   if (name == "--json") path = &parsed.json_path;
   if (name == "--corrected") path = &parsed.corrected_path;
@@ -91,17 +51,11 @@ Status ApplyOption(const std::string& name,
   return Status::Ok();
 }
 
-bool IsSxm(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  for (char& c : ext) c = static_cast<char>(std::tolower(c));
-  return ext == ".sxm";
-}
-
 Status CheckComplete(const RegisterArgs& parsed) {
   if (parsed.inputs.empty()) return UsageError("no input files");
   const bool all_sxm =
       std::all_of(parsed.inputs.begin(), parsed.inputs.end(), IsSxm);
-  if (parsed.pixel_size_x_nm <= 0 && !all_sxm) {
+  if (parsed.input.pixel_size_x_nm <= 0 && !all_sxm) {
     return UsageError(
         "--pixel-size-nm is required (nm per raw pixel) for inputs other "
         "than .sxm");
@@ -181,40 +135,13 @@ bool WriteOverlayOutput(const RegisterContext& context,
   return false;
 }
 
-// Reads one input into a frame. .sxm files carry their pixel size and
-// metadata (--pixel-size-nm overrides the pixel size); other formats take
-// the pixel size from the command line.
-Status ReadFrame(const std::string& source,
-                 const RegisterArgs& args,
-                 Frame& frame) {
-  if (IsSxm(source)) {
-    const SxmFile file = ReadSxm(source);
-    const Status extracted =
-        ExtractSxmFrame(file, args.channel, args.trace, &frame);
-    if (!extracted.ok()) return extracted;
-  } else {
-    const ReadImageResult read = ReadImageFile(source);
-    if (!read.status.ok()) return read.status;
-    frame.image = read.image;
-  }
-  if (frame.image.empty()) {
-    return Status::InvalidInput("the file holds an empty image");
-  }
-  if (args.pixel_size_x_nm > 0) {
-    frame.pixel_size_x_nm = args.pixel_size_x_nm;
-    frame.pixel_size_y_nm = args.pixel_size_y_nm;
-  }
-  frame.source = source;
-  return Status::Ok();
-}
-
 // Reads, registers and reports input `index`; false when it could not be
 // read or one of its outputs could not be written.
 bool ProcessInput(const RegisterContext& context, int index, JsonSink& sink) {
   const std::string& source = context.args.inputs[index];
   Stopwatch stopwatch;
   Frame frame;
-  const Status read = ReadFrame(source, context.args, frame);
+  const Status read = ReadInputFrame(source, context.args.input, frame);
   if (!read.ok()) {
     spdlog::warn("[register] {}: {}", source, read.message());
     sink.Write(InputErrorJson(source, read, stopwatch.Lap()));

@@ -4,6 +4,8 @@
 #include "anchord/io/sxm.h"
 #include "anchord/util/status.h"
 
+#include "daemon/offline/frame_input.h"
+
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -32,14 +34,10 @@ namespace anchord::daemon {
 // The parsed command line.
 struct RegisterArgs {
   std::vector<std::string> inputs;
-  // Nominal size of one raw pixel, nm; both > 0 and finite after a
-  // successful parse (unless `help`).
-  double pixel_size_x_nm = 0;
-  double pixel_size_y_nm = 0;
+  // Pixel size, .sxm channel and trace; the pixel size is set after a
+  // successful parse (unless `help`) when an input is not an .sxm.
+  FrameInputArgs input;
   DetectorKind detector = DetectorKind::kFast;
-  // .sxm inputs: the channel (matched ignoring case) and trace to register.
-  std::string channel = "Z";
-  SxmTrace trace = SxmTrace::kForward;
   // Output paths; empty when not requested.
   std::string json_path;
   std::string corrected_path;

@@ -395,12 +395,14 @@ bool WriteAll(std::FILE* f, const void* data, size_t size) {
   return std::fwrite(data, 1, size, f) == size;
 }
 
-// The .npy v1.0 preamble and header for a rows×cols '<f4' C-order array,
-// padded with spaces so the data starts at a multiple of 64 bytes.
-std::string NpyFloat32Header(int rows, int cols) {
-  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
-                     std::to_string(rows) + ", " + std::to_string(cols) +
-                     "), }";
+// The .npy v1.0 preamble and header for a rows×cols '<f4' C-order array
+// (rows×cols×channels when channels > 1), padded with spaces so the data
+// starts at a multiple of 64 bytes.
+std::string NpyFloat32Header(int rows, int cols, int channels) {
+  std::string shape = std::to_string(rows) + ", " + std::to_string(cols);
+  if (channels > 1) shape += ", " + std::to_string(channels);
+  std::string dict =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
   const size_t prefix = kNpyPreambleSize + 2;
   const size_t unpadded = prefix + dict.size() + 1;  // +1 for '\n'
   dict.append((64 - unpadded % 64) % 64, ' ');
@@ -413,7 +415,8 @@ std::string NpyFloat32Header(int rows, int cols) {
   return out + dict;
 }
 
-Status WriteNpyUnguarded(const std::string& path, const cv::Mat1f& image) {
+// `image`: CV_32FC1 or CV_32FC2, written with its channels innermost.
+Status WriteNpyUnguarded(const std::string& path, const cv::Mat& image) {
   if (image.empty()) {
     return Status::InvalidInput("cannot write " + path + ": empty image");
   }
@@ -423,9 +426,10 @@ Status WriteNpyUnguarded(const std::string& path, const cv::Mat1f& image) {
     return Status::InvalidInput("cannot write " + path + ": " +
                                 ErrnoMessage(errno));
   }
-  const std::string header = NpyFloat32Header(image.rows, image.cols);
+  const std::string header =
+      NpyFloat32Header(image.rows, image.cols, image.channels());
   bool ok = WriteAll(file.get(), header.data(), header.size());
-  std::vector<uint32_t> row(static_cast<size_t>(image.cols));
+  std::vector<uint32_t> row(static_cast<size_t>(image.cols) * image.channels());
   for (int r = 0; ok && r < image.rows; ++r) {
     std::memcpy(row.data(), image.ptr<float>(r), row.size() * sizeof(float));
     if constexpr (std::endian::native == std::endian::big) {
@@ -650,6 +654,11 @@ ReadImageResult ReadNpy(const std::string& path) {
 Status WriteNpy(const std::string& path, const cv::Mat1f& image) {
   return Guard<Status>("cannot write " + path, false,
                        [&] { return WriteNpyUnguarded(path, image); });
+}
+
+Status WriteNpy(const std::string& path, const cv::Mat2f& field) {
+  return Guard<Status>("cannot write " + path, false,
+                       [&] { return WriteNpyUnguarded(path, field); });
 }
 
 ReadImageResult ReadRasterImage(const std::string& path) {
