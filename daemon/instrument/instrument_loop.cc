@@ -80,6 +80,7 @@ InstrumentLoopResult RunInstrumentLoop(SimulatedInstrument& instrument,
     f.true_velocity_nm_per_s = sf.drift_velocity_nm_per_s;
     f.apparent_start_nm = sf.apparent_start_nm;
     f.apparent_end_nm = sf.apparent_end_nm;
+    f.unresolved = sf.unresolved;
     f.compensation_nm_per_s = sf.scan.frame.drift_compensation_nm_per_s;
     f.drift = *d;
     const Vec2 v(d->velocity_x_nm_per_s(), d->velocity_y_nm_per_s());

@@ -55,6 +55,7 @@ struct LoopFrame {
   Vec2 apparent_start_nm = Vec2::Zero(), apparent_end_nm = Vec2::Zero();
   Vec2 compensation_nm_per_s = Vec2::Zero();  // active during the frame
   v1::DriftEstimate drift;                    // what the daemon published
+  bool unresolved = false;  // scanned with the blunt tip (no lattice)
 };
 
 struct InstrumentLoopResult {

@@ -120,11 +120,20 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
     return out;
   }
   s.last_sequence = sequence;
-  const TrackResult track =
+  TrackResult track =
       s.tracker->Track(in.frame, result ? *result : not_registered);
   s.state_dirty = true;
   TrackOutcome out;
   out.drift = MakeDriftEstimate(in, sequence, track);
+  if (!track.placement.placed) {
+    AlignUnplaced(s, in, &track, &out.drift, sequence);
+  }
+  if (static_cast<int64_t>(in.frame.image.total()) <= kMaxAlignPixels) {
+    s.previous = in.frame;
+    s.previous_frame_id = in.frame_id;
+  } else {
+    s.previous.reset();
+  }
   s.drift = out.drift;
   s.has_drift = true;
   if (!track.placement.placed) return out;
@@ -169,6 +178,31 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
     SetDefect(records[k], track.defects[k].p_px, out.defects.add_defects());
   }
   return out;
+}
+
+void TrackService::AlignUnplaced(Session& s,
+                                 const InboundFrame& in,
+                                 TrackResult* track,
+                                 v1::DriftEstimate* drift,
+                                 uint64_t sequence) {
+  if (!s.previous || s.previous->image.size() != in.frame.image.size()) return;
+  const std::optional<AlignPrior> prior =
+      s.tracker->PredictShift(*s.previous, in.frame);
+  AlignOptions options;
+  options.smoothing_px = kAlignSmoothingPx;
+  const AlignResult alignment =
+      AlignFrames(*s.previous, in.frame, options, prior ? &*prior : nullptr);
+  TrackResult aligned =
+      s.tracker->TrackAligned(*s.previous, in.frame, alignment);
+  const std::string why = track->placement.message;
+  *track = std::move(aligned);
+  track->placement.message = why + "; " + track->placement.message;
+  *drift = MakeDriftEstimate(in, sequence, *track);
+  if (track->drift.source == DriftSource::kAlignment) {
+    drift->set_aligned_to_frame_id(s.previous_frame_id);
+    drift->set_alignment_shift_x_px(alignment.translation_px.x());
+    drift->set_alignment_shift_y_px(alignment.translation_px.y());
+  }
 }
 
 void TrackService::EvictIdle(const std::string& current) {

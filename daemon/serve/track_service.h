@@ -99,6 +99,11 @@ class TrackService {
     int64_t last_time_unix_ns = 0;
     // Last use, for evicting idle sessions.
     uint64_t last_used = 0;
+    // The newest frame tracked (image shared, not copied) and its id: a
+    // frame Track cannot place is aligned to it. Empty for frames larger
+    // than kMaxAlignPixels.
+    std::optional<Frame> previous;
+    uint64_t previous_frame_id = 0;
   };
 
   explicit TrackService(std::unique_ptr<DefectCatalog> catalog);
@@ -118,6 +123,21 @@ class TrackService {
   std::chrono::duration<double> state_interval_{0.0};
   uint64_t use_counter_ = 0;
   static constexpr size_t kMaxLiveSessions = 16;
+  // Frames up to this many pixels are kept for alignment (4096², 64 MiB of
+  // float32: at most kMaxLiveSessions of them are held).
+  static constexpr int64_t kMaxAlignPixels = int64_t{4096} * 4096;
+  // Frames the tracker cannot place are often scanned with another tip
+  // (blunter, changed) than the frame before: both are smoothed by this
+  // Gaussian σ before they are aligned, px.
+  static constexpr double kAlignSmoothingPx = 3.0;
+  // Aligns an unplaced frame to the session's previous one and adds the
+  // displacement to the drift (SessionTracker::TrackAligned); `track` is
+  // replaced when the alignment gave anything.
+  void AlignUnplaced(Session& s,
+                     const InboundFrame& in,
+                     TrackResult* track,
+                     v1::DriftEstimate* drift,
+                     uint64_t sequence);
   const LatticeModel model_;
 };
 

@@ -25,6 +25,7 @@ struct StudyArgs {
   double line_time_s = 0.2;
   uint64_t seed = 7;
   int settle_frames = 2;
+  double unresolved_fraction = 0;
   std::string json;
   bool help = false;
 };
@@ -48,6 +49,10 @@ Status ApplyOption(const std::string& name,
   if (name == "--settle") {
     ok = ParseNumber(value, a.settle_frames) && a.settle_frames >= 0;
   }
+  if (name == "--unresolved-fraction") {
+    ok = ParseNumber(value, a.unresolved_fraction) &&
+         a.unresolved_fraction >= 0 && a.unresolved_fraction <= 1;
+  }
   if (name == "--json") a.json = value;
   if (!ok) return UsageError(name + " = '" + value + "': out of range");
   return Status::Ok();
@@ -57,7 +62,7 @@ Status ParseArgs(const std::vector<std::string>& args, StudyArgs& a) {
   const Status s = ApplyOptions(
       args,
       {"--frames", "--drift-nm-per-min", "--walk", "--size", "--line-time",
-       "--seed", "--settle", "--json"},
+       "--seed", "--settle", "--unresolved-fraction", "--json"},
       [&a](const std::string& name, const std::string& value) {
         return ApplyOption(name, value, a);
       },
@@ -81,6 +86,7 @@ SimulatedInstrumentOptions Instrument(const StudyArgs& a) {
   o.drift_nm_per_s = v * Vec2(std::cos(0.52), std::sin(0.52));
   o.drift_walk_nm_per_s_per_sqrt_s = a.walk;
   o.seed = a.seed;
+  o.unresolved_fraction = a.unresolved_fraction;
   return o;
 }
 
@@ -89,6 +95,8 @@ struct RunFigures {
   ResidualDrift all, settled;
   double estimate_error_nm_per_min = 0;  // last frame, vs truth
   int placed = 0;
+  int unresolved = 0, aligned = 0;  // frames scanned blunt; drift from
+                                    // alignment
 };
 
 Status RunOne(const StudyArgs& a,
@@ -119,7 +127,11 @@ Status RunOne(const StudyArgs& a,
   }
   out->all = MeasureResidualDrift(out->loop.frames, 0);
   out->settled = MeasureResidualDrift(out->loop.frames, a.settle_frames);
-  for (const LoopFrame& f : out->loop.frames) out->placed += f.drift.placed();
+  for (const LoopFrame& f : out->loop.frames) {
+    out->placed += f.drift.placed();
+    out->unresolved += f.unresolved;
+    out->aligned += f.drift.source() == v1::DRIFT_SOURCE_ALIGNMENT;
+  }
   const LoopFrame& last = out->loop.frames.back();
   out->estimate_error_nm_per_min = (Vec2(last.drift.velocity_x_nm_per_s(),
                                          last.drift.velocity_y_nm_per_s()) -
@@ -147,10 +159,12 @@ void Print(const StudyArgs& a,
                                 std::pair{"compensation on ", &on}}) {
     std::snprintf(line, sizeof line,
                   "  %s   %9.4f   %20.4f   %23.4f   %7.4f   (placed %d/%d, "
-                  "final estimate error %.4f nm/min)\n",
+                  "blunt tip %d, drift from alignment %d, final estimate "
+                  "error %.4f nm/min)\n",
                   name, r->all.net_nm_per_min, r->settled.net_nm_per_min,
                   r->settled.rms_nm_per_min, r->settled.max_nm_per_min,
-                  r->placed, a.frames, r->estimate_error_nm_per_min);
+                  r->placed, a.frames, r->unresolved, r->aligned,
+                  r->estimate_error_nm_per_min);
     out << line;
   }
   std::snprintf(line, sizeof line,
@@ -178,7 +192,10 @@ nlohmann::json ToJson(const RunFigures& r) {
          {"estimate_valid", f.drift.valid()},
          {"estimate_nm_per_s",
           {f.drift.velocity_x_nm_per_s(), f.drift.velocity_y_nm_per_s()}},
-         {"placed", f.drift.placed()}});
+         {"placed", f.drift.placed()},
+         {"unresolved", f.unresolved},
+         {"placement_message", f.drift.placement_message()},
+         {"drift_source", v1::DriftSource_Name(f.drift.source())}});
   }
   return {{"net_all_nm_per_min", r.all.net_nm_per_min},
           {"net_settled_nm_per_min", r.settled.net_nm_per_min},
@@ -218,6 +235,11 @@ Options:
   --seed S               sample and drift seed (default 7)
   --settle K             frames before the loop closes, left out of the
                          "from frame K" figures (default 2)
+  --unresolved-fraction F
+                         share of frames (from frame 2 on) scanned with a
+                         blunt tip (1 nm blur) that leaves no resolvable
+                         lattice; their drift comes from aligning them to
+                         the frame before (default 0; [0, 1])
   --json OUT.json        write both runs frame by frame
   -h, --help             show this help
 

@@ -241,6 +241,17 @@ v1::DriftEstimate MakeDriftEstimate(const InboundFrame& in,
     out.set_frames_used(static_cast<uint32_t>(d.frames));
     out.set_residual_rms_nm(d.residual_rms_nm);
   }
+  switch (d.source) {
+    case DriftSource::kNone:
+      out.set_source(v1::DRIFT_SOURCE_NONE);
+      break;
+    case DriftSource::kLattice:
+      out.set_source(v1::DRIFT_SOURCE_LATTICE);
+      break;
+    case DriftSource::kAlignment:
+      out.set_source(v1::DRIFT_SOURCE_ALIGNMENT);
+      break;
+  }
   const Placement& p = track.placement;
   out.set_placed(p.placed);
   out.set_placement_confidence(p.confidence);

@@ -5,6 +5,7 @@
 
 #include "align/matches.h"
 #include <Eigen/Dense>
+#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +16,7 @@ namespace anchord {
 Status AlignOptions::Validate() const {
   Violations v("align");
   v.Merge(level.Validate());
+  ANCHORD_OPTION_IN_CLOSED(v, smoothing_px, 0.0, 16.0);
   ANCHORD_OPTION_IN_CLOSED(v, coarse_max_side_px, 32, 65536);
   ANCHORD_OPTION_IN_CLOSED(v, patch_px, 8, 256);
   ANCHORD_OPTION_IN_CLOSED(v, patch_stride_px, 4, 256);
@@ -240,11 +242,16 @@ void FinishAlignment(int w,
 
 AlignResult AlignChecked(const Frame& fixed,
                          const Frame& moving,
-                         const AlignOptions& options) {
+                         const AlignOptions& options,
+                         const AlignPrior* prior) {
   AlignResult r;
   Stopwatch total, watch;
-  const LevelResult a = Level(fixed.image, options.level);
-  const LevelResult b = Level(moving.image, options.level);
+  LevelResult a = Level(fixed.image, options.level);
+  LevelResult b = Level(moving.image, options.level);
+  if (options.smoothing_px > 0 && a.status.ok() && b.status.ok()) {
+    cv::GaussianBlur(a.image, a.image, cv::Size(), options.smoothing_px);
+    cv::GaussianBlur(b.image, b.image, cv::Size(), options.smoothing_px);
+  }
   r.timings.level_ms = watch.Lap();
   if (!a.status.ok()) {
     return Fail(AlignStatus::kInvalidInput,
@@ -292,6 +299,13 @@ AlignResult AlignChecked(const Frame& fixed,
 
 }  // namespace
 
+Vec2 AlignedPosition(const AlignResult& alignment, const Vec2& fixed_px) {
+  if (!alignment.field.empty()) {
+    return fixed_px + SampleField(alignment.field, fixed_px);
+  }
+  return alignment.affine.leftCols<2>() * fixed_px + alignment.affine.col(2);
+}
+
 AlignResult AlignMatches(std::vector<AlignMatch> matches,
                          int width,
                          int height,
@@ -322,13 +336,14 @@ AlignResult AlignMatches(std::vector<AlignMatch> matches,
 
 AlignResult AlignFrames(const Frame& fixed,
                         const Frame& moving,
-                        const AlignOptions& options) {
+                        const AlignOptions& options,
+                        const AlignPrior* prior) {
   const Status valid = options.Validate();
   if (!valid.ok()) return Fail(AlignStatus::kInvalidInput, valid.message(), {});
   const std::string problem = InputProblem(fixed, moving, options);
   if (!problem.empty()) return Fail(AlignStatus::kInvalidInput, problem, {});
   try {
-    return AlignChecked(fixed, moving, options);
+    return AlignChecked(fixed, moving, options, prior);
   } catch (const std::exception& e) {
     return Fail(AlignStatus::kInvalidInput,
                 std::string("alignment failed: ") + e.what(), {});

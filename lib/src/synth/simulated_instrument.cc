@@ -77,6 +77,8 @@ Status SimulatedInstrumentOptions::Validate() const {
   ANCHORD_OPTION_IN_CLOSED(v, creep_fraction, 0.0, 0.5);
   ANCHORD_OPTION_GT(v, creep_tau_s, 0.0);
   ANCHORD_OPTION_GT(v, start_unix_s, 0.0);
+  ANCHORD_OPTION_IN_CLOSED(v, unresolved_fraction, 0.0, 1.0);
+  ANCHORD_OPTION_GT(v, unresolved_blur_nm, 0.0);
   // The drift must move the image by well under the generator's limit of
   // 0.5 px per row (room for the walk and the creep).
   if (line_time_s > 0 && scan.field_of_view_nm > 0 && scan.width_px > 0 &&
@@ -238,6 +240,11 @@ SimulatedFrame SimulatedInstrument::ScanNextFrame() {
     const double ty = t0 + y * lt + 0.25 * lt;
     so.row_shift_nm[y] = s.model_from_scanner * (-s.Apparent(ty));
   }
+  const double share = s.o.unresolved_fraction;
+  const double j = static_cast<double>(s.next_index) - 2;
+  const bool unresolved =
+      j >= 0 && std::floor((j + 1) * share) > std::floor(j * share);
+  if (unresolved) so.blur_nm = s.o.unresolved_blur_nm;
   const Status valid = so.Validate();
   ANCHORD_CHECK(valid.ok())
       << "apparent motion too fast for the generator: " << valid.message();
@@ -245,6 +252,7 @@ SimulatedFrame SimulatedInstrument::ScanNextFrame() {
   SimulatedFrame out;
   out.scan = MakeSyntheticScan(so);
   out.index = s.next_index;
+  out.unresolved = unresolved;
   Frame& f = out.scan.frame;
   f.source = "simulated:seed=" + std::to_string(s.sample.seed) +
              ",frame=" + std::to_string(s.next_index);

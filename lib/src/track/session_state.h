@@ -8,6 +8,7 @@
 #include "anchord/track/session_tracker_state.h"
 #include "anchord/util/geometry.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -28,6 +29,16 @@ inline int CellI(int64_t key) { return static_cast<int>(key >> 32); }
 inline int CellJ(int64_t key) {
   return static_cast<int>(static_cast<int32_t>(key & 0xffffffffLL));
 }
+
+// Keys of aligned sample points: below every cell key (cells are within
+// ±TrackerStateLimits::kMaxCellIndex, far less than 2^31).
+inline constexpr int64_t kFirstAlignedKey =
+    std::numeric_limits<int64_t>::min() / 2;
+
+// One-sigma error of an aligned sample point's position, px: the median
+// target error of AlignFrames on the synthetic pairs at the generator's
+// hardest noise levels (0.21–0.27 px; tests/unit/align).
+inline constexpr double kAlignedPositionSigmaPx = 0.25;
 
 // Counter-clockwise rotation by steps × 60°.
 Mat2 Rotation(int steps);
@@ -87,10 +98,27 @@ struct SessionState {
   std::deque<double> frame_starts_s;  // recent placed frame starts
   double last_duration_s = 0;
   std::vector<DriftPoint> points;
+  // Sightings from frame-to-frame alignment (SessionTracker::TrackAligned):
+  // keys from kFirstAlignedKey on, frame ids −(frames_seen) of the frame
+  // sighted; in the fit with `points`. Not part of the exported state.
+  std::vector<DriftPoint> aligned_points;
+  int64_t next_aligned_key = kFirstAlignedKey;
+  // One-sigma position error of an aligned sighting, nm (the largest of
+  // the pairs so far; 0 before the first).
+  double aligned_sigma_nm = 0;
   DriftFit fit;
   std::unordered_map<int64_t, CellState> cells;
   uint64_t vacant_observations = 0, present_observations = 0;
   std::vector<LatticeSymmetry> symmetries;
 };
+
+// The drift options for a fit of the state's points: the position floor
+// raised to aligned_sigma_nm while aligned sightings are kept.
+inline DriftOptions FitOptions(const SessionState& st, DriftOptions o) {
+  if (!st.aligned_points.empty()) {
+    o.position_sigma_nm = std::max(o.position_sigma_nm, st.aligned_sigma_nm);
+  }
+  return o;
+}
 
 }  // namespace anchord::internal

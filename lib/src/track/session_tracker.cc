@@ -156,6 +156,7 @@ TrackResult SessionTracker::Track(const Frame& frame,
 
   // 5. The drift report.
   out.drift = internal::MakeDriftReport(st, &view);
+  out.drift.source = DriftSource::kLattice;
   return out;
 }
 

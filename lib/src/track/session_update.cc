@@ -53,6 +53,18 @@ std::vector<DriftPoint> WindowPoints(const SessionState& st,
   return points;
 }
 
+// The window's points and the aligned sightings within window_s of
+// `newest` (SessionTracker::TrackAligned): what the drift is fitted to.
+std::vector<DriftPoint> WithAligned(const SessionState& st,
+                                    std::vector<DriftPoint> points,
+                                    double newest,
+                                    const DriftOptions& drift) {
+  for (const DriftPoint& p : st.aligned_points) {
+    if (newest - p.t_s <= drift.window_s) points.push_back(p);
+  }
+  return points;
+}
+
 // The fixed scanner map: scanner − D(t) = L · session + b over the
 // window's points; this frame's alone (without D) while D is unknown or
 // the frame untimed: frames are displaced against each other by the
@@ -147,7 +159,8 @@ Status PrepareUpdate(const SessionState& st,
       CornerHolePoints(view, sym, *pl, u.frame_index);
   u.centre_s = view.TimeOf(view.Centre());
   u.points = WindowPoints(st, own, timed, u.frame_index, u.centre_s, drift);
-  u.fit = FitDrift(u.points, u.offset_change_s, drift);
+  u.fit = FitDrift(WithAligned(st, u.points, u.centre_s, drift),
+                   u.offset_change_s, FitOptions(st, drift));
   FitScannerMap(st, view, own, timed, centre_model, *pl, model, &u);
   if (Status s = CheckUpdate(u, view, own, sites, sym, *pl); !s.ok()) {
     return s;

@@ -29,6 +29,10 @@ namespace anchord {
 struct AlignOptions {
   // Levelling of both frames before matching (plane, lines, glitch rows).
   LevelOptions level;
+  // Gaussian σ applied to both levelled frames before matching, px: it
+  // suppresses white noise and brings frames scanned with different tips
+  // (resolutions) to a common one. 0 = none. Default 0; [0, 16].
+  double smoothing_px = 0;
   // The coarse shift is found by phase correlation (Hann window) on copies
   // halved until neither side exceeds this, px. Default 256; [32, 65536].
   int coarse_max_side_px = 256;
@@ -107,7 +111,9 @@ struct AlignResult {
   AlignStatus status = AlignStatus::kInvalidInput;
   std::string message;
   // Phase correlation: the shift and its peak response (near 1 for an
-  // exact shift, near 0 for unrelated frames).
+  // exact shift, near 0 for unrelated frames); with a prior used instead,
+  // the prior's shift and response 0 (prior_used true).
+  bool prior_used = false;
   Vec2 coarse_shift_px = Vec2::Zero();
   double coarse_response = 0;
   // Least-squares affine of the inliers: moving px = affine · (x, y, 1).
@@ -130,13 +136,26 @@ struct AlignResult {
   AlignTimings timings;
 };
 
-// Aligns `moving` to `fixed`. Never throws; frames of different size or
-// pixel size, empty, constant or mostly non-finite frames and bad options
-// give kInvalidInput with a reason; frames that do not overlap (too few
-// consistent matches) give kNoOverlap.
+// What is known of the shift before aligning (e.g. the drift
+// prediction of a session tracker): a feature at the fixed frame's centre
+// is expected at its centre + shift_px ± sigma_px in the moving frame.
+struct AlignPrior {
+  Vec2 shift_px = Vec2::Zero();
+  double sigma_px = 0;  // one sigma, px; >= 0 and finite
+};
+
+// Aligns `moving` to `fixed`. With a `prior` whose 3 σ fits in the search
+// radius, the phase correlation is skipped and the patches are searched
+// around the prior's shift: on a periodic lattice whose two images
+// differ in resolution, phase correlation can lock on a shift one
+// lattice vector off, which a good prior excludes. Never throws; frames of
+// different size or pixel size, empty, constant or mostly non-finite frames and
+// bad options give kInvalidInput with a reason; frames that do not overlap (too
+// few consistent matches) give kNoOverlap.
 AlignResult AlignFrames(const Frame& fixed,
                         const Frame& moving,
-                        const AlignOptions& options);
+                        const AlignOptions& options,
+                        const AlignPrior* prior = nullptr);
 
 // The stages after matching — isolation forest, local affine, the affine
 // and the field — on matches from elsewhere (anchor residuals, tests) in a
@@ -147,6 +166,11 @@ AlignResult AlignMatches(std::vector<AlignMatch> matches,
                          int width,
                          int height,
                          const AlignOptions& options);
+
+// Where `alignment` puts fixed pixel p in the moving frame: p plus the
+// field (bilinear between pixels, clamped to the frame) when there is one,
+// else the affine.
+Vec2 AlignedPosition(const AlignResult& alignment, const Vec2& fixed_px);
 
 // The field of an affine over a width × height frame (moving px − p).
 cv::Mat2f AffineField(const Eigen::Matrix<double, 2, 3>& affine,

@@ -67,6 +67,15 @@ struct SimulatedInstrumentOptions {
   double start_unix_s = 1.8e9;
   // Seed of the drift random walk. Default 1.
   uint64_t seed = 1;
+  // Share of frames scanned with a tip that does not resolve the 7×7 (a
+  // blunt or changed tip): those frames are rendered with blur_nm =
+  // unresolved_blur_nm. The first two frames are sharp (a session starts
+  // with a good tip, and its drift is measured); from frame 2 on, frame k
+  // is blunt when floor((k − 1) · f) > floor((k − 2) · f): that share,
+  // evenly spread. Default 0; [0, 1].
+  double unresolved_fraction = 0;
+  // Tip blur of those frames (Gaussian σ), nm. Default 1.0; > 0.
+  double unresolved_blur_nm = 1.0;
 
   // Lists every violation (scan included, its per-frame fields aside).
   Status Validate() const;
@@ -90,6 +99,8 @@ struct SimulatedFrame {
   // pixel sizes, drift compensation velocity and accumulated offset.
   SyntheticScan scan;
   int64_t index = 0;  // 0 for the first frame scanned
+  // Scanned with the blunt tip of unresolved_fraction.
+  bool unresolved = false;
   // Thermal drift velocity at the middle of the frame (start + duration /
   // 2), scanner nm/s.
   Vec2 drift_velocity_nm_per_s = Vec2::Zero();

@@ -25,6 +25,7 @@
 // Not thread-safe; one tracker per session, fed frames in acquisition
 // order.
 
+#include "anchord/align/align_frames.h"
 #include "anchord/model/lattice_model.h"
 #include "anchord/pipeline/register_frame.h"
 #include "anchord/track/drift_estimator.h"
@@ -35,6 +36,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -115,10 +117,19 @@ struct Placement {
   int code_sites_compared = 0;
 };
 
+// What this frame added to the drift fit.
+enum class DriftSource {
+  kNone,       // nothing: the report is the fit of earlier frames
+  kLattice,    // its corner holes (the frame was placed)
+  kAlignment,  // sample points aligned to an earlier frame
+};
+const char* DriftSourceName(DriftSource s);  // "none" | "lattice" | ...
+
 // Drift report for one frame (scanner coordinates: nm, x right, y up).
 struct DriftReport {
   bool valid = false;
   std::string message;  // why not valid
+  DriftSource source = DriftSource::kNone;
   // Drift of the sample relative to the scanner without compensation:
   // the velocity a controller sets as its drift compensation (Nanonis
   // Piezo.DriftCompSet takes m/s: × 1e-9). It is the mean over the fit
@@ -200,6 +211,35 @@ class SessionTracker {
   // footprint, centre and defects are finite, and so is every field of a
   // drift report.
   TrackResult Track(const Frame& frame, const FrameResult& result);
+
+  // A frame that Track did not place (no lattice, not registered, not
+  // decided), aligned to the frame tracked just before it in this session:
+  // `alignment` = AlignFrames(reference, frame). Nine sample points of the
+  // reference frame (a 3 × 3 grid over it) whose aligned positions lie in
+  // this frame are each sighted twice — at their pixel and time in the
+  // reference frame and, through the alignment's field (or its affine),
+  // in this frame — and enter the drift fit like corner holes seen in two
+  // frames, for max_frames pairs within window_s. The frame stays
+  // unplaced (no defects); the report's source is kAlignment. Without an
+  // ok alignment, acquisition times on both frames or usable times and
+  // scan geometry (as for Track) nothing is added and the report is the
+  // fit's, with the reason in placement.message. Call it after Track
+  // returned the frame unplaced; the frame is not counted again.
+  // Aligned sightings are not part of ExportState (a restored tracker
+  // continues from its lattice points).
+  TrackResult TrackAligned(const Frame& reference,
+                           const Frame& frame,
+                           const AlignResult& alignment);
+
+  // The shift of `frame` against `reference` (both of this session, timed,
+  // with usable scan geometry) that the drift fit predicts, for
+  // AlignFrames: where the sample point at the reference frame's centre
+  // appears in `frame`, minus that centre, px, with the one-sigma error
+  // of the prediction (velocity uncertainty over the time between the
+  // frames, plus the fit's residual). Empty while the fit is not valid or
+  // the frames lack times or geometry.
+  std::optional<AlignPrior> PredictShift(const Frame& reference,
+                                         const Frame& frame) const;
 
   // Frames tracked, frames placed.
   int frames_seen() const;
