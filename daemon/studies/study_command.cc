@@ -4,6 +4,7 @@
 
 #include "daemon/common/cli_args.h"
 #include "daemon/common/exit_codes.h"
+#include "daemon/studies/align_study.h"
 #include "daemon/studies/baselines_study.h"
 #include "daemon/studies/closed_loop_study.h"
 #include "daemon/studies/fig3_heatmap.h"
@@ -276,6 +277,7 @@ void PrintStudyHelp(std::ostream& out) {
   out << R"(Usage: anchord study fig3 [options]
        anchord study baselines [options]   (anchord study baselines --help)
        anchord study closed-loop [options] (anchord study closed-loop --help)
+       anchord study align [options]       (anchord study align --help)
 
 fig3: the accuracy study of Diao et al., Sci. Rep. 15, 13486 (2025),
 Fig. 3. N anchors on an n x n unit grid, a random homography, Gaussian
@@ -312,7 +314,8 @@ int RunStudyCommand(const std::vector<std::string>& args) {
   constexpr CommandUsage kUsage{"study", &PrintStudyHelp};
   if (args.empty()) {
     return ReportUsageError(
-        kUsage, UsageError("which study? fig3, baselines or closed-loop"));
+        kUsage,
+        UsageError("which study? fig3, baselines, closed-loop or align"));
   }
   const bool help = args[0] == "--help" || args[0] == "-h" || args[0] == "help";
   if (help) return *FinishParsing(kUsage, Status::Ok(), true);
@@ -320,6 +323,7 @@ int RunStudyCommand(const std::vector<std::string>& args) {
   if (args[0] == "fig3") return RunFig3(rest);
   if (args[0] == "baselines") return RunBaselinesStudy(rest);
   if (args[0] == "closed-loop") return RunClosedLoopStudy(rest);
+  if (args[0] == "align") return RunAlignStudy(rest);
   return ReportUsageError(kUsage,
                           UsageError("unknown study '" + args[0] + "'"));
 }

@@ -20,7 +20,7 @@ Status AlignOptions::Validate() const {
   ANCHORD_OPTION_IN_CLOSED(v, coarse_max_side_px, 32, 65536);
   ANCHORD_OPTION_IN_CLOSED(v, patch_px, 8, 256);
   ANCHORD_OPTION_IN_CLOSED(v, patch_stride_px, 4, 256);
-  ANCHORD_OPTION_IN_CLOSED(v, search_radius_px, 1, 64);
+  ANCHORD_OPTION_IN_CLOSED(v, search_radius_px, 1, 7);
   ANCHORD_OPTION_IN_CLOSED(v, min_correlation, -1.0, 1.0);
   ANCHORD_OPTION_IN_CLOSED(v, max_keypoints, 10, 100000);
   v.Require(ratio_test > 0 && ratio_test <= 1, "ratio_test", ratio_test,

@@ -34,12 +34,15 @@ struct Node {
   double split = 0;
   int left = -1, right = -1;
   int size = 0;
+  double leaf_length = 0;  // c(size), for an external node
 };
 
 class TreeBuilder {
  public:
-  TreeBuilder(const std::vector<Vec2>& points, std::mt19937_64& rng)
-      : points_(points), rng_(rng) {}
+  TreeBuilder(const std::vector<Vec2>& points, std::mt19937_64& rng, int psi)
+      : points_(points), rng_(rng) {
+    nodes_.reserve(2 * static_cast<size_t>(psi));
+  }
 
   // Algorithm 2 (iTree): grows the subtree of indices [begin, end) at
   // height e and returns its node index. The recursion depth is bounded by
@@ -48,6 +51,7 @@ class TreeBuilder {
     const int node = static_cast<int>(nodes_.size());
     nodes_.push_back({});
     nodes_[node].size = end - begin;
+    nodes_[node].leaf_length = AveragePathLength(end - begin);
     if (e >= limit || end - begin <= 1) return node;
     double lo[2], hi[2];
     for (int a = 0; a < 2; ++a) {
@@ -93,7 +97,7 @@ double PathLength(const std::vector<Node>& tree, const Vec2& x) {
     node = x[n.attribute] < n.split ? n.left : n.right;
     ++edges;
   }
-  return edges + AveragePathLength(tree[node].size);
+  return edges + tree[node].leaf_length;
 }
 
 }  // namespace
@@ -119,7 +123,7 @@ std::vector<double> IsolationForestScores(
       std::swap(all[k], all[pick]);
     }
     std::vector<int> sample(all.begin(), all.begin() + psi);
-    TreeBuilder builder(points, rng);
+    TreeBuilder builder(points, rng, psi);
     builder.Grow(sample, 0, psi, 0, limit);
     const std::vector<Node> tree = builder.Take();
     for (int k = 0; k < n; ++k) total[k] += PathLength(tree, points[k]);

@@ -47,22 +47,83 @@ bool RowsOk(const std::vector<bool>& rows_ok, int y0, int y1) {
   return true;
 }
 
+// Lanes of the correlation accumulator: the shifts of one search row,
+// padded to a multiple of the vector width.
+constexpr int kLanes = 16;
+
+// Sum and sum of squares of the moving frame over rectangles, from its
+// integral images (computed once per frame).
+struct WindowSums {
+  cv::Mat1d sum, sqsum;
+  explicit WindowSums(const cv::Mat1f& image) {
+    cv::integral(image, sum, sqsum, CV_64F, CV_64F);
+  }
+  // Over the p × p window with top-left (x, y).
+  void At(int x, int y, int p, double* s, double* s2) const {
+    *s = sum(y + p, x + p) - sum(y, x + p) - sum(y + p, x) + sum(y, x);
+    *s2 = sqsum(y + p, x + p) - sqsum(y, x + p) - sqsum(y + p, x) + sqsum(y, x);
+  }
+};
+
+// Normalised cross-correlation of the zero-mean template `t` (norm
+// `t_norm`) with every p × p window of `moving` whose top-left lies in
+// [s0, s0 + n) on both axes: ncc(v, u) for window (s0.x + u, s0.y + v).
+// Direct sums (the template is small), the window statistics from the
+// integral images.
+void Correlate(const cv::Mat1f& t,
+               double t_norm,
+               const cv::Mat1f& moving,
+               const WindowSums& sums,
+               const cv::Point& s0,
+               int n,
+               cv::Mat1f& ncc) {
+  const int p = t.rows;
+  // The search window, zero-padded on the right so that every row offers
+  // kLanes shifts.
+  cv::Mat1f window = cv::Mat1f::zeros(p + n - 1, p + kLanes);
+  moving(cv::Rect(s0.x, s0.y, p + n - 1, p + n - 1))
+      .copyTo(window(cv::Rect(0, 0, p + n - 1, p + n - 1)));
+  ncc.create(n, n);
+  for (int v = 0; v < n; ++v) {
+    float acc[kLanes] = {};
+    for (int i = 0; i < p; ++i) {
+      const float* trow = t.ptr<float>(i);
+      const float* srow = window.ptr<float>(v + i);
+      for (int j = 0; j < p; ++j) {
+        const float tv = trow[j];
+        const float* s = srow + j;
+        for (int u = 0; u < kLanes; ++u) acc[u] += tv * s[u];
+      }
+    }
+    const double count = static_cast<double>(p) * p;
+    for (int u = 0; u < n; ++u) {
+      double s = 0, s2 = 0;
+      sums.At(s0.x + u, s0.y + v, p, &s, &s2);
+      const double var = s2 - s * s / count;
+      ncc(v, u) = var > 1e-12 * count
+                      ? static_cast<float>(acc[u] / (t_norm * std::sqrt(var)))
+                      : 0.0f;
+    }
+  }
+}
+
 // One patch with origin `o` (top-left, fixed px): the match or nothing.
 bool MatchPatch(const cv::Mat1f& fixed,
                 const cv::Mat1f& moving,
+                const WindowSums& sums,
                 const cv::Point& o,
                 const cv::Point& predicted,
                 const AlignOptions& options,
                 AlignMatch* match) {
   const int p = options.patch_px, r = options.search_radius_px;
-  const cv::Mat1f templ = fixed(cv::Rect(o.x, o.y, p, p));
-  cv::Scalar mean, sd;
-  cv::meanStdDev(templ, mean, sd);
-  if (!(sd[0] > 1e-6)) return false;
+  cv::Mat1f templ;
+  fixed(cv::Rect(o.x, o.y, p, p)).copyTo(templ);
+  templ -= cv::mean(templ)[0];
+  const double t_norm = cv::norm(templ);
+  if (!(t_norm > 1e-6 * p)) return false;
   const cv::Point s0 = o + predicted - cv::Point(r, r);
-  const cv::Mat1f search = moving(cv::Rect(s0.x, s0.y, p + 2 * r, p + 2 * r));
   cv::Mat1f ncc;
-  cv::matchTemplate(search, templ, ncc, cv::TM_CCOEFF_NORMED);
+  Correlate(templ, t_norm, moving, sums, s0, 2 * r + 1, ncc);
   double best = 0;
   cv::Point at;
   cv::minMaxLoc(ncc, nullptr, &best, nullptr, &at);
@@ -99,6 +160,7 @@ std::vector<AlignMatch> PatchMatches(const cv::Mat1f& fixed,
   const cv::Point predicted(static_cast<int>(std::lround(shift.x())),
                             static_cast<int>(std::lround(shift.y())));
   const int step = options.patch_stride_px;
+  const WindowSums sums(moving);
   for (int y = 0; y + p <= fixed.rows; y += step) {
     const int sy = y + predicted.y - r;
     if (sy < 0 || sy + p + 2 * r > moving.rows) continue;
@@ -109,7 +171,7 @@ std::vector<AlignMatch> PatchMatches(const cv::Mat1f& fixed,
       if (sx < 0 || sx + p + 2 * r > moving.cols) continue;
       ++*tried;
       AlignMatch m;
-      if (MatchPatch(fixed, moving, {x, y}, predicted, options, &m)) {
+      if (MatchPatch(fixed, moving, sums, {x, y}, predicted, options, &m)) {
         out.push_back(m);
       }
     }

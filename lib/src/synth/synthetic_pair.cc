@@ -83,6 +83,22 @@ Vec2 SyntheticPair::TrueDisplacement(const Vec2& p_px) const {
   return f;
 }
 
+std::vector<double> SyntheticPair::TargetErrorsPx(const cv::Mat2f& estimate,
+                                                  int step) const {
+  ANCHORD_CHECK(estimate.size() == field.size() && step > 0);
+  std::vector<double> errors;
+  const int w = field.cols, h = field.rows;
+  for (int y = 0; y < h; y += step) {
+    for (int x = 0; x < w; x += step) {
+      const cv::Vec2f t = field(y, x), f = estimate(y, x);
+      const double mx = x + t[0], my = y + t[1];
+      if (mx < 0 || my < 0 || mx > w - 1 || my > h - 1) continue;
+      errors.push_back(std::hypot(f[0] - t[0], f[1] - t[1]));
+    }
+  }
+  return errors;
+}
+
 SyntheticPair MakeSyntheticPair(const SyntheticPairOptions& options) {
   ANCHORD_CHECK(options.Validate().ok());
   const SyntheticScanOptions& s = options.scan;

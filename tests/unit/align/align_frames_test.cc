@@ -20,20 +20,10 @@ struct Tre {
   int points = 0;
 };
 
-// Target registration error of a field against the pair's truth, over
-// fixed pixels (every 8th) whose true match lies inside the moving frame.
+// Median and 90th percentile of the field's target errors (every 8th
+// fixed pixel whose true match lies in the moving frame).
 Tre FieldError(const SyntheticPair& pair, const cv::Mat2f& field) {
-  std::vector<double> e;
-  const int w = pair.fixed.image.cols, h = pair.fixed.image.rows;
-  for (int y = 0; y < h; y += 8) {
-    for (int x = 0; x < w; x += 8) {
-      const cv::Vec2f t = pair.field(y, x);
-      const double mx = x + t[0], my = y + t[1];
-      if (mx < 0 || my < 0 || mx > w - 1 || my > h - 1) continue;
-      const cv::Vec2f f = field(y, x);
-      e.push_back(std::hypot(f[0] - t[0], f[1] - t[1]));
-    }
-  }
+  std::vector<double> e = pair.TargetErrorsPx(field);
   Tre out;
   out.points = static_cast<int>(e.size());
   if (e.empty()) return out;

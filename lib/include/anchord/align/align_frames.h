@@ -43,7 +43,8 @@ struct AlignOptions {
   int patch_stride_px = 32;
   // Each patch is searched within ± this many px of the coarse shift; keep
   // it below half the lattice period of resolved lattices so a patch
-  // cannot jump a cell. Default 6; [1, 64].
+  // cannot jump a cell. Default 6; [1, 7] (2 r + 1 shifts per row fit the
+  // correlator's 16 lanes).
   int search_radius_px = 6;
   // A patch match counts only with a correlation peak at least this high.
   // Default 0.3; [-1, 1].

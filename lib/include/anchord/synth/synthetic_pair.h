@@ -54,6 +54,11 @@ struct SyntheticPair {
   // The true displacement at any fixed-frame point p: the solution f of
   // f = t + b(p + f), b the sum of the bumps.
   Vec2 TrueDisplacement(const Vec2& p_px) const;
+  // Target registration errors of an estimated field (CV_32FC2, the fixed
+  // frame's size): |estimate − truth| at every step-th fixed pixel whose
+  // true match lies inside the moving frame, px, in row order.
+  std::vector<double> TargetErrorsPx(const cv::Mat2f& estimate,
+                                     int step = 8) const;
 };
 
 // Renders the pair: one noiseless scan with a margin around both frames,
