@@ -4,6 +4,7 @@
 
 #include "daemon/common/exit_codes.h"
 #include "daemon/demo/demo_command.h"
+#include "daemon/instrument/bridge_command.h"
 #include "daemon/instrument/replay_command.h"
 #include "daemon/offline/register_command.h"
 #include "daemon/offline/synth_command.h"
@@ -40,6 +41,9 @@ constexpr Subcommand kSubcommands[] = {
      &anchord::daemon::RunServeCommand},
     {"replay", "act as the instrument: publish frames from files or synthetic",
      &anchord::daemon::RunReplayCommand},
+    {"bridge",
+     "a Nanonis controller's frames to the daemon, its drift back (TCP)",
+     &anchord::daemon::RunBridgeCommand},
     {"demo", "daemon + simulated instrument + console view, one command",
      &anchord::daemon::RunDemoCommand},
     {"register",
