@@ -6,6 +6,7 @@
 #include "daemon/demo/demo_command.h"
 #include "daemon/instrument/bridge_command.h"
 #include "daemon/instrument/replay_command.h"
+#include "daemon/instrument/watch_command.h"
 #include "daemon/offline/register_command.h"
 #include "daemon/offline/synth_command.h"
 #include "daemon/serve/serve_command.h"
@@ -44,6 +45,8 @@ constexpr Subcommand kSubcommands[] = {
     {"bridge",
      "a Nanonis controller's frames to the daemon, its drift back (TCP)",
      &anchord::daemon::RunBridgeCommand},
+    {"watch", "publish every new complete .sxm of a folder, header times",
+     &anchord::daemon::RunWatchCommand},
     {"demo", "daemon + simulated instrument + console view, one command",
      &anchord::daemon::RunDemoCommand},
     {"register",

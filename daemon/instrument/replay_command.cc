@@ -205,8 +205,10 @@ Status ReadInputFrame(const std::string& path,
                       const ReplayArgs& args,
                       Frame* frame) {
   if (IsSxm(path)) {
-    const Status extracted =
-        ExtractSxmFrame(ReadSxm(path), args.channel, args.trace, frame);
+    const SxmFile file = ReadSxm(path);
+    const std::string channel =
+        args.channel.empty() ? DefaultSxmChannel(file.header) : args.channel;
+    const Status extracted = ExtractSxmFrame(file, channel, args.trace, frame);
     if (!extracted.ok()) return extracted;
   } else {
     const ReadImageResult read = ReadImageFile(path);
@@ -415,7 +417,8 @@ Options:
                              for .sxm) or the time of sending (send)
   --pixel-size-nm S | SX,SY  nominal pixel size of the files, nm (required
                              except for .sxm, where it overrides the header)
-  --channel NAME             .sxm channel (default Z)
+  --channel NAME             .sxm channel (default Z; a constant-height
+                             scan, Z controller off: its signal channel)
   --direction forward|backward
                              .sxm trace (default forward)
   --synthetic N              publish N synthetic frames instead of files

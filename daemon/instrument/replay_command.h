@@ -53,7 +53,9 @@ struct ReplayArgs {
   // overrides the header), .sxm channel and trace.
   double pixel_size_x_nm = 0;
   double pixel_size_y_nm = 0;
-  std::string channel = "Z";
+  // .sxm channel; empty (no --channel): DefaultSxmChannel (Z, or the
+  // signal channel of a constant-height scan).
+  std::string channel;
   SxmTrace trace = SxmTrace::kForward;
   // --time: the acquisition time base.
   ReplayTime time = ReplayTime::kAuto;

@@ -37,8 +37,10 @@ struct RegisterArgs {
   double pixel_size_x_nm = 0;
   double pixel_size_y_nm = 0;
   DetectorKind detector = DetectorKind::kFast;
-  // .sxm inputs: the channel (matched ignoring case) and trace to register.
-  std::string channel = "Z";
+  // .sxm inputs: the channel (matched ignoring case) and trace to register;
+  // an empty channel (no --channel) is DefaultSxmChannel: Z, or the signal
+  // channel of a constant-height scan (Z controller off).
+  std::string channel;
   SxmTrace trace = SxmTrace::kForward;
   // Output paths; empty when not requested.
   std::string json_path;
