@@ -193,7 +193,7 @@ void PrintBridgeHelp(std::ostream& out) {
 Connects to a Nanonis (SPECS) controller's TCP programming interface,
 waits for every finished frame (Scan.WaitEndOfScan), reads it with its
 geometry and line time (Scan.BufferGet, Scan.SpeedGet, Scan.FrameGet,
-Piezo.DriftCompGet, Scan.FrameDataGrab) and publishes it as an
+Piezo.DriftCompGet, ZCtrl.OnOffGet, Scan.FrameDataGrab) and publishes it as an
 anchord.v1.Frame for `anchord serve`, one line per frame on stdout. The
 acquisition time is the controller's end of scan minus lines x (forward +
 backward time per line). With --apply-drift it sets the daemon's drift
@@ -214,7 +214,9 @@ Options:
                                with frames_mode = "bind")
   --results-endpoint E         the daemon's results (default
                                tcp://127.0.0.1:5556), for the drift topic
-  --channel NAME               channel to publish (default Z)
+  --channel NAME               channel to publish (default: Z, or with the
+                               Z controller off, constant height, its
+                               signal channel such as Current)
   --direction forward|backward trace to publish (default forward)
   --session NAME               Frame.session (default nanonis)
   --instrument NAME            Frame.instrument (default nanonis)

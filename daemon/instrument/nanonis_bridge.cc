@@ -15,6 +15,7 @@
 #include <cmath>
 #include <optional>
 #include <thread>
+#include <vector>
 
 namespace anchord::daemon {
 namespace {
@@ -68,7 +69,6 @@ Status BridgeOptions::Validate() const {
   v.Require(!publisher.endpoint.empty(), "frames_endpoint", "\"\"",
             "not empty");
   v.Require(!results_endpoint.empty(), "results_endpoint", "\"\"", "not empty");
-  v.Require(!channel.empty(), "channel", "\"\"", "not empty");
   const std::optional<std::string> bad_session = SessionNameError(session);
   v.Require(!bad_session, "session", SanitizedForLog(session),
             "a valid session name");
@@ -148,9 +148,9 @@ class Bridge {
     spdlog::info(
         "[bridge] controller {}, frames on {}, drift from {}, channel {} {}, "
         "session {}, drift compensation {}",
-        client_.peer(), publisher_.endpoint(), o_.results_endpoint, o_.channel,
-        SxmTraceName(o_.trace), o_.session,
-        o_.apply_drift ? "applied" : "not applied");
+        client_.peer(), publisher_.endpoint(), o_.results_endpoint,
+        o_.channel.empty() ? "auto" : o_.channel, SxmTraceName(o_.trace),
+        o_.session, o_.apply_drift ? "applied" : "not applied");
     int backoff_ms = o_.backoff_initial_ms;
     while (!stop_ && !Done()) {
       if (!client_.connected()) {
@@ -285,50 +285,108 @@ class Bridge {
     }
   }
 
-  // The channel index of o_.channel among the recorded channels, found by
-  // grabbing each (once per connection); `grab` receives its data.
+  // The channels to publish, best first: --channel; else Z under
+  // feedback, and at constant height (Z controller off) the signal
+  // channels, then any channel but Z ("*").
+  std::vector<std::string> Wanted(bool z_controller_on) const {
+    if (!o_.channel.empty()) return {o_.channel};
+    if (z_controller_on) return {"Z"};
+    return {"Current",   "Frequency_Shift", "OC M1 Freq. Shift",
+            "Amplitude", "Excitation",      "*"};
+  }
+
+  // The rank of `name` in `wanted` (wanted.size() when absent).
+  static size_t Rank(const std::vector<std::string>& wanted,
+                     const std::string& name) {
+    for (size_t i = 0; i < wanted.size(); ++i) {
+      if (wanted[i] == "*" ? !ChannelMatches("Z", name)
+                           : ChannelMatches(wanted[i], name)) {
+        return i;
+      }
+    }
+    return wanted.size();
+  }
+
+  // The recorded channel ranked best in `wanted`, found by grabbing each
+  // (once per connection and choice); `grab` receives its data.
   Status FindChannel(const nanonis::BufferGetReply& buffer,
                      const nanonis::FrameDataGrabRequest& base,
+                     const std::vector<std::string>& wanted,
                      nanonis::FrameDataGrabReply* grab) {
     std::string names;
+    size_t best = wanted.size();
     for (int32_t index : buffer.channel_indexes) {
       if (index < 0) continue;
       nanonis::FrameDataGrabRequest request = base;
       request.channel_index = static_cast<uint32_t>(index);
-      const Status s = client_.FrameDataGrab(request, grab);
+      nanonis::FrameDataGrabReply candidate;
+      const Status s = client_.FrameDataGrab(request, &candidate);
       if (!s.ok()) {
         if (client_.last_failure() == CallFailure::kController) continue;
         return s;
       }
-      if (ChannelMatches(o_.channel, grab->channel_name)) {
-        channel_index_ = request.channel_index;
-        spdlog::info("[bridge] channel {} is signal index {}",
-                     SanitizedForLog(grab->channel_name), index);
-        return Status::Ok();
-      }
       names +=
-          (names.empty() ? "" : ", ") + SanitizedForLog(grab->channel_name);
+          (names.empty() ? "" : ", ") + SanitizedForLog(candidate.channel_name);
+      const size_t rank = Rank(wanted, candidate.channel_name);
+      if (rank < best) {
+        best = rank;
+        channel_index_ = request.channel_index;
+        *grab = std::move(candidate);
+        if (rank == 0) break;
+      }
     }
-    return Status::InvalidInput("no recorded channel is " + o_.channel +
-                                " (recorded: " + names + ")");
+    if (best == wanted.size()) {
+      channel_index_.reset();
+      return Status::InvalidInput("no recorded channel is " + wanted.front() +
+                                  " (recorded: " + names + ")");
+    }
+    spdlog::info("[bridge] publishing channel {} (signal index {}){}",
+                 SanitizedForLog(grab->channel_name), *channel_index_,
+                 o_.channel.empty() && wanted.front() != "Z"
+                     ? ": the Z controller is off (constant height)"
+                     : "");
+    return Status::Ok();
   }
 
   Status Grab(const nanonis::BufferGetReply& buffer,
+              const std::vector<std::string>& wanted,
               nanonis::FrameDataGrabReply* grab) {
     nanonis::FrameDataGrabRequest request;
     request.forward = o_.trace == SxmTrace::kForward;
-    if (channel_index_) {
+    if (channel_index_ && wanted == wanted_) {
       request.channel_index = *channel_index_;
       Status s = client_.FrameDataGrab(request, grab);
       if (!s.ok() && client_.last_failure() != CallFailure::kController) {
         return s;
       }
-      if (s.ok() && ChannelMatches(o_.channel, grab->channel_name)) {
+      if (s.ok() && Rank(wanted, grab->channel_name) < wanted.size()) {
         return Status::Ok();
       }
-      channel_index_.reset();  // the buffer changed: look again
     }
-    return FindChannel(buffer, request, grab);
+    channel_index_.reset();  // the buffer or the choice changed: look again
+    wanted_ = wanted;
+    return FindChannel(buffer, request, wanted, grab);
+  }
+
+  // Whether the Z controller is on (ZCtrl.OnOffGet), for the automatic
+  // channel; on when the controller does not answer it.
+  Status ZControllerOn(bool* on) {
+    *on = true;
+    if (!o_.channel.empty()) return Status::Ok();
+    nanonis::ZCtrlOnOffGetReply z;
+    const Status s = client_.ZCtrlOnOffGet(&z);
+    if (s.ok()) {
+      *on = z.on;
+      return s;
+    }
+    if (client_.last_failure() == CallFailure::kController) {
+      if (!warned_zctrl_) {
+        warned_zctrl_ = true;
+        spdlog::warn("[bridge] {}: taking the Z controller as on", s.message());
+      }
+      return Status::Ok();
+    }
+    return s;
   }
 
   // Reads the frame that ended at `end_unix_ns` into `out`.
@@ -342,7 +400,9 @@ class Bridge {
     if (s.ok()) s = client_.SpeedGet(&speed);
     if (s.ok()) s = client_.FrameGet(&scan);
     if (s.ok()) s = client_.DriftCompGet(&comp);
-    if (s.ok()) s = Grab(buffer, &grab);
+    bool z_on = true;
+    if (s.ok()) s = ZControllerOn(&z_on);
+    if (s.ok()) s = Grab(buffer, Wanted(z_on), &grab);
     if (!s.ok()) {
       if (client_.last_failure() != CallFailure::kNone) {
         Failed(s, "reading the frame");
@@ -522,6 +582,8 @@ class Bridge {
   zmq::context_t drift_context_{1};
   zmq::socket_t drift_;
   std::optional<uint32_t> channel_index_;
+  std::vector<std::string> wanted_;  // the choice channel_index_ answers
+  bool warned_zctrl_ = false;
   nanonis::DriftCompGetReply controller_;
   CompensationTrack track_;
   std::optional<Clock::time_point> last_set_;

@@ -7,7 +7,8 @@
 // Per finished frame (Scan.WaitEndOfScan without time-out): the buffer
 // (Scan.BufferGet: lines, pixels, recorded channels), the line times
 // (Scan.SpeedGet), the scan frame (Scan.FrameGet: centre, size, angle),
-// the compensation in force (Piezo.DriftCompGet) and the chosen channel's
+// the compensation in force (Piezo.DriftCompGet), the Z controller's state
+// (ZCtrl.OnOffGet, for the automatic channel) and the chosen channel's
 // data (Scan.FrameDataGrab) become one anchord.v1.Frame on the frames
 // PUB socket. Its acquisition time is the controller's end of scan minus
 // the frame's duration (lines × (forward + backward time per line)): the
@@ -58,8 +59,11 @@ struct BridgeOptions {
   // "tcp://127.0.0.1:5556"; not empty.
   std::string results_endpoint = "tcp://127.0.0.1:5556";
   // Channel to publish, matched against Scan.FrameDataGrab's channel name
-  // (exactly, else ignoring case and a trailing " (unit)"). Default "Z".
-  std::string channel = "Z";
+  // (exactly, else ignoring case and a trailing " (unit)"). Empty
+  // (default): Z while the Z controller is on (ZCtrl.OnOffGet), and at
+  // constant height (off) the signal channel: Current, Frequency_Shift,
+  // OC M1 Freq. Shift, Amplitude, Excitation, else any but Z.
+  std::string channel;
   // Trace to publish. Default forward.
   SxmTrace trace = SxmTrace::kForward;
   // Frame.instrument and Frame.session. Defaults "nanonis"; the session a

@@ -247,4 +247,11 @@ Status NanonisClient::DriftCompSet(
   return Decoded(nanonis::DecodeEmptyReply(nanonis::kPiezoDriftCompSet, reply));
 }
 
+Status NanonisClient::ZCtrlOnOffGet(nanonis::ZCtrlOnOffGetReply* out) {
+  std::string reply;
+  const Status s = Call(nanonis::kZCtrlOnOffGet, "", {}, &reply);
+  if (!s.ok()) return s;
+  return Decoded(nanonis::DecodeReply(reply, out));
+}
+
 }  // namespace anchord::daemon

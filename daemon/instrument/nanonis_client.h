@@ -86,6 +86,7 @@ class NanonisClient {
   Status SpeedGet(nanonis::SpeedGetReply* out);
   Status DriftCompGet(nanonis::DriftCompGetReply* out);
   Status DriftCompSet(const nanonis::DriftCompSetRequest& request);
+  Status ZCtrlOnOffGet(nanonis::ZCtrlOnOffGetReply* out);
 
  private:
   struct Io;

@@ -398,6 +398,19 @@ std::string EncodeReply(const DriftCompGetReply& m, const ErrorBlock& error) {
   return w.Take();
 }
 
+std::string EncodeReply(const ZCtrlOnOffGetReply& m, const ErrorBlock& error) {
+  Writer w;
+  w.U32(m.on ? 1 : 0);
+  w.ErrorBlock(error.status, error.description);
+  return w.Take();
+}
+
+Status DecodeReply(std::string_view body, ZCtrlOnOffGetReply* out) {
+  Reader r(kZCtrlOnOffGet, body);
+  out->on = r.U32("Z-controller status") != 0;
+  return FinishResponse(r);
+}
+
 Status DecodeEmptyReply(std::string_view command, std::string_view body) {
   Reader r(command, body);
   return FinishResponse(r);

@@ -50,6 +50,7 @@ inline constexpr std::string_view kScanBufferGet = "Scan.BufferGet";
 inline constexpr std::string_view kScanSpeedGet = "Scan.SpeedGet";
 inline constexpr std::string_view kPiezoDriftCompGet = "Piezo.DriftCompGet";
 inline constexpr std::string_view kPiezoDriftCompSet = "Piezo.DriftCompSet";
+inline constexpr std::string_view kZCtrlOnOffGet = "ZCtrl.OnOffGet";
 
 // One message header.
 struct Header {
@@ -222,6 +223,12 @@ struct DriftCompSetRequest {
   std::optional<float> saturation_limit_percent;
 };
 
+// ZCtrl.OnOffGet reply: whether the Z controller (feedback) is on; off
+// during a constant-height scan.
+struct ZCtrlOnOffGetReply {
+  bool on = true;
+};
+
 std::string EncodeRequest(const WaitEndOfScanRequest& m);
 std::string EncodeRequest(const ScanFrame& m);  // Scan.FrameSet
 std::string EncodeRequest(const FrameDataGrabRequest& m);
@@ -238,6 +245,7 @@ std::string EncodeReply(const FrameDataGrabReply& m, const ErrorBlock& error);
 std::string EncodeReply(const BufferGetReply& m, const ErrorBlock& error);
 std::string EncodeReply(const SpeedGetReply& m, const ErrorBlock& error);
 std::string EncodeReply(const DriftCompGetReply& m, const ErrorBlock& error);
+std::string EncodeReply(const ZCtrlOnOffGetReply& m, const ErrorBlock& error);
 // A reply with no return arguments (Scan.FrameSet, Piezo.DriftCompSet, or
 // any command that failed before producing its values).
 std::string EncodeEmptyReply(const ErrorBlock& error);
@@ -248,6 +256,7 @@ Status DecodeReply(std::string_view body, FrameDataGrabReply* out);
 Status DecodeReply(std::string_view body, BufferGetReply* out);
 Status DecodeReply(std::string_view body, SpeedGetReply* out);
 Status DecodeReply(std::string_view body, DriftCompGetReply* out);
+Status DecodeReply(std::string_view body, ZCtrlOnOffGetReply* out);
 // The reply of a command without return arguments; `command` names it in
 // messages.
 Status DecodeEmptyReply(std::string_view command, std::string_view body);

@@ -189,11 +189,11 @@ TEST_CASE("closed drift loop: simulator -> bridge -> daemon -> bridge" *
       "--apply-drift net "
       << off.residual.net_nm_per_min << ", rms " << off.residual.rms_nm_per_min
       << "; with --apply-drift net " << on.residual.net_nm_per_min << ", rms "
-      << on.residual.rms_nm_per_min << " over " << on.residual.frames
-      << " frames; reduction " << reduction << "x; " << on.drift_sets
-      << " compensation settings (" << on.drift_sets_after_restart
-      << " after the controller restart), " << on.connections
-      << " connections");
+      << on.residual.rms_nm_per_min << ", max " << on.residual.max_nm_per_min
+      << " over " << on.residual.frames << " frames; reduction " << reduction
+      << "x; " << on.drift_sets << " compensation settings ("
+      << on.drift_sets_after_restart << " after the controller restart), "
+      << on.connections << " connections");
   // Without --apply-drift nothing is set and the drift runs.
   CHECK(off.drift_sets == 0);
   CHECK(off.residual.net_nm_per_min > 1.8);
@@ -204,6 +204,51 @@ TEST_CASE("closed drift loop: simulator -> bridge -> daemon -> bridge" *
   CHECK(on.drift_sets_after_restart > 0);
   CHECK_MESSAGE(on.bridge_log.find("reconnected to") != std::string::npos,
                 on.bridge_log);
+}
+
+TEST_CASE("constant height: the bridge publishes the signal channel" *
+          doctest::timeout(60)) {
+  if (AnchordBinary().empty()) {
+    MESSAGE("ANCHORD_BIN is not set: skipped");
+    return;
+  }
+  NanonisSimulatorOptions so;
+  so.instrument = Instrument();
+  so.time_scale = 400;
+  so.constant_height = true;
+  NanonisSimulator sim(so);
+  REQUIRE(sim.Start().ok());
+  const std::string frames_endpoint = LoopbackEndpoint(FreeLoopbackPort());
+  zmq::context_t context(1);
+  zmq::socket_t sub(context, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::subscribe, "");
+  sub.connect(frames_endpoint);
+  TempDir dir;
+  const std::string log = dir.path() / "bridge.log";
+  std::string error;
+  const pid_t bridge =
+      SpawnLogged({AnchordBinary(), "bridge", "nanonis", "--controller",
+                   "127.0.0.1:" + std::to_string(sim.port()),
+                   "--frames-endpoint", frames_endpoint, "--results-endpoint",
+                   LoopbackEndpoint(FreeLoopbackPort()), "--frames", "4"},
+                  log, &error);
+  REQUIRE_MESSAGE(bridge > 0, error);
+  zmq::pollitem_t item{static_cast<void*>(sub), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, Millis(20000));
+  zmq::message_t message;
+  REQUIRE_MESSAGE(sub.recv(message, zmq::recv_flags::dontwait),
+                  ReadWholeFile(log));
+  v1::Frame frame;
+  REQUIRE(
+      frame.ParseFromArray(message.data(), static_cast<int>(message.size())));
+  CHECK(frame.channel() == "Current");
+  CHECK(frame.session() == "nanonis");
+  CHECK(frame.width() == 256);
+  const std::optional<ExitInfo> exit = WaitChild(bridge, Millis(20000));
+  REQUIRE(exit.has_value());
+  CHECK(exit->code == 0);
+  CHECK(ReadWholeFile(log).find("constant height") != std::string::npos);
 }
 
 }  // namespace

@@ -305,8 +305,8 @@ struct NanonisSimulator::Impl {
     g.cols = latest.cols;
     g.data.resize(latest.total());
     g.scan_up = false;  // the first line scanned is row 0
-    if (r.channel_index == kZChannel) {
-      g.channel_name = "Z";
+    g.channel_name = r.channel_index == kZChannel ? "Z" : "Current";
+    if ((r.channel_index == kZChannel) != o.constant_height) {
       cv::Mat1f stored;
       // A backward line is stored as the tip moved: right to left.
       if (r.forward) {
@@ -316,8 +316,8 @@ struct NanonisSimulator::Impl {
       }
       std::copy(stored.begin(), stored.end(), g.data.begin());
     } else {
-      g.channel_name = "Current";
-      std::fill(g.data.begin(), g.data.end(), 1e-10f);
+      std::fill(g.data.begin(), g.data.end(),
+                r.channel_index == kZChannel ? 1.5e-9f : 1e-10f);
     }
     return nn::EncodeReply(g, {});
   }
@@ -384,6 +384,10 @@ void NanonisSimulator::Impl::Session::Handle() {
     return;
   }
   if (c == nn::kScanFrameGet) return Reply(impl->FrameGetReply());
+  if (c == nn::kZCtrlOnOffGet) {
+    return Reply(
+        nn::EncodeReply(nn::ZCtrlOnOffGetReply{!impl->o.constant_height}, {}));
+  }
   if (c == nn::kScanSpeedGet) return Reply(impl->SpeedGetReply());
   if (c == nn::kPiezoDriftCompGet) return Reply(impl->DriftCompGetReply());
   if (c == nn::kScanBufferGet) {

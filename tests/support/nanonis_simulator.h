@@ -9,7 +9,8 @@
 //
 // Commands: Scan.WaitEndOfScan, Scan.FrameGet, Scan.FrameSet,
 // Scan.FrameDataGrab (channel 30 "Z", the frame; channel 0 "Current", a
-// constant), Scan.BufferGet, Scan.SpeedGet, Piezo.DriftCompGet,
+// constant; the other way round at constant height), Scan.BufferGet,
+// Scan.SpeedGet, ZCtrl.OnOffGet, Piezo.DriftCompGet,
 // Piezo.DriftCompSet (the new layout with the saturation limit, and the
 // older one without). Anything else is answered with the error block set.
 //
@@ -53,6 +54,9 @@ struct NanonisSimulatorOptions {
   // Saturation limit reported by Piezo.DriftCompGet (percent); < 0: the
   // older reply without it. Default 10.
   float saturation_limit_percent = 10;
+  // A constant-height scan: ZCtrl.OnOffGet answers off, Z is flat and the
+  // image is in "Current". Default false (Z holds the image).
+  bool constant_height = false;
 };
 
 class NanonisSimulator {

@@ -152,6 +152,11 @@ TEST_CASE("every reply round-trips, the error block at the end") {
           "nanonis Piezo.DriftCompGet: controller error 1: busy");
   }
 
+  ZCtrlOnOffGetReply z{false}, z_out;
+  CHECK(EncodeReply(z, kNoError) == Hex("00000000 00000000 00000000"));
+  REQUIRE(DecodeReply(EncodeReply(z, kNoError), &z_out).ok());
+  CHECK(!z_out.on);
+
   CHECK(DecodeEmptyReply(kScanFrameSet, EncodeEmptyReply(kNoError)).ok());
 }
 
