@@ -9,6 +9,9 @@
 namespace anchord::daemon::nanonis {
 namespace {
 
+// Longest controller error description quoted in a message, bytes.
+constexpr size_t kMaxDescriptionBytes = 256;
+
 // Appends `v` big-endian.
 template <typename T>
 void PutBigEndian(T v, std::string* out) {
@@ -249,10 +252,16 @@ Status FinishResponse(Reader& reader) {
     return reader.status();
   }
   if (status != 0) {
-    std::string text = description;
+    // The controller's text, printable ASCII only (a log line), at most
+    // kMaxDescriptionBytes.
+    std::string text = description.substr(0, kMaxDescriptionBytes);
     std::replace_if(
         text.begin(), text.end(),
-        [](char c) { return c == '\n' || c == '\r' || c == '\0'; }, ' ');
+        [](char c) {
+          const auto u = static_cast<unsigned char>(c);
+          return u < 0x20 || u > 0x7e;
+        },
+        ' ');
     return Status::Internal("nanonis " + reader.command() +
                             ": controller error " + std::to_string(status) +
                             ": " + (text.empty() ? "(no description)" : text));

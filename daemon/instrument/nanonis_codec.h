@@ -148,7 +148,8 @@ struct ErrorBlock {
 // arguments. kInvalidInput when it is short or bytes follow it
 // ("nanonis COMMAND: N bytes after the error block"); kInternal
 // "nanonis COMMAND: controller error S: DESCRIPTION" when its status is
-// set. `reader`'s own failure is returned first.
+// set (the description's bytes other than printable ASCII as spaces, at
+// most 256 of them). `reader`'s own failure is returned first.
 Status FinishResponse(Reader& reader);
 
 // --- Messages --------------------------------------------------------------
