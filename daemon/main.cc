@@ -4,7 +4,9 @@
 
 #include "daemon/common/exit_codes.h"
 #include "daemon/demo/demo_command.h"
+#include "daemon/instrument/bridge_command.h"
 #include "daemon/instrument/replay_command.h"
+#include "daemon/instrument/watch_command.h"
 #include "daemon/offline/align_command.h"
 #include "daemon/offline/register_command.h"
 #include "daemon/offline/synth_command.h"
@@ -41,6 +43,11 @@ constexpr Subcommand kSubcommands[] = {
      &anchord::daemon::RunServeCommand},
     {"replay", "act as the instrument: publish frames from files or synthetic",
      &anchord::daemon::RunReplayCommand},
+    {"bridge",
+     "a Nanonis controller's frames to the daemon, its drift back (TCP)",
+     &anchord::daemon::RunBridgeCommand},
+    {"watch", "publish every new complete .sxm of a folder, header times",
+     &anchord::daemon::RunWatchCommand},
     {"demo", "daemon + simulated instrument + console view, one command",
      &anchord::daemon::RunDemoCommand},
     {"register",

@@ -23,7 +23,7 @@
 # default 2).
 set -euo pipefail
 
-all_targets=(sxm frame query config image tracker_state sequence)
+all_targets=(sxm frame query config image tracker_state sequence nanonis)
 target="${1:-all}"
 seconds="${2:-60}"
 if [ "$target" = all ]; then

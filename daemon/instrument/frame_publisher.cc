@@ -99,14 +99,17 @@ PublishOutcome PublishPaced(FramePublisher& publisher,
                           ? std::chrono::duration_cast<Clock::duration>(
                                 std::chrono::duration<double>(1.0 / rate_hz))
                           : Clock::duration::zero();
-  Clock::time_point due = Clock::now();
+  Clock::time_point due;
   for (int64_t k = 0; !stop; ++k) {
     InboundFrame frame;
     if (!next(k, &frame)) break;
-    if (k > 0) due = std::max(due + period, Clock::now());
+    // Frame 0 is due once it is produced (its production must not count
+    // against the first interval); each later one a period after the
+    // previous one was due, or now when that has passed.
+    due = k == 0 ? Clock::now() : std::max(due + period, Clock::now());
     SleepUntil(due, stop);
     if (stop) break;
-    frame.acquired_unix_ns = NowUnixNs();
+    if (frame.acquired_unix_ns == 0) frame.acquired_unix_ns = NowUnixNs();
     outcome.status = publisher.Send(frame);
     if (!outcome.status.ok()) break;
     ++outcome.sent;

@@ -83,11 +83,14 @@ struct PublishOutcome {
 
 // Sends the frames of `next` through `publisher` until `next` returns
 // false, `stop` is set or a send fails. Frame k is produced, then sent
-// when it is due: at `rate_hz` frames per second (0 = as soon as it is
-// produced), one period after the previous frame was due, or at once when
-// that time has passed (a late frame does not make the next ones burst).
-// acquired_unix_ns of each frame is set to the wall clock just before it
-// is sent. `on_sent` may be empty.
+// when it is due: frame 0 as soon as it is produced, each later one at
+// `rate_hz` frames per second (0 = as soon as it is produced) one period
+// after the previous frame was due, or at once when that time has passed
+// (a late frame does not make the next ones burst). So the interval from
+// frame 0 to frame 1 is a full period however long frame 0 took to
+// produce. A frame whose acquired_unix_ns is 0 gets the wall clock just
+// before it is sent; a producer that knows the acquisition time (a file's
+// header) keeps it. `on_sent` may be empty.
 PublishOutcome PublishPaced(FramePublisher& publisher,
                             double rate_hz,
                             const FrameProducer& next,

@@ -4,7 +4,9 @@
 
 #include "daemon/common/cli_args.h"
 #include "daemon/common/exit_codes.h"
+#include "daemon/common/session_name.h"
 #include "daemon/common/stop_signals.h"
+#include "daemon/instrument/header_time.h"
 #include "daemon/instrument/sequence.h"
 #include <spdlog/spdlog.h>
 
@@ -14,6 +16,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 namespace anchord::daemon {
 namespace {
@@ -113,6 +116,23 @@ Status ApplyOption(const std::string& name,
                                   : a.publisher.curve_client_key_file) = value;
     return Status::Ok();
   }
+  if (name == "--time") {
+    if (value == "header") {
+      a.time = ReplayTime::kHeader;
+    } else if (value == "send") {
+      a.time = ReplayTime::kSend;
+    } else {
+      return UsageError("--time = '" + value + "': expected header or send");
+    }
+    return Status::Ok();
+  }
+  if (name == "--session") {
+    if (const std::optional<std::string> bad = SessionNameError(value)) {
+      return UsageError("--session " + SanitizedForLog(value) + " " + *bad);
+    }
+    a.session = value;
+    return Status::Ok();
+  }
   if (name == "--pixel-size-nm") return ParsePixelSize(value, a);
   if (name == "--direction") return ParseDirection(value, a);
   if (name == "--channel") {
@@ -126,10 +146,10 @@ Status ApplyOption(const std::string& name,
 const std::vector<std::string> kSyntheticOptions = {
     "--synthetic", "--seed", "--size", "--fov-nm", "--drift-nm-per-frame"};
 const std::vector<std::string> kFileOptions = {"--pixel-size-nm", "--channel",
-                                               "--direction"};
+                                               "--direction", "--time"};
 
 std::vector<std::string> ValueOptions() {
-  std::vector<std::string> names = {"--rate", "--endpoint",
+  std::vector<std::string> names = {"--rate", "--endpoint", "--session",
                                     "--curve-server-key", "--curve-client-key"};
   names.insert(names.end(), kSyntheticOptions.begin(), kSyntheticOptions.end());
   names.insert(names.end(), kFileOptions.begin(), kFileOptions.end());
@@ -165,6 +185,12 @@ Status CheckCombination(const SplitArgs& split, const ReplayArgs& a) {
         "--pixel-size-nm is required (nm per raw pixel) for inputs other "
         "than .sxm");
   }
+  if (a.time == ReplayTime::kHeader &&
+      !std::all_of(a.inputs.begin(), a.inputs.end(), IsSxm)) {
+    return UsageError(
+        "--time header needs .sxm inputs (their REC_DATE and "
+        "REC_TIME)");
+  }
   if (a.publisher.curve_server_key_file.empty() !=
       a.publisher.curve_client_key_file.empty()) {
     return UsageError("--curve-server-key and --curve-client-key go together");
@@ -179,8 +205,10 @@ Status ReadInputFrame(const std::string& path,
                       const ReplayArgs& args,
                       Frame* frame) {
   if (IsSxm(path)) {
-    const Status extracted =
-        ExtractSxmFrame(ReadSxm(path), args.channel, args.trace, frame);
+    const SxmFile file = ReadSxm(path);
+    const std::string channel =
+        args.channel.empty() ? DefaultSxmChannel(file.header) : args.channel;
+    const Status extracted = ExtractSxmFrame(file, channel, args.trace, frame);
     if (!extracted.ok()) return extracted;
   } else {
     const ReadImageResult read = ReadImageFile(path);
@@ -211,6 +239,7 @@ class FileSource {
     const size_t count = args_.inputs.size();
     for (size_t tries = 0; tries < count; ++tries) {
       if (!args_.loop && position_ >= count) return false;
+      const size_t pass = position_ / count;
       const std::string& path = args_.inputs[position_ % count];
       ++position_;
       *out = InboundFrame();
@@ -218,7 +247,8 @@ class FileSource {
       if (read.ok()) {
         out->frame_id = static_cast<uint64_t>(k) + 1;
         out->instrument = "replay";
-        out->session = "replay";
+        out->session = args_.session.empty() ? "replay" : args_.session;
+        out->acquired_unix_ns = HeaderTime(path, out->frame, pass);
         return true;
       }
       spdlog::error("[replay] {}: {}", path, read.message());
@@ -229,13 +259,44 @@ class FileSource {
   int failures() const { return failures_; }
 
  private:
+  // The header time of `frame` (0: stamped when sent), shifted by `pass`
+  // × the span of the header times seen in the first pass plus their mean
+  // interval, so that --loop keeps time increasing.
+  int64_t HeaderTime(const std::string& path, const Frame& frame, size_t pass) {
+    if (args_.time == ReplayTime::kSend || !IsSxm(path)) return 0;
+    const std::optional<int64_t> t = HeaderAcquiredUnixNs(frame);
+    if (!t) {
+      if (!warned_no_header_time_) {
+        spdlog::warn(
+            "[replay] {}: no valid REC_DATE/REC_TIME; such frames carry the "
+            "time they are sent",
+            path);
+        warned_no_header_time_ = true;
+      }
+      return 0;
+    }
+    if (pass == 0) {
+      first_ns_ = std::min(first_ns_.value_or(*t), *t);
+      last_ns_ = std::max(last_ns_.value_or(*t), *t);
+      ++timed_;
+    }
+    if (pass == 0 || !first_ns_) return *t;
+    const int64_t span = *last_ns_ - *first_ns_;
+    const int64_t step = timed_ > 1 ? span / (timed_ - 1) : int64_t{1000000000};
+    return *t + static_cast<int64_t>(pass) * (span + step);
+  }
+
   const ReplayArgs& args_;
   size_t position_ = 0;
   int failures_ = 0;
+  bool warned_no_header_time_ = false;
+  std::optional<int64_t> first_ns_, last_ns_;
+  int64_t timed_ = 0;
 };
 
 SyntheticSequence SequenceOf(const ReplayArgs& args) {
   SyntheticSequence sequence;
+  if (!args.session.empty()) sequence.session = args.session;
   sequence.base = ModeratelyDistortedScan(args.seed, args.size_px, args.fov_nm);
   sequence.drift_nm_per_frame = args.drift_nm_per_frame;
   return sequence;
@@ -349,9 +410,15 @@ Options:
                              must be on the daemon's allow-list)
   --loop                     repeat the inputs (or the N synthetic frames)
                              until interrupted; frame ids keep increasing
+  --session NAME             Frame.session (default replay; anchord-synthetic
+                             for --synthetic)
+  --time header|send         acquisition time of file frames: the .sxm
+                             header's REC_DATE/REC_TIME (header, the default
+                             for .sxm) or the time of sending (send)
   --pixel-size-nm S | SX,SY  nominal pixel size of the files, nm (required
                              except for .sxm, where it overrides the header)
-  --channel NAME             .sxm channel (default Z)
+  --channel NAME             .sxm channel (default Z; a constant-height
+                             scan, Z controller off: its signal channel)
   --direction forward|backward
                              .sxm trace (default forward)
   --synthetic N              publish N synthetic frames instead of files
@@ -362,8 +429,11 @@ Options:
                              (default 0.25,0.1)
   -h, --help                 show this help
 
-Each frame's acquired_unix_ns is the time it is sent. SIGINT/SIGTERM stop
-after the frame in flight.
+A frame's acquired_unix_ns is its .sxm header's time (--time header; read
+as UTC, whole seconds; each --loop pass later by the span of the inputs plus
+their mean interval) or the time it is sent. The first frame is sent as
+soon as it is ready, each later one a full period after the previous one.
+SIGINT/SIGTERM stop after the frame in flight.
 
 Exit status: 0 when every frame was sent (or on SIGINT/SIGTERM), 1 when the
 socket could not be opened, a send failed or an input could not be read,

@@ -21,10 +21,20 @@ namespace anchord::daemon {
 // given; from --synthetic N: a drifting sequence of one synthetic sample
 // (SyntheticSequence). --loop repeats the inputs (or the N synthetic
 // frames) until interrupted, frame ids still increasing. acquired_unix_ns
-// is the wall clock at sending. SIGINT/SIGTERM stop it after the frame in
+// is the .sxm header's REC_DATE/REC_TIME (--time header, the default for
+// .sxm; each --loop pass shifted by the span of the inputs plus their mean
+// interval) or the wall clock at sending (--time send, the default for
+// other inputs and --synthetic). SIGINT/SIGTERM stop it after the frame in
 // flight. Exit status: 0 when every frame was sent (or the run was
 // interrupted), 1 when the socket could not be opened, a send failed or an
 // input could not be read (the others are still sent), 2 on a usage error.
+
+// Which acquisition time replayed frames carry (Frame.acquired_unix_ns).
+enum class ReplayTime {
+  kAuto,    // header for .sxm inputs, send for the others and --synthetic
+  kHeader,  // the file header's REC_DATE/REC_TIME (.sxm only)
+  kSend,    // the wall clock when the frame is sent
+};
 
 // The parsed command line.
 struct ReplayArgs {
@@ -43,8 +53,15 @@ struct ReplayArgs {
   // overrides the header), .sxm channel and trace.
   double pixel_size_x_nm = 0;
   double pixel_size_y_nm = 0;
-  std::string channel = "Z";
+  // .sxm channel; empty (no --channel): DefaultSxmChannel (Z, or the
+  // signal channel of a constant-height scan).
+  std::string channel;
   SxmTrace trace = SxmTrace::kForward;
+  // --time: the acquisition time base.
+  ReplayTime time = ReplayTime::kAuto;
+  // --session: Frame.session; empty = "replay" for files,
+  // "anchord-synthetic" for --synthetic.
+  std::string session;
   bool help = false;
 };
 

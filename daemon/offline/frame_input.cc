@@ -66,8 +66,9 @@ Status ReadInputFrame(const std::string& source,
                       Frame& frame) {
   if (IsSxm(source)) {
     const SxmFile file = ReadSxm(source);
-    const Status extracted =
-        ExtractSxmFrame(file, args.channel, args.trace, &frame);
+    const std::string channel =
+        args.channel.empty() ? DefaultSxmChannel(file.header) : args.channel;
+    const Status extracted = ExtractSxmFrame(file, channel, args.trace, &frame);
     if (!extracted.ok()) return extracted;
   } else {
     const ReadImageResult read = ReadImageFile(source);

@@ -14,8 +14,10 @@ struct FrameInputArgs {
   // formats need it). Both > 0 and finite once set.
   double pixel_size_x_nm = 0;
   double pixel_size_y_nm = 0;
-  // .sxm inputs: the channel (matched ignoring case) and trace.
-  std::string channel = "Z";
+  // .sxm inputs: the channel (matched ignoring case) and trace; an empty
+  // channel (no --channel) is DefaultSxmChannel: Z, or the signal channel
+  // of a constant-height scan (Z controller off).
+  std::string channel;
   SxmTrace trace = SxmTrace::kForward;
 };
 

@@ -225,7 +225,9 @@ Options:
   --pixel-size-nm S | SX,SY  nominal size of one raw pixel, nm (required
                              except for .sxm, where it overrides the
                              header); SX,SY sets x (columns) and y (rows)
-  --channel NAME             .sxm channel (default Z; e.g. Current)
+  --channel NAME             .sxm channel (default Z, or for a constant-
+                             height scan, Z controller off, its signal
+                             channel such as Current; e.g. Current)
   --direction forward|backward
                              .sxm trace (default forward)
   --detector fast|sift       corner-hole candidate detector (default fast)

@@ -210,6 +210,7 @@ Json FrameResultToJson(const Frame& frame,
   out["message"] = result.status.message();
   out["width"] = width;
   out["height"] = height;
+  out["channel"] = frame.channel;
   if (result.status.ok()) {
     AddGeometry(frame, result, model, width, height, out);
   } else {

@@ -679,6 +679,44 @@ Status ReadInto(const std::string& path, SxmFile* file) {
 
 }  // namespace
 
+bool SxmConstantHeight(const SxmHeader& header) {
+  const auto on = header.z_controller.find("on");
+  if (on == header.z_controller.end()) return false;
+  std::string_view v = on->second;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+    v.remove_prefix(1);
+  }
+  return v == "0" || v == "OFF" || v == "off" || v == "FALSE" || v == "false";
+}
+
+std::string DefaultSxmChannel(const SxmHeader& header) {
+  const auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(c));
+    return s;
+  };
+  if (!SxmConstantHeight(header)) return "Z";
+  const auto holds = [&](const std::string& name) -> const SxmChannel* {
+    for (const SxmChannel& c : header.channels) {
+      if (lower(c.name) == lower(name)) return &c;
+    }
+    return nullptr;
+  };
+  const auto regulated = header.z_controller.find("Name");
+  if (regulated != header.z_controller.end()) {
+    std::string name = regulated->second;
+    if (lower(name).rfind("log ", 0) == 0) name = name.substr(4);
+    if (const SxmChannel* c = holds(name)) return c->name;
+  }
+  for (const char* name : {"Current", "Frequency_Shift", "OC M1 Freq. Shift",
+                           "Amplitude", "Excitation"}) {
+    if (const SxmChannel* c = holds(name)) return c->name;
+  }
+  for (const SxmChannel& c : header.channels) {
+    if (lower(c.name) != "z") return c.name;
+  }
+  return "Z";
+}
+
 SxmFile ReadSxm(const std::string& path) {
   SxmFile file;
   file.source = path;

@@ -124,6 +124,7 @@ struct SimulatedInstrument::State {
   Vec2 pending_offset = Vec2::Zero();
 
   double next_start = 0;
+  double last_end = 0;  // end of the last scanned frame
   int64_t next_index = 0;
 
   // Extends the drift knots to cover t.
@@ -207,6 +208,23 @@ void SimulatedInstrument::SetDriftCompensation(const Vec2& velocity_nm_per_s) {
   state_->pending_compensation = velocity_nm_per_s;
 }
 
+void SimulatedInstrument::SetDriftCompensationAt(const Vec2& velocity_nm_per_s,
+                                                 double unix_s) {
+  ANCHORD_CHECK(velocity_nm_per_s.allFinite()) << Format(velocity_nm_per_s);
+  State& s = *state_;
+  ANCHORD_CHECK(std::isfinite(unix_s) && unix_s >= s.last_end &&
+                unix_s >= s.compensation.back().t_start)
+      << "compensation change at " << unix_s << " before the last frame's end "
+      << s.last_end << " or the latest change";
+  if (unix_s == s.compensation.back().t_start) {
+    s.compensation.back().v = velocity_nm_per_s;
+  } else {
+    s.compensation.push_back(
+        {unix_s, s.Compensation(unix_s), velocity_nm_per_s});
+  }
+  s.pending_compensation = velocity_nm_per_s;
+}
+
 SimulatedFrame SimulatedInstrument::ScanNextFrame() {
   State& s = *state_;
   const double t0 = s.next_start;
@@ -272,7 +290,8 @@ SimulatedFrame SimulatedInstrument::ScanNextFrame() {
   out.apparent_start_nm = s.Apparent(t0);
   out.apparent_end_nm = s.Apparent(t0 + duration);
 
-  s.next_start = t0 + duration + s.o.frame_gap_s;
+  s.last_end = t0 + duration;
+  s.next_start = s.last_end + s.o.frame_gap_s;
   ++s.next_index;
   return out;
 }

@@ -568,5 +568,27 @@ TEST_CASE("deterministic for given options") {
   CHECK(same < static_cast<int>(da.size()) / 2);
 }
 
+TEST_CASE("simulated instrument: compensation set mid-frame applies then") {
+  SimulatedInstrumentOptions o;
+  o.scan = ModeratelyDistortedScan(3, 64, 8.0);
+  o.drift_walk_nm_per_s_per_sqrt_s = 0;
+  SimulatedInstrument a(o), b(o);
+  a.ScanNextFrame();
+  b.ScanNextFrame();
+  const double mid = a.now_unix_s() + 0.5 * 64 * o.line_time_s;
+  const Vec2 v(0.02, 0.01);
+  a.SetDriftCompensationAt(v, mid);
+  b.SetDriftCompensation(v);  // from the next frame's start
+  const SimulatedFrame fa = a.ScanNextFrame();
+  const SimulatedFrame fb = b.ScanNextFrame();
+  const double end = fa.scan.frame.acquired_unix_s + 64 * o.line_time_s;
+  CHECK(a.CompensationAt(mid).isZero(1e-12));
+  CHECK((a.CompensationAt(end) - v * (end - mid)).norm() < 1e-9);
+  CHECK((b.CompensationAt(end) - v * (end - fb.scan.frame.acquired_unix_s))
+            .norm() < 1e-9);
+  // The first half of frame a scanned without compensation.
+  CHECK(fa.scan.frame.drift_compensation_nm_per_s.isZero());
+}
+
 }  // namespace
 }  // namespace anchord

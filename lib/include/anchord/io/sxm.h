@@ -139,6 +139,20 @@ SxmFile ParseSxm(std::string_view bytes);
 // messages and --help style listings.
 std::string SxmImageList(const SxmFile& file);
 
+// True when the header says the Z controller was off during the scan (a
+// constant-height scan: Z is flat and the image is in the signal channel):
+// the Z-CONTROLLER table's "on" column is 0.
+bool SxmConstantHeight(const SxmHeader& header);
+
+// The channel to register when none is asked for: "Z", unless the scan
+// was taken at constant height (SxmConstantHeight), then its signal
+// channel: the channel the Z controller regulates when the scan is under
+// feedback (the Z-CONTROLLER "Name" without a leading "log ", e.g.
+// "Current"), else the first of Current, Frequency_Shift, OC M1 Freq.
+// Shift, Amplitude, Excitation that the file holds (ignoring case), else
+// the first channel that is not Z; "Z" when there is no other.
+std::string DefaultSxmChannel(const SxmHeader& header);
+
 // Builds the canonical Frame (anchord/util/frame.h) of one image of a
 // parsed file.
 //

@@ -125,6 +125,13 @@ class SimulatedInstrument {
   // frame on, like Nanonis Piezo.DriftCompSet. Requires a finite velocity
   // (checked).
   void SetDriftCompensation(const Vec2& velocity_nm_per_s);
+  // Sets the drift compensation velocity from instrument time `unix_s`
+  // on, within the frame the next ScanNextFrame() scans or later (a
+  // controller applying a setting the moment it arrives; a frame is then
+  // scanned only once the time of its last line has passed). Requires a
+  // finite velocity, `unix_s` not before the end of the last scanned frame
+  // nor before the latest change (checked).
+  void SetDriftCompensationAt(const Vec2& velocity_nm_per_s, double unix_s);
 
   // Scans the next frame and advances the clock past it and the gap.
   // Requires the apparent motion d − c + lag to move the image by < 0.5 px
