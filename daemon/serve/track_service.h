@@ -129,7 +129,7 @@ class TrackService {
   // Frames the tracker cannot place are often scanned with another tip
   // (blunter, changed) than the frame before: both are smoothed by this
   // Gaussian σ before they are aligned, px.
-  static constexpr double kAlignSmoothingPx = 3.0;
+  static constexpr double kAlignSmoothingPx = 5.0;
   // Aligns an unplaced frame to the session's previous one and adds the
   // displacement to the drift (SessionTracker::TrackAligned); `track` is
   // replaced when the alignment gave anything.

@@ -10,12 +10,14 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <string>
 
 namespace anchord::daemon {
 namespace {
 
-SimulatedInstrumentOptions Instrument() {
+SimulatedInstrumentOptions Instrument(double unresolved_fraction = 0) {
   SimulatedInstrumentOptions o;
+  o.unresolved_fraction = unresolved_fraction;
   o.scan.width_px = o.scan.height_px = 256;
   o.scan.field_of_view_nm = 30;
   o.scan.rotation_deg = -23;
@@ -51,7 +53,10 @@ struct LocalDaemon {
   }
 };
 
-InstrumentLoopResult Run(LocalDaemon& d, bool compensate, int frames) {
+InstrumentLoopResult Run(LocalDaemon& d,
+                         bool compensate,
+                         int frames,
+                         double unresolved_fraction = 0) {
   zmq::socket_t drift(d.context, zmq::socket_type::sub);
   drift.set(zmq::sockopt::linger, 0);
   drift.set(zmq::sockopt::subscribe, std::string(kTopicDrift));
@@ -61,12 +66,14 @@ InstrumentLoopResult Run(LocalDaemon& d, bool compensate, int frames) {
   po.endpoint = d.config->endpoints.frames;
   std::atomic<bool> stop{false};
   REQUIRE(publisher.Open(po, stop).ok());
-  SimulatedInstrument instrument(Instrument());
+  SimulatedInstrument instrument(Instrument(unresolved_fraction));
   InstrumentLoopOptions o;
   o.frames = frames;
   o.compensate = compensate;
-  o.session = compensate ? "on" : "off";
-  o.first_frame_id = compensate ? 1000 : 1;
+  o.session = std::string(compensate ? "on" : "off") +
+              (unresolved_fraction > 0 ? "-blunt" : "");
+  o.first_frame_id =
+      (compensate ? 1000 : 1) + (unresolved_fraction > 0 ? 5000 : 0);
   InstrumentLoopResult r =
       RunInstrumentLoop(instrument, publisher, drift, o, stop);
   REQUIRE_MESSAGE(r.status.ok(), r.status.message());
@@ -114,6 +121,39 @@ TEST_CASE("closing the loop on the published drift removes >= 20x of it") {
                       last.drift.velocity_y_nm_per_s());
   CHECK((estimate - last.true_velocity_nm_per_s).norm() * 60 <
         std::max(0.05, 0.05 * last.true_velocity_nm_per_s.norm() * 60));
+  d.daemon->Stop();
+}
+
+TEST_CASE(
+    "with every other frame blunt (no lattice), alignment keeps the "
+    "loop at >= 20x") {
+  LocalDaemon d;
+  constexpr int kFrames = 30;
+  const InstrumentLoopResult off = Run(d, false, kFrames, 0.5);
+  const InstrumentLoopResult on = Run(d, true, kFrames, 0.5);
+  int blunt = 0, aligned = 0, placed = 0;
+  for (const LoopFrame& f : on.frames) {
+    blunt += f.unresolved;
+    placed += f.drift.placed();
+    aligned += f.drift.source() == v1::DRIFT_SOURCE_ALIGNMENT;
+    // A blunt frame is never placed on the lattice.
+    if (f.unresolved) CHECK(!f.drift.placed());
+    if (f.unresolved && f.drift.source() != v1::DRIFT_SOURCE_ALIGNMENT) {
+      MESSAGE("frame " << f.frame_id << ": " << f.drift.placement_message());
+    }
+  }
+  CHECK(blunt == 14);  // frames 3, 5, ..., 29
+  CHECK(placed == kFrames - blunt);
+  CHECK(aligned >= blunt - 2);
+  const ResidualDrift s_off = MeasureResidualDrift(off.frames, 2);
+  const ResidualDrift s_on = MeasureResidualDrift(on.frames, 2);
+  MESSAGE("blunt " << blunt << ", drift from alignment " << aligned
+                   << "; net from frame 2: off " << s_off.net_nm_per_min
+                   << " nm/min, on " << s_on.net_nm_per_min
+                   << "; per-frame RMS off " << s_off.rms_nm_per_min << ", on "
+                   << s_on.rms_nm_per_min);
+  CHECK(s_off.net_nm_per_min >= 20 * s_on.net_nm_per_min);
+  CHECK(s_off.rms_nm_per_min >= 20 * s_on.rms_nm_per_min);
   d.daemon->Stop();
 }
 
