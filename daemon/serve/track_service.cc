@@ -186,6 +186,12 @@ void TrackService::AlignUnplaced(Session& s,
                                  v1::DriftEstimate* drift,
                                  uint64_t sequence) {
   if (!s.previous || s.previous->image.size() != in.frame.image.size()) return;
+  // Drift needs time between the two frames: without it the alignment is
+  // not worth its cost (frames without acquisition times, resent frames).
+  if (!(s.previous->acquired_unix_s > 0) ||
+      !(in.frame.acquired_unix_s > s.previous->acquired_unix_s)) {
+    return;
+  }
   const std::optional<AlignPrior> prior =
       s.tracker->PredictShift(*s.previous, in.frame);
   AlignOptions options;

@@ -132,7 +132,8 @@ class TrackService {
   static constexpr double kAlignSmoothingPx = 5.0;
   // Aligns an unplaced frame to the session's previous one and adds the
   // displacement to the drift (SessionTracker::TrackAligned); `track` is
-  // replaced when the alignment gave anything.
+  // replaced when the alignment gave anything. Skipped (nothing to gain)
+  // unless both frames are timed and this one is the later.
   void AlignUnplaced(Session& s,
                      const InboundFrame& in,
                      TrackResult* track,
