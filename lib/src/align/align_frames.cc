@@ -261,8 +261,15 @@ AlignResult AlignChecked(const Frame& fixed,
     return Fail(AlignStatus::kInvalidInput,
                 "moving frame: " + b.status.message(), r);
   }
-  r.coarse_shift_px = internal::CoarseShift(
-      a.image, b.image, options.coarse_max_side_px, &r.coarse_response);
+  r.prior_used = prior != nullptr && prior->shift_px.allFinite() &&
+                 std::isfinite(prior->sigma_px) && prior->sigma_px >= 0 &&
+                 3 * prior->sigma_px <= options.search_radius_px;
+  if (r.prior_used) {
+    r.coarse_shift_px = prior->shift_px;
+  } else {
+    r.coarse_shift_px = internal::CoarseShift(
+        a.image, b.image, options.coarse_max_side_px, &r.coarse_response);
+  }
   r.timings.coarse_ms = watch.Lap();
   const int w = a.image.cols, h = a.image.rows;
   r.overlap_fraction = OverlapFraction(r.coarse_shift_px, w, h);
