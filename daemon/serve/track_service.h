@@ -123,9 +123,9 @@ class TrackService {
   std::chrono::duration<double> state_interval_{0.0};
   uint64_t use_counter_ = 0;
   static constexpr size_t kMaxLiveSessions = 16;
-  // Frames up to this many pixels are kept for alignment (4096², 64 MiB of
+  // Frames up to this many pixels are kept for alignment (2048², 16 MiB of
   // float32: at most kMaxLiveSessions of them are held).
-  static constexpr int64_t kMaxAlignPixels = int64_t{4096} * 4096;
+  static constexpr int64_t kMaxAlignPixels = int64_t{2048} * 2048;
   // Frames the tracker cannot place are often scanned with another tip
   // (blunter, changed) than the frame before: both are smoothed by this
   // Gaussian σ before they are aligned, px.

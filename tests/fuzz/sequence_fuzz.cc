@@ -6,9 +6,14 @@
 // careless controller sends (0, negative, 1e9, 1e300, NaN, ±inf) — and now
 // and then a save / restore of the tracker state. The tracker hang that
 // survived a restart was such a sequence: the second frame after an
-// absurd one spun; libFuzzer's -timeout catches a repeat. Contracts: a
-// placed frame has a finite footprint and a finite drift when valid.
+// absurd one spun; libFuzzer's -timeout catches a repeat. A frame the
+// tracker leaves unplaced is aligned to the one before, as the daemon does
+// (the fit's predicted shift as the prior, then TrackAligned), so absurd
+// metadata reaches the prediction and the aligned sightings too.
+// Contracts: a placed frame has a finite footprint and a finite drift when
+// valid; so has every aligned frame's drift.
 
+#include "anchord/align/align_frames.h"
 #include "anchord/track/session_tracker.h"
 
 #include "daemon/wire/tracker_state_codec.h"
@@ -20,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 namespace {
 
@@ -86,6 +92,35 @@ void Mutate(FuzzedDataProvider& in,
   f.acquired_unix_s = in.ConsumeBool() ? *clock_s : Pick(in, 0, 2e9);
 }
 
+void CheckDrift(const anchord::DriftReport& d) {
+  if (!d.valid) return;
+  Check(std::isfinite(d.velocity_nm_per_s.x()) &&
+            std::isfinite(d.velocity_nm_per_s.y()) &&
+            std::isfinite(d.next_scan_offset_nm.x()) &&
+            std::isfinite(d.next_scan_offset_nm.y()),
+        "a valid drift is finite");
+}
+
+// The daemon's path for an unplaced frame (daemon/serve/track_service.cc).
+void AlignUnplaced(anchord::SessionTracker& tracker,
+                   const anchord::Frame& previous,
+                   const anchord::Frame& frame) {
+  if (previous.image.size() != frame.image.size()) return;
+  const std::optional<anchord::AlignPrior> prior =
+      tracker.PredictShift(previous, frame);
+  if (prior) {
+    Check(prior->shift_px.allFinite() && std::isfinite(prior->sigma_px),
+          "a predicted shift is finite");
+  }
+  anchord::AlignOptions options;
+  options.smoothing_px = 5;
+  const anchord::AlignResult a =
+      anchord::AlignFrames(previous, frame, options, prior ? &*prior : nullptr);
+  const anchord::TrackResult t = tracker.TrackAligned(previous, frame, a);
+  Check(!t.placement.placed, "an aligned frame stays unplaced");
+  CheckDrift(t.drift);
+}
+
 void CheckResult(const anchord::TrackResult& t) {
   if (!t.placement.placed) return;
   for (const anchord::Vec2& p : t.footprint_session_nm) {
@@ -108,13 +143,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                   anchord::fuzz::Model());
   double clock_s = frames.front().frame.acquired_unix_s;
   const int steps = in.ConsumeIntegralInRange<int>(1, 32);
+  anchord::Frame previous;
   for (int k = 0; k < steps && in.remaining_bytes() > 0; ++k) {
     const auto& base =
         frames[in.ConsumeIntegralInRange<size_t>(0, frames.size() - 1)];
     anchord::Frame f = base.frame;
     anchord::FrameResult r = base.result;
     Mutate(in, f, r, &clock_s);
-    CheckResult(tracker.Track(f, r));
+    const anchord::TrackResult t = tracker.Track(f, r);
+    CheckResult(t);
+    if (!t.placement.placed && k > 0) AlignUnplaced(tracker, previous, f);
+    previous = f;
     if (in.ConsumeIntegralInRange<int>(0, 7) == 0) {
       anchord::SessionTrackerState state;
       Check(anchord::daemon::DecodeTrackerState(
