@@ -113,7 +113,8 @@ struct SessionState {
 };
 
 // The drift options for a fit of the state's points: the position floor
-// raised to aligned_sigma_nm while aligned sightings are kept.
+// raised to aligned_sigma_nm while aligned sightings are kept (a placed
+// frame drops those that left the window).
 inline DriftOptions FitOptions(const SessionState& st, DriftOptions o) {
   if (!st.aligned_points.empty()) {
     o.position_sigma_nm = std::max(o.position_sigma_nm, st.aligned_sigma_nm);

@@ -53,16 +53,16 @@ std::vector<DriftPoint> WindowPoints(const SessionState& st,
   return points;
 }
 
-// The window's points and the aligned sightings within window_s of
-// `newest` (SessionTracker::TrackAligned): what the drift is fitted to.
-std::vector<DriftPoint> WithAligned(const SessionState& st,
-                                    std::vector<DriftPoint> points,
-                                    double newest,
-                                    const DriftOptions& drift) {
+// The aligned sightings (SessionTracker::TrackAligned) within window_s of
+// `newest`.
+std::vector<DriftPoint> AlignedInWindow(const SessionState& st,
+                                        double newest,
+                                        const DriftOptions& drift) {
+  std::vector<DriftPoint> kept;
   for (const DriftPoint& p : st.aligned_points) {
-    if (newest - p.t_s <= drift.window_s) points.push_back(p);
+    if (newest - p.t_s <= drift.window_s) kept.push_back(p);
   }
-  return points;
+  return kept;
 }
 
 // The fixed scanner map: scanner − D(t) = L · session + b over the
@@ -159,8 +159,15 @@ Status PrepareUpdate(const SessionState& st,
       CornerHolePoints(view, sym, *pl, u.frame_index);
   u.centre_s = view.TimeOf(view.Centre());
   u.points = WindowPoints(st, own, timed, u.frame_index, u.centre_s, drift);
-  u.fit = FitDrift(WithAligned(st, u.points, u.centre_s, drift),
-                   u.offset_change_s, FitOptions(st, drift));
+  u.aligned_points = AlignedInWindow(st, u.centre_s, drift);
+  std::vector<DriftPoint> all = u.points;
+  all.insert(all.end(), u.aligned_points.begin(), u.aligned_points.end());
+  DriftOptions fit_options = drift;
+  if (!u.aligned_points.empty()) {
+    fit_options.position_sigma_nm =
+        std::max(fit_options.position_sigma_nm, st.aligned_sigma_nm);
+  }
+  u.fit = FitDrift(all, u.offset_change_s, fit_options);
   FitScannerMap(st, view, own, timed, centre_model, *pl, model, &u);
   if (Status s = CheckUpdate(u, view, own, sites, sym, *pl); !s.ok()) {
     return s;
@@ -181,6 +188,7 @@ void CommitUpdate(SessionUpdate update,
   st->have_offset = true;
   st->last_offset_nm = view.scan.offset_nm;
   st->points = std::move(update.points);
+  st->aligned_points = std::move(update.aligned_points);
   st->fit = std::move(update.fit);
   st->scanner_from_session = update.scanner_from_session;
   st->scanner_offset = update.scanner_offset;

@@ -56,6 +56,8 @@ struct SessionUpdate {
   int frame_index = 0;  // the frame's placed-frame index
   double offset_change_s = 0;
   std::vector<DriftPoint> points;  // the drift fit's window
+  // The state's aligned sightings still within window_s of this frame.
+  std::vector<DriftPoint> aligned_points;
   DriftFit fit;
   Mat2 scanner_from_session = Mat2::Identity();
   Vec2 scanner_offset = Vec2::Zero();
