@@ -6,6 +6,7 @@
 #include "daemon/demo/demo_command.h"
 #include "daemon/instrument/replay_command.h"
 #include "daemon/offline/register_command.h"
+#include "daemon/offline/segment_command.h"
 #include "daemon/offline/synth_command.h"
 #include "daemon/serve/serve_command.h"
 #include "daemon/studies/bench_command.h"
@@ -45,6 +46,9 @@ constexpr Subcommand kSubcommands[] = {
     {"register",
      "register image files against the Si(111)-7x7 model; JSON lines out",
      &anchord::daemon::RunRegisterCommand},
+    {"segment",
+     "segment a frame by symmetry descriptors (domains, disorder); JSON out",
+     &anchord::daemon::RunSegmentCommand},
     {"synth", "write a synthetic Si(111)-7x7 scan with its ground truth",
      &anchord::daemon::RunSynthCommand},
     {"study", "accuracy studies: fig3 (Diao et al. 2025, Fig. 3), baselines",

@@ -8,12 +8,12 @@
 
 #include "daemon/common/cli_args.h"
 #include "daemon/common/exit_codes.h"
+#include "daemon/offline/frame_input.h"
 #include "daemon/offline/overlay.h"
 #include "daemon/offline/result_json.h"
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <exception>
@@ -89,12 +89,6 @@ Status ApplyOption(const std::string& name,
   if (value.empty()) return UsageError(name + " needs a file name");
   *path = value;
   return Status::Ok();
-}
-
-bool IsSxm(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  for (char& c : ext) c = static_cast<char>(std::tolower(c));
-  return ext == ".sxm";
 }
 
 Status CheckComplete(const RegisterArgs& parsed) {
@@ -181,40 +175,16 @@ bool WriteOverlayOutput(const RegisterContext& context,
   return false;
 }
 
-// Reads one input into a frame. .sxm files carry their pixel size and
-// metadata (--pixel-size-nm overrides the pixel size); other formats take
-// the pixel size from the command line.
-Status ReadFrame(const std::string& source,
-                 const RegisterArgs& args,
-                 Frame& frame) {
-  if (IsSxm(source)) {
-    const SxmFile file = ReadSxm(source);
-    const Status extracted =
-        ExtractSxmFrame(file, args.channel, args.trace, &frame);
-    if (!extracted.ok()) return extracted;
-  } else {
-    const ReadImageResult read = ReadImageFile(source);
-    if (!read.status.ok()) return read.status;
-    frame.image = read.image;
-  }
-  if (frame.image.empty()) {
-    return Status::InvalidInput("the file holds an empty image");
-  }
-  if (args.pixel_size_x_nm > 0) {
-    frame.pixel_size_x_nm = args.pixel_size_x_nm;
-    frame.pixel_size_y_nm = args.pixel_size_y_nm;
-  }
-  frame.source = source;
-  return Status::Ok();
-}
-
 // Reads, registers and reports input `index`; false when it could not be
 // read or one of its outputs could not be written.
 bool ProcessInput(const RegisterContext& context, int index, JsonSink& sink) {
   const std::string& source = context.args.inputs[index];
   Stopwatch stopwatch;
   Frame frame;
-  const Status read = ReadFrame(source, context.args, frame);
+  const RegisterArgs& args = context.args;
+  const FrameInput input{args.channel, args.trace, args.pixel_size_x_nm,
+                         args.pixel_size_y_nm};
+  const Status read = ReadFrame(source, input, frame);
   if (!read.ok()) {
     spdlog::warn("[register] {}: {}", source, read.message());
     sink.Write(InputErrorJson(source, read, stopwatch.Lap()));

@@ -397,8 +397,11 @@ bool WriteAll(std::FILE* f, const void* data, size_t size) {
 
 // The .npy v1.0 preamble and header for a rows×cols '<f4' C-order array,
 // padded with spaces so the data starts at a multiple of 64 bytes.
-std::string NpyFloat32Header(int rows, int cols) {
-  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+// The .npy v1 header of a C-order rows × cols array of `descr` ('<f4',
+// '<i4').
+std::string NpyHeader(const char* descr, int rows, int cols) {
+  std::string dict = std::string("{'descr': '") + descr +
+                     "', 'fortran_order': False, 'shape': (" +
                      std::to_string(rows) + ", " + std::to_string(cols) +
                      "), }";
   const size_t prefix = kNpyPreambleSize + 2;
@@ -413,7 +416,12 @@ std::string NpyFloat32Header(int rows, int cols) {
   return out + dict;
 }
 
-Status WriteNpyUnguarded(const std::string& path, const cv::Mat1f& image) {
+// Writes a 2-D array of 4-byte elements (float32 or int32) as .npy.
+template <typename T>
+Status WriteNpyUnguarded(const std::string& path,
+                         const cv::Mat_<T>& image,
+                         const char* descr) {
+  static_assert(sizeof(T) == sizeof(uint32_t));
   if (image.empty()) {
     return Status::InvalidInput("cannot write " + path + ": empty image");
   }
@@ -423,11 +431,11 @@ Status WriteNpyUnguarded(const std::string& path, const cv::Mat1f& image) {
     return Status::InvalidInput("cannot write " + path + ": " +
                                 ErrnoMessage(errno));
   }
-  const std::string header = NpyFloat32Header(image.rows, image.cols);
+  const std::string header = NpyHeader(descr, image.rows, image.cols);
   bool ok = WriteAll(file.get(), header.data(), header.size());
   std::vector<uint32_t> row(static_cast<size_t>(image.cols));
   for (int r = 0; ok && r < image.rows; ++r) {
-    std::memcpy(row.data(), image.ptr<float>(r), row.size() * sizeof(float));
+    std::memcpy(row.data(), image.template ptr<T>(r), row.size() * sizeof(T));
     if constexpr (std::endian::native == std::endian::big) {
       for (uint32_t& v : row) v = ByteSwap(v);
     }
@@ -649,7 +657,12 @@ ReadImageResult ReadNpy(const std::string& path) {
 
 Status WriteNpy(const std::string& path, const cv::Mat1f& image) {
   return Guard<Status>("cannot write " + path, false,
-                       [&] { return WriteNpyUnguarded(path, image); });
+                       [&] { return WriteNpyUnguarded(path, image, "<f4"); });
+}
+
+Status WriteNpy(const std::string& path, const cv::Mat1i& labels) {
+  return Guard<Status>("cannot write " + path, false,
+                       [&] { return WriteNpyUnguarded(path, labels, "<i4"); });
 }
 
 ReadImageResult ReadRasterImage(const std::string& path) {

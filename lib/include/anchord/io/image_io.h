@@ -25,6 +25,8 @@ ReadImageResult ParseNpy(const std::string& bytes);
 
 // Writes a 2-D float32 array as .npy (little-endian, C order).
 Status WriteNpy(const std::string& path, const cv::Mat1f& image);
+// Writes a 2-D int32 array (e.g. a label map) as .npy ('<i4', C order).
+Status WriteNpy(const std::string& path, const cv::Mat1i& labels);
 
 // Largest side of a .tif/.tiff/.png image the readers decode, px (the same
 // bound as an .sxm SCAN_PIXELS value). The side is read from the file's
