@@ -15,6 +15,8 @@
 #include "anchord/synth/synthetic_scan.h"
 #include "anchord/util/stopwatch.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -59,6 +61,11 @@ double Quantile(std::vector<double> t, double q) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As the anchord binary does (daemon/main.cc): keep freed frame-sized
+  // buffers in the heap instead of unmapping them, so that the kernel does
+  // not zero fresh pages on every call.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   Args args;
   if (!ParseArgs(argc, argv, args)) {
     std::fprintf(stderr,

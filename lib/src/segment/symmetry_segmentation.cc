@@ -89,21 +89,28 @@ void TranslationScores(const cv::Mat1f& img,
   const cv::Size k(2 * r + 1, 2 * r + 1);
   // The region whose box sums the grid points read: the frame ± r.
   const cv::Rect base(pad - r, pad - r, img.cols + 2 * r, img.rows + 2 * r);
-  const auto box = [&](const cv::Mat1f& m) {
-    cv::Mat1f out;
-    cv::boxFilter(m, out, CV_32F, k, cv::Point(-1, -1), false,
+  // Buffers reused across shifts (a fresh frame-sized allocation per map
+  // and shift cost more than the filtering).
+  cv::Mat1f m, prod, n_pairs, sa, sb, saa, sbb, sab;
+  const auto box = [&](const cv::Mat1f& src, cv::Mat1f& dst) {
+    cv::boxFilter(src, dst, CV_32F, k, cv::Point(-1, -1), false,
                   cv::BORDER_CONSTANT);
-    return out;
   };
   for (size_t n = 0; n < shifts.size(); ++n) {
     const cv::Rect shifted = base + shifts[n];
-    const cv::Mat1f m = mask(base).mul(mask(shifted));
-    const cv::Mat1f n_pairs = box(m);
-    const cv::Mat1f sa = box(padded(base).mul(m));
-    const cv::Mat1f sb = box(padded(shifted).mul(m));
-    const cv::Mat1f saa = box(padded_sq(base).mul(m));
-    const cv::Mat1f sbb = box(padded_sq(shifted).mul(m));
-    const cv::Mat1f sab = box(padded(base).mul(padded(shifted)));
+    cv::multiply(mask(base), mask(shifted), m);
+    box(m, n_pairs);
+    // padded is 0 wherever its mask is, so a·m = a·m_b and b·m = b·m_a.
+    cv::multiply(padded(base), mask(shifted), prod);
+    box(prod, sa);
+    cv::multiply(padded(shifted), mask(base), prod);
+    box(prod, sb);
+    cv::multiply(padded_sq(base), mask(shifted), prod);
+    box(prod, saa);
+    cv::multiply(padded_sq(shifted), mask(base), prod);
+    box(prod, sbb);
+    cv::multiply(padded(base), padded(shifted), prod);
+    box(prod, sab);
     for (int i = 0; i < g.ny; ++i) {
       for (int j = 0; j < g.nx; ++j) {
         const int x = g.X(j) + r, y = g.Y(i) + r;
