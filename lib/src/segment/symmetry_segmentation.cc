@@ -1,5 +1,7 @@
 #include "anchord/segment/symmetry_segmentation.h"
 
+#include "anchord/detect/corner_hole_detector.h"
+#include "anchord/lattice/lattice_estimate.h"
 #include "anchord/util/validation.h"
 
 #include <Eigen/Dense>
@@ -15,7 +17,8 @@
 namespace anchord {
 namespace {
 
-constexpr int kAngles = 24;  // polar samples, 15° apart
+constexpr double kCellNm = 2.688;  // the 7×7 lattice constant
+constexpr int kAngles = 24;        // polar samples, 15° apart
 constexpr int kRadii = 8;
 
 using Matrix = Eigen::MatrixXd;
@@ -174,6 +177,7 @@ double PolarCorrelation(const std::vector<double>& v,
 // translation-invariance step of the same section).
 void PointScores(const cv::Mat1f& img,
                  const cv::Mat1b& finite,
+                 const Mat2& shape,
                  int r,
                  bool rotations,
                  bool reflections,
@@ -213,7 +217,8 @@ void PointScores(const cv::Mat1f& img,
     const double rad = r * (ir + 1.0) / kRadii;
     for (int ia = 0; ia < kAngles; ++ia) {
       const double a = ia * 2.0 * CV_PI / kAngles;
-      offsets.push_back({rad * std::cos(a), rad * std::sin(a)});
+      const Vec2 d = shape * Vec2(rad * std::cos(a), rad * std::sin(a));
+      offsets.push_back({d.x(), d.y()});
       weight.push_back(rad);
     }
   }
@@ -366,10 +371,55 @@ void FillFromInterior(const cv::Mat1b& finite,
   }
 }
 
+// The scanner's distortion from the frame's own lattice (corner-hole
+// candidates and their neighbour vectors, as the registration estimates
+// them): `shape`, the area-preserving linear map that carries a regular
+// hexagonal pair of vectors onto the estimated lattice vectors, and
+// `scale`, the measured cell length over the nominal one. Identity and 1
+// when no lattice is found or the map is implausible (axis ratio > 3,
+// scale outside [0.5, 2]).
+struct ScannerShape {
+  Mat2 shape = Mat2::Identity();
+  double scale = 1.0;
+};
+
+ScannerShape ShapeFromLattice(const cv::Mat1f& img, double px_nm) {
+  const double cell_px = kCellNm / px_nm;
+  const DetectResult det = DetectCornerHoles(img, cell_px, DetectOptions());
+  if (!det.status.ok()) return {};
+  const LatticeEstimate lat =
+      EstimateLattice(det.candidates, cell_px, LatticeOptions());
+  if (!lat.status.ok()) return {};
+  Mat2 b;
+  b.col(0) = lat.b1_px;
+  b.col(1) = lat.b2_px;
+  Mat2 hex;  // columns (1, 0) and (1/2, −√3/2): Cross < 0 as b1, b2
+  hex << 1.0, 0.5, 0.0, -std::sqrt(3.0) / 2;
+  Mat2 a = b * hex.inverse();
+  const double det_a = std::abs(a.determinant());
+  if (!(det_a > 0) || !a.allFinite()) return {};
+  ScannerShape out;
+  out.scale = std::sqrt(det_a) / cell_px;
+  out.shape = a / std::sqrt(det_a);
+  Eigen::JacobiSVD<Mat2> svd(out.shape);
+  const auto sv = svd.singularValues();
+  if (!(sv[0] <= 3.0 * sv[1]) || !(out.scale >= 0.5 && out.scale <= 2.0)) {
+    return {};
+  }
+  return out;
+}
+
 SegmentResult Segment(const cv::Mat1f& image, const SegmentOptions& o) {
   SegmentResult res;
   const double px_nm = o.pixel_size_nm;
-  const int r = Px(o.patch_radius_nm, px_nm, 2);
+  // Lengths follow the measured cell when the frame shows the lattice.
+  const ScannerShape scanner = o.undistort_from_lattice
+                                   ? ShapeFromLattice(image, px_nm)
+                                   : ScannerShape{};
+  res.image_from_sample = scanner.shape;
+  res.cell_scale = scanner.scale;
+  const double len_px_nm = px_nm / scanner.scale;  // nm of the lattice per px
+  const int r = Px(o.patch_radius_nm, len_px_nm, 2);
   if (image.cols < 2 * r + 2 || image.rows < 2 * r + 2) {
     res.status = Status::InvalidInput(
         "segment: the frame (" + std::to_string(image.cols) + " × " +
@@ -384,7 +434,7 @@ SegmentResult Segment(const cv::Mat1f& image, const SegmentOptions& o) {
   g.nx = (image.cols - 1) / g.stride + 1;
   g.ny = (image.rows - 1) / g.stride + 1;
   // Translation shifts on a grid within ±window, (0, 0) left out.
-  const int w = Px(o.shift_window_nm, px_nm, 1);
+  const int w = Px(o.shift_window_nm, len_px_nm, 1);
   std::vector<cv::Point> shifts;
   for (int iy = 0; iy < o.shifts_per_axis; ++iy) {
     for (int ix = 0; ix < o.shifts_per_axis; ++ix) {
@@ -401,9 +451,9 @@ SegmentResult Segment(const cv::Mat1f& image, const SegmentOptions& o) {
   Matrix x(g.nx * g.ny, n_trans + n_point);
   TranslationScores(img, finite, r, shifts, g, x, 0);
   int count = 0;
-  const int pool = Px(o.pool_radius_nm, px_nm * g.stride, 0);
-  PointScores(img, finite, r, o.rotations, o.reflections, pool, g, x, n_trans,
-              count);
+  const int pool = Px(o.pool_radius_nm, len_px_nm * g.stride, 0);
+  PointScores(img, finite, res.image_from_sample, r, o.rotations, o.reflections,
+              pool, g, x, n_trans, count);
   res.descriptor_length = static_cast<int>(x.cols());
 
   FillFromInterior(finite, r, g, x);

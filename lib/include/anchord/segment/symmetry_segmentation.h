@@ -9,6 +9,7 @@
 // (Sec. II B); k-means (Sec. II C); computed on a strided grid and brought
 // back to every pixel (Sec. II D).
 
+#include "anchord/util/geometry.h"
 #include "anchord/util/status.h"
 
 #include <opencv2/core.hpp>
@@ -34,6 +35,16 @@ struct SegmentOptions {
   // apart, scored on the circular patch; on by default.
   bool rotations = true;
   bool reflections = true;
+  // Score rotations and reflections in the sample plane rather than in
+  // raw pixels: when the frame shows a 7×7 lattice (corner-hole
+  // candidates, EstimateLattice), the circular patch becomes the ellipse
+  // the scanner's distortion makes of it (area kept), so a 120° turn of a
+  // lattice imaged at ~100° between its directions still maps it onto
+  // itself, and the lengths above (patch, shifts, pooling) follow the
+  // measured cell size rather than the nominal one (real scanners are off
+  // by tens of percent). The distortion is the scanner's, common to all
+  // domains. Default true.
+  bool undistort_from_lattice = true;
   // Max-pooling radius of the rotation / reflection scores, nm. Default
   // 2.0 (a 7×7 cell's reach); in [0, 50].
   double pool_radius_nm = 2.0;
@@ -81,6 +92,11 @@ struct SegmentResult {
   // H × W labels 0…classes − 1; −1 where the frame is not finite.
   cv::Mat1i labels;
   std::vector<SegmentClass> classes;
+  // The map from the sample-plane patch to image pixels used for the
+  // rotation / reflection scores (identity: none found or not asked).
+  Mat2 image_from_sample = Mat2::Identity();
+  // Measured over nominal cell length (1: none found or not asked).
+  double cell_scale = 1.0;
   // Descriptor length and the PCA's explained variance fraction.
   int descriptor_length = 0;
   double explained_variance = 0;
