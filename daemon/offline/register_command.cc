@@ -287,7 +287,8 @@ out-2.png, ...
 
 Output: one JSON object per input, one per line, with the keys source,
 status (ok | no_lattice | invalid_input | internal_error), message, width,
-height, image_from_model (row-major 3x3, model nm -> raw px, or null),
+height, scanned {row_begin, row_end, fraction} (the rows registered: a scan
+stopped early leaves the others NaN), image_from_model (row-major 3x3, model nm -> raw px, or null),
 lattice {residual_rms_px, residual_rms_nm, inliers, a1_px, a2_px},
 calibration {scale_x, scale_y, nonorthogonality_deg, rotation_deg},
 corner_holes [{x_px, y_px, x_nm, y_nm, i, j, detected}],
