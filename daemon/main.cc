@@ -9,6 +9,7 @@
 #include "daemon/instrument/watch_command.h"
 #include "daemon/offline/align_command.h"
 #include "daemon/offline/register_command.h"
+#include "daemon/offline/segment_command.h"
 #include "daemon/offline/synth_command.h"
 #include "daemon/serve/serve_command.h"
 #include "daemon/studies/bench_command.h"
@@ -55,6 +56,9 @@ constexpr Subcommand kSubcommands[] = {
      &anchord::daemon::RunRegisterCommand},
     {"align", "align two frames without a lattice: shift, affine, field",
      &anchord::daemon::RunAlignCommand},
+    {"segment",
+     "segment a frame by symmetry descriptors (domains, disorder); JSON out",
+     &anchord::daemon::RunSegmentCommand},
     {"synth", "write a synthetic Si(111)-7x7 scan with its ground truth",
      &anchord::daemon::RunSynthCommand},
     {"study", "accuracy studies: fig3 (Diao et al. 2025, Fig. 3), baselines",

@@ -35,6 +35,12 @@ inline const EnumSpelling<DetectorKind> kDetectorKinds[] = {
     {DetectorKind::kFast, DetectorKindName(DetectorKind::kFast)},
     {DetectorKind::kSift, DetectorKindName(DetectorKind::kSift)},
 };
+inline const EnumSpelling<OccupancyMethod> kOccupancyMethods[] = {
+    {OccupancyMethod::kTemplate,
+     OccupancyMethodName(OccupancyMethod::kTemplate)},
+    {OccupancyMethod::kThreshold,
+     OccupancyMethodName(OccupancyMethod::kThreshold)},
+};
 inline constexpr EnumSpelling<HomographyMethod> kHomographyMethods[] = {
     {HomographyMethod::kLmeds, "lmeds"},
     {HomographyMethod::kRansac, "ransac"},
@@ -112,7 +118,12 @@ void ForEachRegistrationKey(Options& r, Visitor& visit) {
   visit("registration.sites", "border_px", si.border_px);
   visit("registration.sites", "refine_radius_fraction",
         si.refine_radius_fraction);
+  visit("registration.sites", "occupancy",
+        Enum(si.occupancy, kOccupancyMethods));
   visit("registration.sites", "vacancy_threshold", si.vacancy_threshold);
+  visit("registration.sites", "template_window_nm", si.template_window_nm);
+  visit("registration.sites", "template_max_shift_nm",
+        si.template_max_shift_nm);
   visit("registration.sites", "canonical_faulted_t1", si.canonical_faulted_t1);
 
   auto& ol = r.off_lattice;

@@ -8,6 +8,7 @@
 
 #include "daemon/common/cli_args.h"
 #include "daemon/common/exit_codes.h"
+#include "daemon/offline/frame_input.h"
 #include "daemon/offline/overlay.h"
 #include "daemon/offline/result_json.h"
 #include <spdlog/spdlog.h>
@@ -246,7 +247,8 @@ out-2.png, ...
 
 Output: one JSON object per input, one per line, with the keys source,
 status (ok | no_lattice | invalid_input | internal_error), message, width,
-height, image_from_model (row-major 3x3, model nm -> raw px, or null),
+height, scanned {row_begin, row_end, fraction} (the rows registered: a scan
+stopped early leaves the others NaN), image_from_model (row-major 3x3, model nm -> raw px, or null),
 lattice {residual_rms_px, residual_rms_nm, inliers, a1_px, a2_px},
 calibration {scale_x, scale_y, nonorthogonality_deg, rotation_deg},
 corner_holes [{x_px, y_px, x_nm, y_nm, i, j, detected}],

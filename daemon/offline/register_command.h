@@ -20,10 +20,11 @@ namespace anchord::daemon {
 // - stdout (or --json OUT, appended) receives one compact JSON object per
 //   input, one per line, in input order; keys: source, status ("ok",
 //   "no_lattice", "invalid_input", "internal_error"), message, width,
-//   height, image_from_model (9 numbers, row-major, or null), lattice,
-//   calibration (objects or null), corner_holes, adatoms (arrays, empty
-//   unless ok), vacancies, faulted_contrast, candidates, voted_candidates,
-//   timing_ms (per stage plus "total"). Non-finite numbers are null.
+//   height, scanned {row_begin, row_end, fraction}, image_from_model (9
+//   numbers, row-major, or null), lattice, calibration (objects or null),
+//   corner_holes, adatoms (arrays, empty unless ok), vacancies,
+//   faulted_contrast, candidates, voted_candidates, timing_ms (per stage plus
+//   "total"). Non-finite numbers are null.
 // - With more than one input, the --json, --corrected and --overlay names
 //   get the 1-based input index before the extension (out.png → out-1.png).
 // - Exit status: 0 when every input was processed (whatever its status),

@@ -211,6 +211,10 @@ Json FrameResultToJson(const Frame& frame,
   out["width"] = width;
   out["height"] = height;
   out["channel"] = frame.channel;
+  // The scanned rows (a scan stopped early leaves the others NaN).
+  out["scanned"] = {{"row_begin", result.scanned_row_begin},
+                    {"row_end", result.scanned_row_end},
+                    {"fraction", JsonNumber(result.scanned_fraction)}};
   if (result.status.ok()) {
     AddGeometry(frame, result, model, width, height, out);
   } else {
@@ -231,6 +235,7 @@ Json InputErrorJson(const std::string& source,
   out["message"] = status.message();
   out["width"] = 0;
   out["height"] = 0;
+  out["scanned"] = {{"row_begin", 0}, {"row_end", 0}, {"fraction", 0.0}};
   AddEmptyGeometry(out);
   out["candidates"] = 0;
   out["voted_candidates"] = 0;

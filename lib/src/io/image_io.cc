@@ -395,14 +395,14 @@ bool WriteAll(std::FILE* f, const void* data, size_t size) {
   return std::fwrite(data, 1, size, f) == size;
 }
 
-// The .npy v1.0 preamble and header for a rows×cols '<f4' C-order array
-// (rows×cols×channels when channels > 1), padded with spaces so the data
-// starts at a multiple of 64 bytes.
-std::string NpyFloat32Header(int rows, int cols, int channels) {
+// The .npy v1.0 preamble and header of a C-order rows × cols array of
+// `descr` ('<f4', '<i4'; rows × cols × channels when channels > 1),
+// padded with spaces so the data starts at a multiple of 64 bytes.
+std::string NpyHeader(const char* descr, int rows, int cols, int channels) {
   std::string shape = std::to_string(rows) + ", " + std::to_string(cols);
   if (channels > 1) shape += ", " + std::to_string(channels);
-  std::string dict =
-      "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
+  std::string dict = std::string("{'descr': '") + descr +
+                     "', 'fortran_order': False, 'shape': (" + shape + "), }";
   const size_t prefix = kNpyPreambleSize + 2;
   const size_t unpadded = prefix + dict.size() + 1;  // +1 for '\n'
   dict.append((64 - unpadded % 64) % 64, ' ');
@@ -415,8 +415,15 @@ std::string NpyFloat32Header(int rows, int cols, int channels) {
   return out + dict;
 }
 
-// `image`: CV_32FC1 or CV_32FC2, written with its channels innermost.
-Status WriteNpyUnguarded(const std::string& path, const cv::Mat& image) {
+// Writes an array of 4-byte elements (float32 or int32; one or more
+// channels, innermost) as .npy with `descr`.
+Status WriteNpyUnguarded(const std::string& path,
+                         const cv::Mat& image,
+                         const char* descr) {
+  if (image.elemSize1() != sizeof(uint32_t)) {
+    return Status::InvalidInput("cannot write " + path +
+                                ": not a 4-byte element type");
+  }
   if (image.empty()) {
     return Status::InvalidInput("cannot write " + path + ": empty image");
   }
@@ -427,11 +434,11 @@ Status WriteNpyUnguarded(const std::string& path, const cv::Mat& image) {
                                 ErrnoMessage(errno));
   }
   const std::string header =
-      NpyFloat32Header(image.rows, image.cols, image.channels());
+      NpyHeader(descr, image.rows, image.cols, image.channels());
   bool ok = WriteAll(file.get(), header.data(), header.size());
   std::vector<uint32_t> row(static_cast<size_t>(image.cols) * image.channels());
   for (int r = 0; ok && r < image.rows; ++r) {
-    std::memcpy(row.data(), image.ptr<float>(r), row.size() * sizeof(float));
+    std::memcpy(row.data(), image.ptr(r), row.size() * sizeof(uint32_t));
     if constexpr (std::endian::native == std::endian::big) {
       for (uint32_t& v : row) v = ByteSwap(v);
     }
@@ -653,12 +660,17 @@ ReadImageResult ReadNpy(const std::string& path) {
 
 Status WriteNpy(const std::string& path, const cv::Mat1f& image) {
   return Guard<Status>("cannot write " + path, false,
-                       [&] { return WriteNpyUnguarded(path, image); });
+                       [&] { return WriteNpyUnguarded(path, image, "<f4"); });
+}
+
+Status WriteNpy(const std::string& path, const cv::Mat1i& labels) {
+  return Guard<Status>("cannot write " + path, false,
+                       [&] { return WriteNpyUnguarded(path, labels, "<i4"); });
 }
 
 Status WriteNpy(const std::string& path, const cv::Mat2f& field) {
   return Guard<Status>("cannot write " + path, false,
-                       [&] { return WriteNpyUnguarded(path, field); });
+                       [&] { return WriteNpyUnguarded(path, field, "<f4"); });
 }
 
 ReadImageResult ReadRasterImage(const std::string& path) {

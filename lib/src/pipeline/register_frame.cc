@@ -4,9 +4,12 @@
 #include "anchord/util/stopwatch.h"
 #include "anchord/util/validation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <sstream>
+#include <utility>
 
 namespace anchord {
 namespace {
@@ -144,6 +147,94 @@ void RunOnErrorSignal(const Frame& frame,
   }
 }
 
+// The first and one past the last row with at least half its pixels
+// finite; [0, 0) when there is none.
+std::pair<int, int> ScannedRows(const cv::Mat1f& image) {
+  const auto scanned = [&](int y) {
+    int n = 0;
+    const float* row = image[y];
+    for (int x = 0; x < image.cols; ++x) n += std::isfinite(row[x]);
+    return 2 * n >= image.cols;
+  };
+  int begin = 0, end = image.rows;
+  while (begin < end && !scanned(begin)) ++begin;
+  while (end > begin && !scanned(end - 1)) --end;
+  return {begin, end};
+}
+
+// Moves a result computed on rows [dy, dy + rows) of a frame into that
+// frame's pixels: H and every position shift by dy rows, the levelled
+// and smoothed frames are padded with NaN to `full_rows`.
+void ShiftToFullFrame(int dy, int full_rows, FrameResult& r) {
+  Mat3 t = Mat3::Identity();
+  t(1, 2) = dy;
+  r.image_from_model = t * r.image_from_model;
+  r.registration.image_from_model = t * r.registration.image_from_model;
+  r.sites.image_from_model = t * r.sites.image_from_model;
+  const Vec2 d(0, dy);
+  for (HolePair& p : r.registration.pairs) p.detected_px += d;
+  for (AdatomSite& a : r.sites.adatoms) a.p_px += d;
+  for (CornerHoleSite& c : r.sites.corner_holes) c.p_px += d;
+  for (OffLatticeFeature& f : r.sites.off_lattice) f.p_px += d;
+  const auto pad = [&](cv::Mat1f& m) {
+    if (m.empty()) return;
+    cv::Mat1f full(full_rows, m.cols, std::numeric_limits<float>::quiet_NaN());
+    m.copyTo(full.rowRange(dy, dy + m.rows));
+    m = full;
+  };
+  pad(r.levelled);
+  pad(r.sites.smoothed);
+}
+
+// The stages on the scanned rows of `frame` (see RegisterFrame).
+void RunScanned(const Frame& frame,
+                const LatticeModel& model,
+                const PipelineOptions& o,
+                FrameResult& r) {
+  const auto [begin, end] = ScannedRows(frame.image);
+  // RunOnErrorSignal replaces `r` by its best trial: the scanned part is
+  // recorded after each run.
+  const auto record = [&, begin = begin, end = end] {
+    r.scanned_row_begin = begin;
+    r.scanned_row_end = end;
+    r.scanned_fraction = double(end - begin) / frame.image.rows;
+  };
+  const auto run = [&](const Frame& f) {
+    if (f.feedback_error) {
+      RunOnErrorSignal(f, model, o, r);
+    } else {
+      RunStages(f, model, o, r);
+    }
+    record();
+  };
+  record();
+  if (begin == 0 && end == frame.image.rows) {
+    run(frame);
+    return;
+  }
+  const double px_nm = std::sqrt(frame.pixel_size_x_nm * frame.pixel_size_y_nm);
+  const double cell_px = model.lattice_constant_nm() / px_nm;
+  if (end - begin < 16 || end - begin < 2 * cell_px) {
+    std::ostringstream m;
+    m << "the scanned part (rows " << begin << "–" << end << ", " << end - begin
+      << " of " << frame.image.rows
+      << ") is too small to hold the lattice: at least "
+      << std::max(16.0, std::ceil(2 * cell_px)) << " rows are needed";
+    r.status = Status::NoLattice(m.str());
+    return;
+  }
+  Frame part = frame;
+  part.image = frame.image.rowRange(begin, end).clone();
+  if (frame.line_times_s.size() == static_cast<size_t>(frame.image.rows)) {
+    part.line_times_s.assign(frame.line_times_s.begin() + begin,
+                             frame.line_times_s.begin() + end);
+  }
+  run(part);
+  r.width = frame.image.cols;
+  r.height = frame.image.rows;
+  ShiftToFullFrame(begin, frame.image.rows, r);
+}
+
 }  // namespace
 
 CornerHoleRegistration RegisterCornerHoles(
@@ -210,11 +301,7 @@ FrameResult RegisterFrame(const Frame& frame,
   r.status = ValidateFrame(frame);
   if (r.status.ok()) {
     try {
-      if (frame.feedback_error) {
-        RunOnErrorSignal(frame, model, options, r);
-      } else {
-        RunStages(frame, model, options, r);
-      }
+      RunScanned(frame, model, options, r);
     } catch (const std::exception& e) {
       r.status = Status::Internal(std::string("internal error: ") + e.what());
     }

@@ -2,6 +2,7 @@
 
 #include "anchord/util/validation.h"
 
+#include "sites/occupancy_template.h"
 #include "util/image_sample.h"
 #include "util/robust.h"
 #include <opencv2/imgproc.hpp>
@@ -185,11 +186,17 @@ bool Inside(const Vec2& p, cv::Size size, double border) {
 
 }  // namespace
 
+const char* OccupancyMethodName(OccupancyMethod m) {
+  return m == OccupancyMethod::kThreshold ? "threshold" : "template";
+}
+
 Status SitesOptions::Validate() const {
   Violations v("sites");
   ANCHORD_OPTION_GE(v, border_px, 0.0);
   ANCHORD_OPTION_IN_OPEN(v, refine_radius_fraction, 0.0, 1.0);
   ANCHORD_OPTION_IN_OPEN(v, vacancy_threshold, 0.0, 1.0);
+  ANCHORD_OPTION_IN_CLOSED(v, template_window_nm, 0.1, 0.5);
+  ANCHORD_OPTION_IN_CLOSED(v, template_max_shift_nm, 0.0, 0.3);
   return v.ToStatus();
 }
 
@@ -317,6 +324,73 @@ std::vector<AdatomSite> ClassifySites(const SampledSites& sampled,
   return adatoms;
 }
 
+// Rotation (model plane) about its half's centre that carries the
+// canonical site of each basis site's (half, kind) group — the first in
+// code order — onto it: a multiple of 120° (the half's 3-fold symmetry).
+std::vector<Mat2> CanonicalRotations(const LatticeModel& model) {
+  std::vector<Mat2> out(model.sites.size(), Mat2::Identity());
+  for (size_t k = 0; k < model.sites.size(); ++k) {
+    const BasisSite& s = model.sites[k];
+    Vec2 centre = Vec2::Zero();
+    int in_half = 0;
+    const BasisSite* canonical = &s;
+    for (const BasisSite& t : model.sites) {
+      if (t.half != s.half) continue;
+      centre += model.ModelFromLattice(t.frac.x(), t.frac.y());
+      ++in_half;
+      if (t.kind == s.kind && t.code_index < canonical->code_index) {
+        canonical = &t;
+      }
+    }
+    centre /= std::max(1, in_half);
+    const Vec2 os = model.ModelFromLattice(s.frac.x(), s.frac.y()) - centre;
+    const Vec2 oc =
+        model.ModelFromLattice(canonical->frac.x(), canonical->frac.y()) -
+        centre;
+    const double phi = std::atan2(os.y(), os.x()) - std::atan2(oc.y(), oc.x());
+    out[k] << std::cos(phi), -std::sin(phi), std::sin(phi), std::cos(phi);
+  }
+  return out;
+}
+
+// Occupancy by the template fit (internal::FitOccupancyTemplates) on the
+// refined positions; replaces the threshold rule's labels.
+void ClassifyByTemplate(const cv::Mat1f& smooth,
+                        const LatticeModel& model,
+                        const Mat3& image_from_model,
+                        const SitesOptions& o,
+                        std::vector<AdatomSite>& adatoms) {
+  const std::vector<Mat2> rotation = CanonicalRotations(model);
+  std::vector<internal::TemplateSite> sites;
+  sites.reserve(adatoms.size());
+  for (const AdatomSite& a : adatoms) {
+    size_t basis = 0;
+    for (size_t k = 0; k < model.sites.size(); ++k) {
+      if (model.sites[k].half == a.half &&
+          model.sites[k].code_index == a.code_index) {
+        basis = k;
+      }
+    }
+    internal::TemplateSite t;
+    t.p_px = a.p_px;
+    t.image_from_site =
+        Jacobian(image_from_model, a.model_nm) * rotation[basis];
+    t.group = 2 * static_cast<int>(a.half) + static_cast<int>(a.kind);
+    sites.push_back(t);
+  }
+  internal::TemplateFitOptions fo;
+  fo.window_sigma_nm = o.template_window_nm;
+  fo.max_shift_nm = o.template_max_shift_nm;
+  fo.groups = 4;
+  const internal::OccupancyFit fit =
+      internal::FitOccupancyTemplates(smooth, sites, fo);
+  for (size_t k = 0; k < adatoms.size(); ++k) {
+    adatoms[k].occupied = fit.occupied[k];
+    adatoms[k].confidence = fit.confidence[k];
+    adatoms[k].template_amplitude = fit.amplitude[k];
+  }
+}
+
 // The corner holes of the cells the sites belong to (their origins plus
 // the neighbours that close the border) inside the frame, each marked
 // detected when the registration paired it.
@@ -387,6 +461,9 @@ SitesResult LocateSites(const cv::Mat1f& levelled,
   std::erase_if(res.adatoms, [&](const AdatomSite& a) {
     return !Inside(a.p_px, size, o.border_px);
   });
+  if (o.occupancy == OccupancyMethod::kTemplate) {
+    ClassifyByTemplate(smooth, model, res.image_from_model, o, res.adatoms);
+  }
   res.vacancies = static_cast<int>(
       std::count_if(res.adatoms.begin(), res.adatoms.end(),
                     [](const AdatomSite& a) { return !a.occupied; }));

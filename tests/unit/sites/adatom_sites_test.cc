@@ -221,14 +221,17 @@ TEST_CASE(
   CHECK(checked == static_cast<int>(plain.adatoms.size()));
 }
 
-// Vacancy classification at noise 0.05 with 10 % vacancies.
+// Vacancy classification at noise 0.05 with 10 % vacancies, by the
+// threshold rule.
 TEST_CASE(
-    "vacancies: precision and recall 1 at noise 0.05; confidence is how far "
-    "from the threshold") {
+    "vacancies (threshold rule): precision and recall 1 at noise 0.05; "
+    "confidence is how far from the threshold") {
   SyntheticScanOptions so = FrameOptions(Half::kT1, -23, 21);
   so.noise = 0.05;
   so.vacancy_fraction = 0.1;
-  const Registered r = Register(so);
+  SitesOptions threshold;
+  threshold.occupancy = OccupancyMethod::kThreshold;
+  const Registered r = Register(so, threshold);
   CAPTURE(r.result.status.message());
   REQUIRE(r.result.status.ok());
   const SitesResult& s = r.result.sites;
@@ -340,6 +343,92 @@ TEST_CASE(
     for (const AdatomSite* a : g) all_conf.push_back(a->confidence);
     std::sort(all_conf.begin(), all_conf.end());
     CHECK(by_margin.front()->confidence < all_conf[all_conf.size() / 2]);
+  }
+}
+
+// The default rule: the two-class fit against the frame's own mean
+// adatom per half and kind. At noise 0.05 an occupied site's amplitude is
+// 1 ± ~0.05 and a vacancy's ≤ ~0 (the neighbours' tails make a dip), so
+// the classification is exact, the decisions confident, and the
+// posterior monotone in the amplitude within a group.
+TEST_CASE(
+    "vacancies (template fit, the default): precision and recall 1 at noise "
+    "0.05, in both halves and kinds, with a posterior confidence") {
+  CHECK(SitesOptions{}.occupancy == OccupancyMethod::kTemplate);
+  for (const auto& [faulted, rotation, seed] :
+       {std::tuple{Half::kT1, -23.0, 21}, std::tuple{Half::kT2, 37.0, 22}}) {
+    SyntheticScanOptions so = FrameOptions(faulted, rotation, seed);
+    so.noise = 0.05;
+    so.vacancy_fraction = 0.1;
+    const Registered r = Register(so);
+    CAPTURE(r.result.status.message());
+    REQUIRE(r.result.status.ok());
+    const SitesResult& s = r.result.sites;
+    int n = 0, true_vac = 0, hits = 0, reported = 0;
+    std::map<std::pair<int, int>, int> vac_per_group;
+    for (const AdatomSite& a : s.adatoms) {
+      double d_nm = 0;
+      const int k = NearestTruth(r.scan, a.p_px, d_nm);
+      REQUIRE(k >= 0);
+      REQUIRE(d_nm < kMatchNm);
+      const bool vacant = !r.scan.adatoms[k].occupied;
+      CAPTURE(a.p_px.transpose());
+      CAPTURE(a.template_amplitude);
+      CHECK(a.occupied == !vacant);
+      CHECK(a.confidence >= 0.5);
+      CHECK(a.confidence <= 1.0);
+      ++n;
+      true_vac += vacant;
+      reported += !a.occupied;
+      hits += vacant && !a.occupied;
+      if (vacant)
+        ++vac_per_group[{static_cast<int>(a.half), static_cast<int>(a.kind)}];
+      // Amplitudes: occupied near 1, vacant at or below 0.3.
+      if (vacant) {
+        CHECK(a.template_amplitude < 0.3);
+      } else {
+        CHECK(a.template_amplitude > 0.6);
+      }
+    }
+    MESSAGE(n << " sites, " << true_vac << " true vacancies, " << reported
+              << " reported, " << hits << " hits");
+    CHECK(true_vac > 0.07 * n);
+    CHECK(hits == true_vac);
+    CHECK(hits == reported);
+    CHECK(reported == s.vacancies);
+    // Vacancies in all four groups (corner sites next to a corner hole
+    // included: its flank is part of the adatom-free reference).
+    CHECK(vac_per_group.size() == 4);
+    std::map<std::pair<int, int>, std::vector<const AdatomSite*>> groups;
+    for (const AdatomSite& a : s.adatoms) {
+      groups[{static_cast<int>(a.half), static_cast<int>(a.kind)}].push_back(
+          &a);
+    }
+    for (auto& [key, g] : groups) {
+      std::vector<double> occ_conf, vac_conf;
+      for (const AdatomSite* a : g) {
+        (a->occupied ? occ_conf : vac_conf).push_back(a->confidence);
+      }
+      std::sort(occ_conf.begin(), occ_conf.end());
+      CHECK(occ_conf[occ_conf.size() / 2] > 0.99);
+      if (!vac_conf.empty()) {
+        std::sort(vac_conf.begin(), vac_conf.end());
+        CHECK(vac_conf[vac_conf.size() / 2] > 0.99);
+      }
+      // P(vacant) falls with the amplitude: sorted by amplitude, the
+      // vacancy posterior (1 − confidence when occupied) never rises.
+      std::vector<const AdatomSite*> by_amp = g;
+      std::sort(by_amp.begin(), by_amp.end(),
+                [](const AdatomSite* a, const AdatomSite* b) {
+                  return a->template_amplitude < b->template_amplitude;
+                });
+      const auto p_vacant = [](const AdatomSite* a) {
+        return a->occupied ? 1.0 - a->confidence : a->confidence;
+      };
+      for (size_t k = 1; k < by_amp.size(); ++k) {
+        CHECK(p_vacant(by_amp[k]) <= p_vacant(by_amp[k - 1]) + 1e-12);
+      }
+    }
   }
 }
 
@@ -567,12 +656,16 @@ TEST_CASE("SitesOptions::Validate lists every violation") {
   edge.border_px = 0.0;
   edge.refine_radius_fraction = 0.999;
   edge.vacancy_threshold = 0.001;
+  edge.template_window_nm = 0.5;
+  edge.template_max_shift_nm = 0.0;
   CHECK(edge.Validate().ok());
 
   SitesOptions o;
   o.border_px = -1;
   o.refine_radius_fraction = 0;
   o.vacancy_threshold = 1.0;
+  o.template_window_nm = 0.05;
+  o.template_max_shift_nm = 0.31;
   const Status s = o.Validate();
   REQUIRE_FALSE(s.ok());
   CHECK(s.code() == StatusCode::kInvalidInput);
@@ -580,7 +673,9 @@ TEST_CASE("SitesOptions::Validate lists every violation") {
   CHECK(m.find("sites.border_px = -1") != std::string::npos);
   CHECK(m.find("sites.refine_radius_fraction = 0") != std::string::npos);
   CHECK(m.find("sites.vacancy_threshold = 1") != std::string::npos);
-  CHECK(std::count(m.begin(), m.end(), '\n') == 2);  // three lines
+  CHECK(m.find("sites.template_window_nm = 0.05") != std::string::npos);
+  CHECK(m.find("sites.template_max_shift_nm = 0.31") != std::string::npos);
+  CHECK(std::count(m.begin(), m.end(), '\n') == 4);  // five lines
 
   SitesOptions one;
   one.refine_radius_fraction = 1.5;

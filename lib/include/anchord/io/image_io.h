@@ -28,6 +28,8 @@ Status WriteNpy(const std::string& path, const cv::Mat1f& image);
 // Writes a two-channel float32 image (e.g. a displacement field) as an
 // H × W × 2 .npy array (little-endian, C order, channels innermost).
 Status WriteNpy(const std::string& path, const cv::Mat2f& field);
+// Writes a 2-D int32 array (e.g. a label map) as .npy ('<i4', C order).
+Status WriteNpy(const std::string& path, const cv::Mat1i& labels);
 
 // Largest side of a .tif/.tiff/.png image the readers decode, px (the same
 // bound as an .sxm SCAN_PIXELS value). The side is read from the file's

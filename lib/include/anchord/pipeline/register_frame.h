@@ -53,7 +53,13 @@ struct FrameResult {
   RegisterResult registration;
   SitesResult sites;
   CorrectedFrame corrected;
+  // The levelled frame, full size (rows outside the scanned part NaN).
   cv::Mat1f levelled;
+  // The scanned part: rows [scanned_row_begin, scanned_row_end), from the
+  // first to the last row with at least half its pixels finite (a scan
+  // stopped early leaves the rest NaN), and its share of the frame's rows.
+  int scanned_row_begin = 0, scanned_row_end = 0;
+  double scanned_fraction = 1.0;
   // Wall time per stage in pipeline order, then "total", ms.
   std::vector<std::pair<std::string, double>> timing_ms;
 };
@@ -77,9 +83,16 @@ CornerHoleRegistration RegisterCornerHoles(
 
 // Runs level → detect → lattice → vote → register → sites → features →
 // correct on one frame. Never throws: OpenCV failures become kInternal results.
+// Partial frames (issue 13, item 5): rows above the first and below the
+// last row with at least half its pixels finite are not scanned; the
+// stages run on the scanned rows only (with their line times) and every
+// pixel position and H are reported in the full frame's pixels. A scanned
+// part of fewer than 16 rows or of less than two cells' height ends as
+// no_lattice.
 // Non-finite pixels: a frame without a finite pixel is invalid input; the
-// level stage fills the others (rows with fewer than half finite pixels
-// are masked, and a frame with too many masked rows is invalid input).
+// level stage fills the others within the scanned part (rows with fewer
+// than half finite pixels are masked, and a frame with too many masked
+// rows is invalid input).
 // Bounding their share is the caller's, where the frame enters: the daemon
 // refuses frames above its limits.max_nonfinite_fraction at decode, so a
 // frame is not counted twice.

@@ -10,6 +10,17 @@
 
 namespace anchord {
 
+// How a site is found occupied or vacant.
+enum class OccupancyMethod {
+  // Two-class fit against the frame's own mean adatom, per half and kind
+  // (FitOccupancyTemplates): robust to the tip, the bias, the channel and
+  // to dim sites; the default.
+  kTemplate = 0,
+  // Contrast above a fraction (vacancy_threshold) of its group's median.
+  kThreshold = 1,
+};
+const char* OccupancyMethodName(OccupancyMethod m);  // "template" | "threshold"
+
 struct SitesOptions {
   // Sites closer than this to the frame border (px) are not reported; their
   // neighbourhood is cut. Default 0 (every site inside the frame).
@@ -17,10 +28,22 @@ struct SitesOptions {
   // Radius of the sub-pixel peak search around the predicted adatom
   // position, as a fraction of the adatom spacing (0.768 nm). Default 0.3.
   double refine_radius_fraction = 0.3;
-  // A site is occupied when its contrast exceeds this fraction of the
-  // median contrast of occupied sites of the same kind and half.
+  // Occupancy rule. Default kTemplate.
+  OccupancyMethod occupancy = OccupancyMethod::kTemplate;
+  // kThreshold: a site is occupied when its contrast exceeds this fraction
+  // of the median contrast of the sites of the same kind and half; also
+  // the first labelling kTemplate's peak refinement starts from.
   // Default 0.5; in (0, 1).
   double vacancy_threshold = 0.5;
+  // kTemplate: standard deviation of the Gaussian weight of a site's
+  // patch in the template fit, nm (the patch reaches 2σ). Default 0.25
+  // (the saddles towards the neighbours, 0.384 nm away, weigh 0.3);
+  // in [0.1, 0.5].
+  double template_window_nm = 0.25;
+  // kTemplate: each site's patch is aligned to the template within this
+  // radius, nm (the site's own position error; on the real frame
+  // Si_7x7_051 ~0.1 nm). Default 0.15; in [0, 0.3].
+  double template_max_shift_nm = 0.15;
   // Turn the model by 180° when needed so that T1 is the faulted (brighter)
   // half of the DAS model. Default true.
   bool canonical_faulted_t1 = true;
@@ -44,8 +67,14 @@ struct AdatomSite {
   int code_index = 0;
   bool faulted = false;
   bool occupied = true;
-  double confidence = 0;  // in [0.5, 1]: how clearly the contrast decides
-  double contrast = 0;    // site contrast, levelled units
+  // In [0.5, 1]: kTemplate, the posterior probability of the chosen class
+  // in the two-class fit; kThreshold, how far the contrast lies from the
+  // threshold in units of the group's spread.
+  double confidence = 0;
+  double contrast = 0;  // site contrast, levelled units
+  // kTemplate: amplitude of the frame's mean adatom of this half and kind
+  // in the site's patch (≈ 1 occupied, ≈ 0 or below vacant); 0 otherwise.
+  double template_amplitude = 0;
 };
 
 // A bright blob that is not an adatom on a 7×7 site: an adsorbate or a

@@ -78,7 +78,10 @@ void CheckSameRegistration(const PipelineOptions& a, const PipelineOptions& b) {
   CHECK_SAME(homography.propagate_residuals);
   CHECK_SAME(sites.border_px);
   CHECK_SAME(sites.refine_radius_fraction);
+  CHECK_SAME(sites.occupancy);
   CHECK_SAME(sites.vacancy_threshold);
+  CHECK_SAME(sites.template_window_nm);
+  CHECK_SAME(sites.template_max_shift_nm);
   CHECK_SAME(sites.canonical_faulted_t1);
   CHECK_SAME(correct.output_pixel_nm);
   CHECK_SAME(correct.max_output_px);
@@ -143,7 +146,7 @@ TEST_CASE("the shipped config lists every key, and only those") {
   REQUIRE(loaded.status.ok());
   CHECK(AssignedKeys(loaded.source_text) ==
         AssignedKeys(ToToml(DaemonConfig{})));
-  CHECK(AssignedKeys(loaded.source_text).size() == 88);
+  CHECK(AssignedKeys(loaded.source_text).size() == 91);
 }
 
 TEST_CASE("track and catalog violations name their full keys") {
@@ -603,14 +606,17 @@ TEST_CASE("ToToml round-trips a config with every key changed") {
                   .propagate_residuals = false};
   r.sites = {.border_px = 2,
              .refine_radius_fraction = 0.2,
+             .occupancy = OccupancyMethod::kThreshold,
              .vacancy_threshold = 0.6,
+             .template_window_nm = 0.3,
+             .template_max_shift_nm = 0.05,
              .canonical_faulted_t1 = false};
   r.correct = {.output_pixel_nm = 0.05, .max_output_px = 4096};
   r.make_corrected = false;
   r.min_cell_px = 1e6;
   REQUIRE_MESSAGE(c.Validate().ok(), c.Validate().message());
   // Only the frames mode (connect is the default) is left unchanged.
-  CHECK(ChangedKeys(DaemonConfig{}, c).size() == 55);
+  CHECK(ChangedKeys(DaemonConfig{}, c).size() == 58);
 
   const std::string text = ToToml(c);
   const LoadedConfig loaded = Load(text);

@@ -1,0 +1,323 @@
+#include "sites/occupancy_template.h"
+
+#include "util/image_sample.h"
+#include "util/robust.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace anchord::internal {
+namespace {
+
+// The patch: offsets d (canonical site frame, nm) on a square grid of
+// kSide × kSide points a quarter window σ apart, row-major, with Gaussian
+// weights, 0 beyond two σ.
+constexpr int kHalf = 8;  // 2σ / (σ / 4)
+constexpr int kSide = 2 * kHalf + 1;
+
+struct PatchGrid {
+  std::vector<Vec2> offset_nm;
+  std::vector<double> weight;
+};
+
+PatchGrid MakeGrid(double sigma_nm) {
+  PatchGrid g;
+  const double step = 0.25 * sigma_nm;
+  for (int iy = -kHalf; iy <= kHalf; ++iy) {
+    for (int ix = -kHalf; ix <= kHalf; ++ix) {
+      const Vec2 d(ix * step, iy * step);
+      const double r2 = d.squaredNorm() / (sigma_nm * sigma_nm);
+      g.offset_nm.push_back(d);
+      g.weight.push_back(r2 > 4.0 ? 0.0 : std::exp(-0.5 * r2));
+    }
+  }
+  return g;
+}
+
+// The template with its adatom taken out: inside `radius_nm` of the site
+// the values are replaced by the harmonic fill-in of the values around
+// (Jacobi iterations, bounded), which keeps whatever varies linearly
+// across the patch — the flank of a nearby corner hole, a slope — and
+// removes the bump. What a vacancy at this site would look like if the
+// adatom left nothing behind.
+std::vector<double> RemoveAdatom(const std::vector<double>& t,
+                                 const PatchGrid& grid,
+                                 double radius_nm) {
+  std::vector<bool> inner(t.size());
+  double ring = 0;
+  int ring_n = 0;
+  for (size_t m = 0; m < t.size(); ++m) {
+    inner[m] = grid.offset_nm[m].norm() < radius_nm;
+    const int ix = static_cast<int>(m) % kSide,
+              iy = static_cast<int>(m) / kSide;
+    const bool edge = ix == 0 || iy == 0 || ix == kSide - 1 || iy == kSide - 1;
+    inner[m] = inner[m] && !edge;
+    if (!inner[m] && grid.offset_nm[m].norm() < radius_nm * 1.5) {
+      ring += t[m];
+      ++ring_n;
+    }
+  }
+  std::vector<double> v = t;
+  for (size_t m = 0; m < t.size(); ++m) {
+    if (inner[m]) v[m] = ring_n ? ring / ring_n : 0.0;
+  }
+  constexpr int kIterations = 400;  // ≫ kSide², converged
+  std::vector<double> next = v;
+  for (int it = 0; it < kIterations; ++it) {
+    for (size_t m = 0; m < v.size(); ++m) {
+      if (!inner[m]) continue;
+      next[m] = 0.25 * (v[m - 1] + v[m + 1] + v[m - kSide] + v[m + kSide]);
+    }
+    v.swap(next);
+  }
+  return v;
+}
+
+// One site's patch at one alignment: values and weights (0 where the
+// sample falls outside the frame).
+struct Patch {
+  std::vector<double> value;
+  std::vector<double> weight;
+  bool complete = true;  // every sample inside the frame
+};
+
+Patch SamplePatch(const cv::Mat1f& img,
+                  const TemplateSite& s,
+                  const Vec2& shift_nm,
+                  const PatchGrid& grid) {
+  Patch p;
+  p.value.resize(grid.offset_nm.size());
+  p.weight.resize(grid.offset_nm.size());
+  for (size_t m = 0; m < grid.offset_nm.size(); ++m) {
+    const Vec2 q = s.p_px + s.image_from_site * (grid.offset_nm[m] + shift_nm);
+    const bool inside = q.x() >= 0 && q.y() >= 0 && q.x() <= img.cols - 1 &&
+                        q.y() <= img.rows - 1;
+    p.value[m] = inside ? Bilinear(img, q) : 0.0;
+    p.weight[m] = inside ? grid.weight[m] : 0.0;
+    p.complete = p.complete && inside;
+  }
+  return p;
+}
+
+// Removes the patch's weighted mean (the local background level).
+void Centre(std::vector<double>& v, const std::vector<double>& w) {
+  double sw = 0, swv = 0;
+  for (size_t m = 0; m < v.size(); ++m) {
+    sw += w[m];
+    swv += w[m] * v[m];
+  }
+  const double mean = sw > 0 ? swv / sw : 0.0;
+  for (double& x : v) x -= mean;
+}
+
+// The two classes' references of one group: the occupied template and
+// the same with the adatom taken out (RemoveAdatom).
+struct Templates {
+  std::vector<double> occupied;
+  std::vector<double> vacant;
+};
+
+// The patch fitted between the two references, weighted least squares
+// over its samples inside the frame: c ≈ V + α·(T − V) + offset, so α = 1
+// is the occupied template and α = 0 the adatom-free one; r is the
+// weighted Pearson correlation of c with T (the alignment's score).
+struct Projection {
+  double alpha = 0;
+  double r = -2;
+};
+
+Projection Project(const Patch& p, const Templates& t) {
+  std::vector<double> c = p.value;
+  std::vector<double> tc = t.occupied;
+  std::vector<double> vc = t.vacant;
+  Centre(c, p.weight);
+  Centre(tc, p.weight);
+  Centre(vc, p.weight);
+  double ct = 0, tt = 0, cc = 0, rd = 0, dd = 0;
+  for (size_t m = 0; m < c.size(); ++m) {
+    const double w = p.weight[m];
+    const double d = tc[m] - vc[m];
+    ct += w * c[m] * tc[m];
+    tt += w * tc[m] * tc[m];
+    cc += w * c[m] * c[m];
+    rd += w * (c[m] - vc[m]) * d;
+    dd += w * d * d;
+  }
+  Projection out;
+  if (tt <= 0 || dd <= 0) return out;
+  out.alpha = rd / dd;
+  out.r = cc > 0 ? ct / std::sqrt(cc * tt) : 0.0;
+  return out;
+}
+
+// Shifts of the alignment search: a grid of half the search radius.
+std::vector<Vec2> Shifts(double max_shift_nm) {
+  std::vector<Vec2> out{Vec2::Zero()};
+  if (max_shift_nm <= 0) return out;
+  const double step = 0.5 * max_shift_nm;
+  for (int iy = -2; iy <= 2; ++iy) {
+    for (int ix = -2; ix <= 2; ++ix) {
+      if (ix == 0 && iy == 0) continue;
+      const Vec2 d(ix * step, iy * step);
+      if (d.norm() <= max_shift_nm * (1 + 1e-9)) out.push_back(d);
+    }
+  }
+  return out;
+}
+
+// The best-correlated alignment of site s to template t.
+struct Aligned {
+  Patch patch;
+  Projection fit;
+};
+
+Aligned Align(const cv::Mat1f& img,
+              const TemplateSite& s,
+              const Templates& t,
+              const std::vector<Vec2>& shifts,
+              const PatchGrid& grid) {
+  Aligned best;
+  for (const Vec2& d : shifts) {
+    Patch p = SamplePatch(img, s, d, grid);
+    const Projection f = Project(p, t);
+    if (f.r > best.fit.r) best = {std::move(p), f};
+  }
+  return best;
+}
+
+// The group's template: the mean (or, with no labels yet, the
+// per-sample median) of its complete centred patches; empty when fewer
+// than kMinSites are complete.
+constexpr int kMinSites = 8;
+
+std::vector<double> BuildTemplate(const std::vector<Patch>& patches,
+                                  const std::vector<int>& members,
+                                  const std::vector<bool>* occupied,
+                                  const PatchGrid& grid) {
+  std::vector<std::vector<double>> centred;
+  for (int k : members) {
+    if (!patches[k].complete) continue;
+    if (occupied != nullptr && !(*occupied)[k]) continue;
+    std::vector<double> c = patches[k].value;
+    Centre(c, grid.weight);
+    centred.push_back(std::move(c));
+  }
+  if (static_cast<int>(centred.size()) < kMinSites) return {};
+  const size_t n = grid.weight.size();
+  std::vector<double> t(n, 0.0);
+  std::vector<double> column(centred.size());
+  for (size_t m = 0; m < n; ++m) {
+    for (size_t k = 0; k < centred.size(); ++k) column[k] = centred[k][m];
+    if (occupied == nullptr) {
+      t[m] = Median(column);
+    } else {
+      double sum = 0;
+      for (double v : column) sum += v;
+      t[m] = sum / static_cast<double>(column.size());
+    }
+  }
+  Centre(t, grid.weight);
+  return t;
+}
+
+// The two-class fit of one group (see the file comment); writes each
+// member's posterior probability of a vacancy into `p_vacant`.
+void TwoClassFit(const std::vector<double>& alpha,
+                 const std::vector<int>& members,
+                 std::vector<double>& p_vacant,
+                 double& prior) {
+  std::vector<double> a;
+  for (int k : members) a.push_back(alpha[k]);
+  std::vector<double> tmp = a;
+  const double mu_o = Median(tmp);
+  tmp = a;
+  const double sd = std::max(RobustSigma(tmp), 0.02 * std::abs(mu_o) + 1e-9);
+  // The vacancy class: no bump (at most 0) and well apart from the
+  // occupied class (3 spreads below its centre).
+  const double cap = std::min(0.0, mu_o - 3.0 * sd);
+  double mu_v = cap;
+  prior = 0.05;
+  constexpr int kIterations = 100;
+  std::vector<double> post(a.size(), 0.0);
+  for (int it = 0; it < kIterations; ++it) {
+    double sum = 0, sum_a = 0;
+    for (size_t k = 0; k < a.size(); ++k) {
+      // Log-likelihood ratio vacant : occupied, equal spreads.
+      const double zo = (a[k] - mu_o) / sd, zv = (a[k] - mu_v) / sd;
+      const double lo =
+          std::log(prior / (1 - prior)) + 0.5 * (zo * zo - zv * zv);
+      post[k] = 1.0 / (1.0 + std::exp(-std::clamp(lo, -700.0, 700.0)));
+      sum += post[k];
+      sum_a += post[k] * a[k];
+    }
+    const double next_prior =
+        std::clamp(sum / std::max<size_t>(1, a.size()), 1e-4, 0.5);
+    const double next_mu = sum > 1e-9 ? std::min(cap, sum_a / sum) : cap;
+    const bool converged = std::abs(next_prior - prior) < 1e-7 &&
+                           std::abs(next_mu - mu_v) < 1e-7 * sd;
+    prior = next_prior;
+    mu_v = next_mu;
+    if (converged) break;
+  }
+  for (size_t k = 0; k < members.size(); ++k) p_vacant[members[k]] = post[k];
+}
+
+}  // namespace
+
+OccupancyFit FitOccupancyTemplates(const cv::Mat1f& smooth,
+                                   const std::vector<TemplateSite>& sites,
+                                   const TemplateFitOptions& o) {
+  const size_t n = sites.size();
+  OccupancyFit fit;
+  fit.amplitude.assign(n, 1.0);
+  fit.occupied.assign(n, true);
+  fit.confidence.assign(n, 0.5);
+  fit.vacancy_prior.assign(o.groups, 0.0);
+  const PatchGrid grid = MakeGrid(o.window_sigma_nm);
+  const std::vector<Vec2> shifts = Shifts(o.max_shift_nm);
+  std::vector<std::vector<int>> members(o.groups);
+  for (size_t k = 0; k < n; ++k) {
+    if (sites[k].group >= 0 && sites[k].group < o.groups) {
+      members[sites[k].group].push_back(static_cast<int>(k));
+    }
+  }
+  std::vector<Patch> patches(n);
+  for (size_t k = 0; k < n; ++k) {
+    patches[k] = SamplePatch(smooth, sites[k], Vec2::Zero(), grid);
+  }
+  std::vector<double> p_vacant(n, 0.0);
+  // Per group: a first template from the per-sample median patch (most
+  // sites are occupied), then three rounds of: align every site to the
+  // template, fit the two classes, rebuild the template from the sites
+  // found occupied. The image is its own reference, whatever the tip,
+  // bias or channel made of an adatom.
+  constexpr int kRounds = 3;
+  for (int g = 0; g < o.groups; ++g) {
+    Templates t;
+    t.occupied = BuildTemplate(patches, members[g], nullptr, grid);
+    if (t.occupied.empty()) continue;
+    t.vacant = RemoveAdatom(t.occupied, grid, o.adatom_radius_nm);
+    std::vector<Patch> aligned = patches;
+    for (int round = 0; round < kRounds; ++round) {
+      for (int k : members[g]) {
+        Aligned a = Align(smooth, sites[k], t, shifts, grid);
+        fit.amplitude[k] = a.fit.alpha;
+        aligned[k] = std::move(a.patch);
+      }
+      TwoClassFit(fit.amplitude, members[g], p_vacant, fit.vacancy_prior[g]);
+      for (int k : members[g]) fit.occupied[k] = p_vacant[k] < 0.5;
+      if (round + 1 == kRounds) break;
+      std::vector<double> next =
+          BuildTemplate(aligned, members[g], &fit.occupied, grid);
+      if (next.empty()) break;
+      t.occupied = std::move(next);
+      t.vacant = RemoveAdatom(t.occupied, grid, o.adatom_radius_nm);
+    }
+    for (int k : members[g]) {
+      fit.confidence[k] = std::max(p_vacant[k], 1.0 - p_vacant[k]);
+    }
+  }
+  return fit;
+}
+
+}  // namespace anchord::internal
