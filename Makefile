@@ -5,7 +5,7 @@ JOBS ?= 2
 DEMO_DIR ?= out/demo
 ANCHORD := $(BUILD)/daemon/anchord
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo demo-nanonis test bench clean
 
 all: build
 
@@ -20,6 +20,12 @@ build: deps
 # synthetic Si(111)-7x7 sequence, and a console view; 20 frames, then stop.
 demo: build
 	$(ANCHORD) demo --frames 20 --out $(DEMO_DIR)
+
+# The same loop through the Nanonis TCP protocol: the protocol simulator,
+# `anchord serve` and `anchord bridge nanonis --apply-drift`, each a process
+# on loopback; the simulator prints the residual drift after 30 frames.
+demo-nanonis: build
+	./deploy/demo_nanonis.sh $(BUILD) 30
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

@@ -40,6 +40,8 @@ frames = "tcp://127.0.0.1:$frames_port"
 results = "tcp://127.0.0.1:$results_port"
 queries = "tcp://127.0.0.1:$queries_port"
 http_metrics = ""
+[catalog]
+path = "$work/catalog.sqlite"
 TOML
 
 "$anchord" serve --config "$work/anchord.toml" 2> "$work/serve.log" &
