@@ -10,23 +10,25 @@ namespace anchord::internal {
 namespace {
 
 // The patch: offsets d (canonical site frame, nm) on a square grid of
-// kSide × kSide points a quarter window σ apart, row-major, with Gaussian
-// weights, 0 beyond two σ.
-constexpr int kHalf = 8;  // 2σ / (σ / 4)
+// kSide × kSide points half the window σ apart, row-major, with Gaussian
+// weights, 0 beyond two σ (those points are never sampled).
+constexpr int kHalf = 4;  // 2σ / (σ / 2)
 constexpr int kSide = 2 * kHalf + 1;
 
 struct PatchGrid {
   std::vector<Vec2> offset_nm;
   std::vector<double> weight;
+  std::vector<int> active;  // the points of non-zero weight
 };
 
 PatchGrid MakeGrid(double sigma_nm) {
   PatchGrid g;
-  const double step = 0.25 * sigma_nm;
+  const double step = sigma_nm / 2.0;
   for (int iy = -kHalf; iy <= kHalf; ++iy) {
     for (int ix = -kHalf; ix <= kHalf; ++ix) {
       const Vec2 d(ix * step, iy * step);
       const double r2 = d.squaredNorm() / (sigma_nm * sigma_nm);
+      if (r2 <= 4.0) g.active.push_back(static_cast<int>(g.weight.size()));
       g.offset_nm.push_back(d);
       g.weight.push_back(r2 > 4.0 ? 0.0 : std::exp(-0.5 * r2));
     }
@@ -61,7 +63,7 @@ std::vector<double> RemoveAdatom(const std::vector<double>& t,
   for (size_t m = 0; m < t.size(); ++m) {
     if (inner[m]) v[m] = ring_n ? ring / ring_n : 0.0;
   }
-  constexpr int kIterations = 400;  // ≫ kSide², converged
+  constexpr int kIterations = 100;  // ≫ kSide², converged
   std::vector<double> next = v;
   for (int it = 0; it < kIterations; ++it) {
     for (size_t m = 0; m < v.size(); ++m) {
@@ -81,22 +83,47 @@ struct Patch {
   bool complete = true;  // every sample inside the frame
 };
 
-Patch SamplePatch(const cv::Mat1f& img,
-                  const TemplateSite& s,
-                  const Vec2& shift_nm,
-                  const PatchGrid& grid) {
-  Patch p;
-  p.value.resize(grid.offset_nm.size());
-  p.weight.resize(grid.offset_nm.size());
-  for (size_t m = 0; m < grid.offset_nm.size(); ++m) {
-    const Vec2 q = s.p_px + s.image_from_site * (grid.offset_nm[m] + shift_nm);
-    const bool inside = q.x() >= 0 && q.y() >= 0 && q.x() <= img.cols - 1 &&
-                        q.y() <= img.rows - 1;
-    p.value[m] = inside ? Bilinear(img, q) : 0.0;
-    p.weight[m] = inside ? grid.weight[m] : 0.0;
-    p.complete = p.complete && inside;
+// The patch points of site s in image px relative to its position, one
+// per active grid point (the map applied once per site).
+std::vector<Vec2> PixelOffsets(const TemplateSite& s, const PatchGrid& grid) {
+  std::vector<Vec2> out;
+  out.reserve(grid.active.size());
+  for (const int m : grid.active) {
+    out.push_back(s.image_from_site * grid.offset_nm[m]);
   }
-  return p;
+  return out;
+}
+
+// Samples site s's patch at `shift_nm` into p (its buffers reused);
+// `px` = PixelOffsets(s, grid).
+void SamplePatchInto(const cv::Mat1f& img,
+                     const TemplateSite& s,
+                     const std::vector<Vec2>& px,
+                     const Vec2& shift_nm,
+                     const PatchGrid& grid,
+                     Patch& p) {
+  p.complete = true;
+  // Points outside the active set are never written: zero once.
+  if (p.value.size() != grid.offset_nm.size()) {
+    p.value.assign(grid.offset_nm.size(), 0.0);
+    p.weight.assign(grid.offset_nm.size(), 0.0);
+  }
+  const Vec2 base = s.p_px + s.image_from_site * shift_nm;
+  const double x_max = img.cols - 1, y_max = img.rows - 1;
+  for (size_t a = 0; a < grid.active.size(); ++a) {
+    const int m = grid.active[a];
+    const Vec2 q = base + px[a];
+    const bool inside =
+        q.x() >= 0 && q.y() >= 0 && q.x() <= x_max && q.y() <= y_max;
+    if (!inside) {
+      p.complete = false;
+      p.value[m] = 0.0;
+      p.weight[m] = 0.0;
+      continue;
+    }
+    p.value[m] = Bilinear(img, q);
+    p.weight[m] = grid.weight[m];
+  }
 }
 
 // Removes the patch's weighted mean (the local background level).
@@ -126,24 +153,34 @@ struct Projection {
   double r = -2;
 };
 
-Projection Project(const Patch& p, const Templates& t) {
-  std::vector<double> c = p.value;
-  std::vector<double> tc = t.occupied;
-  std::vector<double> vc = t.vacant;
-  Centre(c, p.weight);
-  Centre(tc, p.weight);
-  Centre(vc, p.weight);
-  double ct = 0, tt = 0, cc = 0, rd = 0, dd = 0;
-  for (size_t m = 0; m < c.size(); ++m) {
+Projection Project(const Patch& p, const Templates& t, const PatchGrid& grid) {
+  // One pass of weighted sums; centring by the covariance identities.
+  double sw = 0, sc = 0, st = 0, sv = 0;
+  double scc = 0, stt = 0, svv = 0, sct = 0, scv = 0, stv = 0;
+  for (const int m : grid.active) {
     const double w = p.weight[m];
-    const double d = tc[m] - vc[m];
-    ct += w * c[m] * tc[m];
-    tt += w * tc[m] * tc[m];
-    cc += w * c[m] * c[m];
-    rd += w * (c[m] - vc[m]) * d;
-    dd += w * d * d;
+    const double c = p.value[m], tm = t.occupied[m], vm = t.vacant[m];
+    sw += w;
+    sc += w * c;
+    st += w * tm;
+    sv += w * vm;
+    scc += w * c * c;
+    stt += w * tm * tm;
+    svv += w * vm * vm;
+    sct += w * c * tm;
+    scv += w * c * vm;
+    stv += w * tm * vm;
   }
   Projection out;
+  if (sw <= 0) return out;
+  const auto cov = [sw](double ab, double a, double b) {
+    return ab - a * b / sw;
+  };
+  const double ct = cov(sct, sc, st), tt = cov(stt, st, st);
+  const double cc = cov(scc, sc, sc), cv = cov(scv, sc, sv);
+  const double tv = cov(stv, st, sv), vv = cov(svv, sv, sv);
+  const double rd = ct - cv - tv + vv;  // ⟨c − V, T − V⟩, centred
+  const double dd = tt - 2 * tv + vv;   // ⟨T − V, T − V⟩, centred
   if (tt <= 0 || dd <= 0) return out;
   out.alpha = rd / dd;
   out.r = cc > 0 ? ct / std::sqrt(cc * tt) : 0.0;
@@ -169,20 +206,28 @@ std::vector<Vec2> Shifts(double max_shift_nm) {
 struct Aligned {
   Patch patch;
   Projection fit;
+  Vec2 shift_nm = Vec2::Zero();
 };
 
-Aligned Align(const cv::Mat1f& img,
-              const TemplateSite& s,
-              const Templates& t,
-              const std::vector<Vec2>& shifts,
-              const PatchGrid& grid) {
-  Aligned best;
+// `scratch` and `best` keep their buffers across calls.
+void Align(const cv::Mat1f& img,
+           const TemplateSite& s,
+           const std::vector<Vec2>& px,
+           const Templates& t,
+           const std::vector<Vec2>& shifts,
+           const PatchGrid& grid,
+           Patch& scratch,
+           Aligned& best) {
+  best.fit = Projection{};
   for (const Vec2& d : shifts) {
-    Patch p = SamplePatch(img, s, d, grid);
-    const Projection f = Project(p, t);
-    if (f.r > best.fit.r) best = {std::move(p), f};
+    SamplePatchInto(img, s, px, d, grid, scratch);
+    const Projection f = Project(scratch, t, grid);
+    if (f.r > best.fit.r) {
+      std::swap(best.patch, scratch);
+      best.fit = f;
+      best.shift_nm = d;
+    }
   }
-  return best;
 }
 
 // The group's template: the mean (or, with no labels yet, the
@@ -282,8 +327,10 @@ OccupancyFit FitOccupancyTemplates(const cv::Mat1f& smooth,
     }
   }
   std::vector<Patch> patches(n);
+  std::vector<std::vector<Vec2>> px(n);
   for (size_t k = 0; k < n; ++k) {
-    patches[k] = SamplePatch(smooth, sites[k], Vec2::Zero(), grid);
+    px[k] = PixelOffsets(sites[k], grid);
+    SamplePatchInto(smooth, sites[k], px[k], Vec2::Zero(), grid, patches[k]);
   }
   std::vector<double> p_vacant(n, 0.0);
   // Per group: a first template from the per-sample median patch (most
@@ -292,17 +339,24 @@ OccupancyFit FitOccupancyTemplates(const cv::Mat1f& smooth,
   // found occupied. The image is its own reference, whatever the tip,
   // bias or channel made of an adatom.
   constexpr int kRounds = 3;
+  std::vector<Patch> aligned(n);
+  std::vector<Vec2> shift(n, Vec2::Zero());
+  Patch scratch;
+  Aligned best;
   for (int g = 0; g < o.groups; ++g) {
     Templates t;
     t.occupied = BuildTemplate(patches, members[g], nullptr, grid);
     if (t.occupied.empty()) continue;
     t.vacant = RemoveAdatom(t.occupied, grid, o.adatom_radius_nm);
-    std::vector<Patch> aligned = patches;
     for (int round = 0; round < kRounds; ++round) {
       for (int k : members[g]) {
-        Aligned a = Align(smooth, sites[k], t, shifts, grid);
-        fit.amplitude[k] = a.fit.alpha;
-        aligned[k] = std::move(a.patch);
+        // The alignment is searched against the first template and kept.
+        const std::vector<Vec2> kept{shift[k]};
+        Align(smooth, sites[k], px[k], t, round != 1 ? shifts : kept, grid,
+              scratch, best);
+        fit.amplitude[k] = best.fit.alpha;
+        aligned[k] = best.patch;
+        shift[k] = best.shift_nm;
       }
       TwoClassFit(fit.amplitude, members[g], p_vacant, fit.vacancy_prior[g]);
       for (int k : members[g]) fit.occupied[k] = p_vacant[k] < 0.5;
