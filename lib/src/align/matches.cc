@@ -23,6 +23,10 @@ Vec2 CoarseShift(const cv::Mat1f& fixed,
     b = b2;
     factor *= 2;
   }
+  // phaseCorrelate multiplies its inputs by the window in place: never the
+  // caller's frames.
+  if (a.data == fixed.data) a = fixed.clone();
+  if (b.data == moving.data) b = moving.clone();
   cv::Mat window;
   cv::createHanningWindow(window, a.size(), CV_32F);
   // phaseCorrelate(a, b) is the shift of b against a: b(x) ≈ a(x − shift).

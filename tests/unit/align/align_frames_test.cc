@@ -271,3 +271,24 @@ TEST_CASE("align: a prior keeps a blurred periodic lattice on the true shift") {
 
 }  // namespace
 }  // namespace anchord
+
+namespace anchord {
+namespace {
+
+TEST_CASE("align: the frames are left as they were") {
+  // 256 px: the coarse shift runs at full size, on the levelled copies
+  // (phaseCorrelate windows its inputs in place; the coarse step hands it
+  // copies of its own).
+  SyntheticPairOptions o = Pair(31, Vec2(9, -4), 0.1, 0);
+  o.scan = ModeratelyDistortedScan(31, 256, 30);
+  const SyntheticPair pair = MakeSyntheticPair(o);
+  const cv::Mat1f fixed = pair.fixed.image.clone();
+  const cv::Mat1f moving = pair.moving.image.clone();
+  REQUIRE(AlignFrames(pair.fixed, pair.moving, AlignOptions{}).status ==
+          AlignStatus::kOk);
+  CHECK(cv::norm(fixed, pair.fixed.image, cv::NORM_INF) == 0);
+  CHECK(cv::norm(moving, pair.moving.image, cv::NORM_INF) == 0);
+}
+
+}  // namespace
+}  // namespace anchord
