@@ -187,19 +187,28 @@ TEST_CASE(
     }
   });
   uint64_t offered = 0;
+  double blocked_s = 0;  // time the sender spent inside Send
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   for (uint64_t id = 1; std::chrono::steady_clock::now() < until; ++id) {
-    if (d.client.Send(Encode(frame, id))) ++offered;
+    const std::string bytes = Encode(frame, id);
+    const auto t0 = std::chrono::steady_clock::now();
+    if (d.client.Send(bytes)) ++offered;
+    blocked_s +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   stop = true;
   monitor.join();
   REQUIRE(!health_ms.empty());
   const double worst_ms = *std::max_element(health_ms.begin(), health_ms.end());
-  MESSAGE("frames offered: ", offered, ", health queries: ", health_ms.size(),
-          ", slowest answer ", worst_ms, " ms, peak RSS ", peak_rss_kb / 1024,
-          " MiB");
-  CHECK(offered > 300);
+  MESSAGE("frames offered: ", offered, ", sender held in Send for ", blocked_s,
+          " s, health queries: ", health_ms.size(), ", slowest answer ",
+          worst_ms, " ms, peak RSS ", peak_rss_kb / 1024, " MiB");
+  // The pressure was there: the sender was held back by the full queue for
+  // a tenth of the run or more (1.5–1.7 s of 5 on an idle 2-core machine,
+  // more under load; how many frames got through depends on the machine).
+  CHECK(blocked_s > 0.5);
   CHECK(worst_ms < 300);
   CHECK(peak_rss_kb < 512 * 1024);
   const auto health = d.client.Health();
