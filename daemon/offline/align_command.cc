@@ -13,7 +13,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
-#include <fstream>
 #include <iostream>
 #include <limits>
 
@@ -209,11 +208,7 @@ bool WriteOutputs(const AlignArgs& args,
 }
 
 bool WriteJson(const std::string& path, const Json& json) {
-  std::ofstream file;
-  if (!path.empty()) file.open(path, std::ios::app);
-  std::ostream& out = path.empty() ? std::cout : file;
-  out << ToJsonLine(json) << '\n' << std::flush;
-  if (out) return true;
+  if (AppendJsonLine(path, json)) return true;
   spdlog::error("[align] cannot write JSON to {}", path);
   return false;
 }

@@ -4,6 +4,8 @@
 #include "anchord/util/status.h"
 
 #include <cmath>
+#include <fstream>
+#include <iostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -264,6 +266,14 @@ Json SyntheticTruthToJson(const SyntheticScan& scan,
 
 std::string ToJsonLine(const Json& json) {
   return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+bool AppendJsonLine(const std::string& path, const Json& json) {
+  std::ofstream file;
+  if (!path.empty()) file.open(path, std::ios::app);
+  std::ostream& out = path.empty() ? std::cout : file;
+  out << ToJsonLine(json) << '\n' << std::flush;
+  return static_cast<bool>(out);
 }
 
 }  // namespace anchord::daemon

@@ -48,4 +48,8 @@ Json SyntheticTruthToJson(const SyntheticScan& scan,
 // replaced rather than thrown on.
 std::string ToJsonLine(const Json& json);
 
+// Writes `json` as one line, flushed: to stdout when `path` is empty, else
+// appended to the file at `path`. False when it could not be written.
+bool AppendJsonLine(const std::string& path, const Json& json);
+
 }  // namespace anchord::daemon

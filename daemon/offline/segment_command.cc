@@ -15,7 +15,6 @@
 
 #include <cmath>
 #include <exception>
-#include <fstream>
 #include <iostream>
 #include <utility>
 #include <vector>
@@ -156,13 +155,7 @@ bool WriteOutputs(const SegmentArgs& args,
 }
 
 bool WriteJson(const SegmentArgs& args, const Json& json) {
-  if (args.json_path.empty()) {
-    std::cout << ToJsonLine(json) << '\n' << std::flush;
-    return static_cast<bool>(std::cout);
-  }
-  std::ofstream file(args.json_path, std::ios::app);
-  file << ToJsonLine(json) << '\n' << std::flush;
-  if (file) return true;
+  if (AppendJsonLine(args.json_path, json)) return true;
   spdlog::error("[segment] cannot write JSON to {}", args.json_path);
   return false;
 }

@@ -52,9 +52,7 @@ std::string PairIssue(const Frame& reference,
 void PruneAligned(double newest,
                   const DriftOptions& drift,
                   std::vector<DriftPoint>* points) {
-  std::erase_if(*points, [&](const DriftPoint& p) {
-    return newest - p.t_s > drift.window_s;
-  });
+  *points = internal::AlignedInWindow(*points, newest, drift);
   const size_t keep =
       static_cast<size_t>(drift.max_frames) * 2 * kPointsPerPair;
   if (points->size() > keep) {
@@ -185,8 +183,9 @@ TrackResult SessionTracker::TrackAligned(const Frame& reference,
       std::max(st.aligned_sigma_nm,
                internal::kAlignedPositionSigmaPx *
                    std::max(frame.pixel_size_x_nm, frame.pixel_size_y_nm));
-  st.fit = FitDrift(all, st.offset_change_s,
-                    internal::FitOptions(st, options_.drift));
+  st.fit =
+      FitDrift(all, st.offset_change_s,
+               internal::FitOptions(st, st.aligned_points, options_.drift));
   out.placement.message = "not placed (" +
                           std::to_string(sightings.size() / 2) +
                           " sample points aligned to the previous frame)";

@@ -112,11 +112,25 @@ struct SessionState {
   std::vector<LatticeSymmetry> symmetries;
 };
 
-// The drift options for a fit of the state's points: the position floor
-// raised to aligned_sigma_nm while aligned sightings are kept (a placed
-// frame drops those that left the window).
-inline DriftOptions FitOptions(const SessionState& st, DriftOptions o) {
-  if (!st.aligned_points.empty()) {
+// The aligned sightings of `aligned` within window_s of `newest`.
+inline std::vector<DriftPoint> AlignedInWindow(
+    const std::vector<DriftPoint>& aligned,
+    double newest,
+    const DriftOptions& drift) {
+  std::vector<DriftPoint> kept;
+  for (const DriftPoint& p : aligned) {
+    if (newest - p.t_s <= drift.window_s) kept.push_back(p);
+  }
+  return kept;
+}
+
+// The drift options for a fit that includes the aligned sightings
+// `aligned`: the position floor raised to st.aligned_sigma_nm while there
+// are any.
+inline DriftOptions FitOptions(const SessionState& st,
+                               const std::vector<DriftPoint>& aligned,
+                               DriftOptions o) {
+  if (!aligned.empty()) {
     o.position_sigma_nm = std::max(o.position_sigma_nm, st.aligned_sigma_nm);
   }
   return o;

@@ -53,18 +53,6 @@ std::vector<DriftPoint> WindowPoints(const SessionState& st,
   return points;
 }
 
-// The aligned sightings (SessionTracker::TrackAligned) within window_s of
-// `newest`.
-std::vector<DriftPoint> AlignedInWindow(const SessionState& st,
-                                        double newest,
-                                        const DriftOptions& drift) {
-  std::vector<DriftPoint> kept;
-  for (const DriftPoint& p : st.aligned_points) {
-    if (newest - p.t_s <= drift.window_s) kept.push_back(p);
-  }
-  return kept;
-}
-
 // The fixed scanner map: scanner − D(t) = L · session + b over the
 // window's points; this frame's alone (without D) while D is unknown or
 // the frame untimed: frames are displaced against each other by the
@@ -159,15 +147,11 @@ Status PrepareUpdate(const SessionState& st,
       CornerHolePoints(view, sym, *pl, u.frame_index);
   u.centre_s = view.TimeOf(view.Centre());
   u.points = WindowPoints(st, own, timed, u.frame_index, u.centre_s, drift);
-  u.aligned_points = AlignedInWindow(st, u.centre_s, drift);
+  u.aligned_points = AlignedInWindow(st.aligned_points, u.centre_s, drift);
   std::vector<DriftPoint> all = u.points;
   all.insert(all.end(), u.aligned_points.begin(), u.aligned_points.end());
-  DriftOptions fit_options = drift;
-  if (!u.aligned_points.empty()) {
-    fit_options.position_sigma_nm =
-        std::max(fit_options.position_sigma_nm, st.aligned_sigma_nm);
-  }
-  u.fit = FitDrift(all, u.offset_change_s, fit_options);
+  u.fit =
+      FitDrift(all, u.offset_change_s, FitOptions(st, u.aligned_points, drift));
   FitScannerMap(st, view, own, timed, centre_model, *pl, model, &u);
   if (Status s = CheckUpdate(u, view, own, sites, sym, *pl); !s.ok()) {
     return s;
