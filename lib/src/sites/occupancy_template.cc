@@ -9,6 +9,20 @@
 namespace anchord::internal {
 namespace {
 
+// Bilinear interpolation at a point known to lie in [0, cols − 1] ×
+// [0, rows − 1] (an image of at least 2 × 2 px): internal::Bilinear
+// without its NaN and border clamps, which the callers' inside test makes
+// redundant; on the last column or row it reads the cell before it.
+inline double BilinearInside(const cv::Mat1f& img, const Vec2& p) {
+  const int x0 = std::min(static_cast<int>(p.x()), img.cols - 2);
+  const int y0 = std::min(static_cast<int>(p.y()), img.rows - 2);
+  const double fx = p.x() - x0, fy = p.y() - y0;
+  const float* r0 = img[y0] + x0;
+  const float* r1 = img[y0 + 1] + x0;
+  return (1 - fy) * ((1 - fx) * r0[0] + fx * r0[1]) +
+         fy * ((1 - fx) * r1[0] + fx * r1[1]);
+}
+
 // The patch: offsets d (canonical site frame, nm) on a square grid of
 // kSide × kSide points half the window σ apart, row-major, with Gaussian
 // weights, 0 beyond two σ (those points are never sampled).
@@ -121,7 +135,7 @@ void SamplePatchInto(const cv::Mat1f& img,
       p.weight[m] = 0.0;
       continue;
     }
-    p.value[m] = Bilinear(img, q);
+    p.value[m] = BilinearInside(img, q);
     p.weight[m] = grid.weight[m];
   }
 }
@@ -137,13 +151,6 @@ void Centre(std::vector<double>& v, const std::vector<double>& w) {
   for (double& x : v) x -= mean;
 }
 
-// The two classes' references of one group: the occupied template and
-// the same with the adatom taken out (RemoveAdatom).
-struct Templates {
-  std::vector<double> occupied;
-  std::vector<double> vacant;
-};
-
 // The patch fitted between the two references, weighted least squares
 // over its samples inside the frame: c ≈ V + α·(T − V) + offset, so α = 1
 // is the occupied template and α = 0 the adatom-free one; r is the
@@ -153,13 +160,13 @@ struct Projection {
   double r = -2;
 };
 
-Projection Project(const Patch& p, const Templates& t, const PatchGrid& grid) {
-  // One pass of weighted sums; centring by the covariance identities.
+// The projection's weighted sums, one term at a time; centring by the
+// covariance identities.
+struct ProjectionSums {
   double sw = 0, sc = 0, st = 0, sv = 0;
   double scc = 0, stt = 0, svv = 0, sct = 0, scv = 0, stv = 0;
-  for (const int m : grid.active) {
-    const double w = p.weight[m];
-    const double c = p.value[m], tm = t.occupied[m], vm = t.vacant[m];
+
+  void Add(double w, double c, double tm, double vm) {
     sw += w;
     sc += w * c;
     st += w * tm;
@@ -171,20 +178,43 @@ Projection Project(const Patch& p, const Templates& t, const PatchGrid& grid) {
     scv += w * c * vm;
     stv += w * tm * vm;
   }
-  Projection out;
-  if (sw <= 0) return out;
-  const auto cov = [sw](double ab, double a, double b) {
-    return ab - a * b / sw;
-  };
-  const double ct = cov(sct, sc, st), tt = cov(stt, st, st);
-  const double cc = cov(scc, sc, sc), cv = cov(scv, sc, sv);
-  const double tv = cov(stv, st, sv), vv = cov(svv, sv, sv);
-  const double rd = ct - cv - tv + vv;  // ⟨c − V, T − V⟩, centred
-  const double dd = tt - 2 * tv + vv;   // ⟨T − V, T − V⟩, centred
-  if (tt <= 0 || dd <= 0) return out;
-  out.alpha = rd / dd;
-  out.r = cc > 0 ? ct / std::sqrt(cc * tt) : 0.0;
-  return out;
+
+  Projection Solve() const {
+    Projection out;
+    if (sw <= 0) return out;
+    const auto cov = [this](double ab, double a, double b) {
+      return ab - a * b / sw;
+    };
+    const double ct = cov(sct, sc, st), tt = cov(stt, st, st);
+    const double cc = cov(scc, sc, sc), cv = cov(scv, sc, sv);
+    const double tv = cov(stv, st, sv), vv = cov(svv, sv, sv);
+    const double rd = ct - cv - tv + vv;  // ⟨c − V, T − V⟩, centred
+    const double dd = tt - 2 * tv + vv;   // ⟨T − V, T − V⟩, centred
+    if (tt <= 0 || dd <= 0) return out;
+    out.alpha = rd / dd;
+    out.r = cc > 0 ? ct / std::sqrt(cc * tt) : 0.0;
+    return out;
+  }
+};
+
+// The two classes' references of one group: the occupied template and
+// the same with the adatom taken out (RemoveAdatom).
+struct Templates {
+  std::vector<double> occupied;
+  std::vector<double> vacant;
+  // The template-only sums (sw, st, sv, stt, svv, stv) over every active
+  // grid point in grid order, the patch's four left 0: a patch inside the
+  // frame starts from these (ProjectAt).
+  ProjectionSums complete;
+};
+
+// Fills t.complete from t.occupied and t.vacant.
+void CompleteSums(const PatchGrid& grid, Templates& t) {
+  t.complete = ProjectionSums{};
+  for (const int m : grid.active) {
+    t.complete.Add(grid.weight[m], 0.0, t.occupied[m], t.vacant[m]);
+  }
+  t.complete.sc = t.complete.scc = t.complete.sct = t.complete.scv = 0;
 }
 
 // Shifts of the alignment search: a grid of half the search radius.
@@ -209,25 +239,69 @@ struct Aligned {
   Vec2 shift_nm = Vec2::Zero();
 };
 
-// `scratch` and `best` keep their buffers across calls.
+// The sums of the projection of site s's patch at `shift_nm` onto t,
+// sampled and summed in one pass without storing the patch: the
+// alignment search's inner loop. The same terms in the same order as
+// sampling the patch and summing over it, so the same result.
+Projection ProjectAt(const cv::Mat1f& img,
+                     const TemplateSite& s,
+                     const std::vector<Vec2>& px,
+                     const Vec2& shift_nm,
+                     const Templates& t,
+                     const PatchGrid& grid) {
+  const Vec2 base = s.p_px + s.image_from_site * shift_nm;
+  const double x_max = img.cols - 1, y_max = img.rows - 1;
+  const auto inside = [&](const Vec2& q) {
+    return q.x() >= 0 && q.y() >= 0 && q.x() <= x_max && q.y() <= y_max;
+  };
+  // A patch inside the frame (nearly all): the template's sums are
+  // t.complete; only the patch's four are accumulated.
+  ProjectionSums z = t.complete;
+  bool complete = true;
+  for (size_t a = 0; a < grid.active.size(); ++a) {
+    const Vec2 q = base + px[a];
+    if (!inside(q)) {
+      complete = false;
+      break;
+    }
+    const int m = grid.active[a];
+    const double w = grid.weight[m], c = BilinearInside(img, q);
+    z.sc += w * c;
+    z.scc += w * c * c;
+    z.sct += w * c * t.occupied[m];
+    z.scv += w * c * t.vacant[m];
+  }
+  if (complete) return z.Solve();
+  z = ProjectionSums{};
+  for (size_t a = 0; a < grid.active.size(); ++a) {
+    const Vec2 q = base + px[a];
+    if (!inside(q)) continue;
+    const int m = grid.active[a];
+    z.Add(grid.weight[m], BilinearInside(img, q), t.occupied[m], t.vacant[m]);
+  }
+  return z.Solve();
+}
+
+// The best-scoring alignment over `shifts` (the first of equal scores;
+// the first shift when none scores); best.patch keeps its buffers across
+// calls and is sampled once, at the winning shift.
 void Align(const cv::Mat1f& img,
            const TemplateSite& s,
            const std::vector<Vec2>& px,
            const Templates& t,
            const std::vector<Vec2>& shifts,
            const PatchGrid& grid,
-           Patch& scratch,
            Aligned& best) {
   best.fit = Projection{};
+  best.shift_nm = shifts.front();
   for (const Vec2& d : shifts) {
-    SamplePatchInto(img, s, px, d, grid, scratch);
-    const Projection f = Project(scratch, t, grid);
+    const Projection f = ProjectAt(img, s, px, d, t, grid);
     if (f.r > best.fit.r) {
-      std::swap(best.patch, scratch);
       best.fit = f;
       best.shift_nm = d;
     }
   }
+  SamplePatchInto(img, s, px, best.shift_nm, grid, best.patch);
 }
 
 // The group's template: the mean (or, with no labels yet, the
@@ -341,19 +415,19 @@ OccupancyFit FitOccupancyTemplates(const cv::Mat1f& smooth,
   constexpr int kRounds = 3;
   std::vector<Patch> aligned(n);
   std::vector<Vec2> shift(n, Vec2::Zero());
-  Patch scratch;
   Aligned best;
   for (int g = 0; g < o.groups; ++g) {
     Templates t;
     t.occupied = BuildTemplate(patches, members[g], nullptr, grid);
     if (t.occupied.empty()) continue;
     t.vacant = RemoveAdatom(t.occupied, grid, o.adatom_radius_nm);
+    CompleteSums(grid, t);
     for (int round = 0; round < kRounds; ++round) {
       for (int k : members[g]) {
         // The alignment is searched against the first template and kept.
         const std::vector<Vec2> kept{shift[k]};
         Align(smooth, sites[k], px[k], t, round != 1 ? shifts : kept, grid,
-              scratch, best);
+              best);
         fit.amplitude[k] = best.fit.alpha;
         aligned[k] = best.patch;
         shift[k] = best.shift_nm;
@@ -366,6 +440,7 @@ OccupancyFit FitOccupancyTemplates(const cv::Mat1f& smooth,
       if (next.empty()) break;
       t.occupied = std::move(next);
       t.vacant = RemoveAdatom(t.occupied, grid, o.adatom_radius_nm);
+      CompleteSums(grid, t);
     }
     for (int k : members[g]) {
       fit.confidence[k] = std::max(p_vacant[k], 1.0 - p_vacant[k]);
