@@ -543,6 +543,12 @@ DaemonCounters Server::Snapshot() const {
   c.frames_invalid = counters_.invalid;
   c.frames_no_lattice = counters_.no_lattice;
   c.frames_internal_error = counters_.internal;
+  if (track_) {
+    const TrackService::Evictions e = track_->evictions();
+    c.catalog_sessions_evicted = static_cast<uint64_t>(e.catalog_sessions);
+    c.catalog_defects_evicted = static_cast<uint64_t>(e.catalog_defects);
+    c.trackers_evicted = static_cast<uint64_t>(e.trackers);
+  }
   if (!pipeline_) return c;
   const FramePipeline::Snapshot s = pipeline_->Stats();
   c.frames_dropped = s.dropped;
@@ -611,6 +617,15 @@ std::string Server::MetricsText() const {
           c.frames_no_lattice);
   counter("frames_internal_error_total", "Frames answered internal_error.",
           c.frames_internal_error);
+  counter("catalog_sessions_evicted_total",
+          "Sessions the catalog's global bounds evicted.",
+          c.catalog_sessions_evicted);
+  counter("catalog_defects_evicted_total",
+          "Defects removed with the sessions the catalog evicted.",
+          c.catalog_defects_evicted);
+  counter("trackers_evicted_total",
+          "Idle session trackers dropped from memory (state stored).",
+          c.trackers_evicted);
   if (auth_) {
     counter("curve_clients_accepted_total",
             "CURVE handshakes admitted by the client allow-list.",

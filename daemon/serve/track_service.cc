@@ -156,6 +156,7 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
   }
   std::vector<DefectRecord> records;
   out.status = catalog_->Commit(update, &records);
+  NoteCatalogEvictions();
   if (!out.status.ok()) return out;
   if (update.store_tracker_state) {
     s.state_stored = now;
@@ -231,6 +232,7 @@ void TrackService::EvictIdle(const std::string& current) {
       update.tracker_state = EncodeTrackerState(s.tracker->ExportState());
       std::vector<DefectRecord> none;
       const Status stored = catalog_->Commit(update, &none);
+      NoteCatalogEvictions();
       if (!stored.ok()) {
         spdlog::error(
             "[track] session '{}' kept in memory: its state could "
@@ -241,7 +243,23 @@ void TrackService::EvictIdle(const std::string& current) {
     }
     if (latest_session_ == oldest->first) latest_session_.clear();
     sessions_.erase(oldest);
+    trackers_evicted_.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+void TrackService::NoteCatalogEvictions() {
+  const CatalogEvictions e = catalog_->evictions();
+  catalog_sessions_evicted_.store(e.sessions, std::memory_order_relaxed);
+  catalog_defects_evicted_.store(e.defects, std::memory_order_relaxed);
+}
+
+TrackService::Evictions TrackService::evictions() const {
+  Evictions e;
+  e.catalog_sessions =
+      catalog_sessions_evicted_.load(std::memory_order_relaxed);
+  e.catalog_defects = catalog_defects_evicted_.load(std::memory_order_relaxed);
+  e.trackers = trackers_evicted_.load(std::memory_order_relaxed);
+  return e;
 }
 
 const TrackService::Session* TrackService::Find(const std::string& name,

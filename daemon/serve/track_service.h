@@ -26,6 +26,7 @@
 #include "daemon/wire/results.h"
 #include "daemon/wire/wire.h"
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -75,6 +76,19 @@ class TrackService {
                      v1::Defects* out) const;
   Status LatestDrift(const std::string& session, v1::DriftEstimate* out) const;
 
+  // What was evicted since Open(); read from any thread without waiting
+  // for the frame being tracked.
+  struct Evictions {
+    // Whole sessions (and the defects they held) the catalog's global
+    // bounds removed (CatalogOptions::max_sessions, max_defects_total).
+    int64_t catalog_sessions = 0;
+    int64_t catalog_defects = 0;
+    // Idle trackers dropped from memory beyond kMaxLiveSessions, their
+    // state stored first (restored when the session sends again).
+    int64_t trackers = 0;
+  };
+  Evictions evictions() const;
+
  private:
   struct Session {
     std::unique_ptr<SessionTracker> tracker;
@@ -122,6 +136,11 @@ class TrackService {
   std::string latest_session_;
   std::chrono::duration<double> state_interval_{0.0};
   uint64_t use_counter_ = 0;
+  // Evictions, copied from the catalog after each commit (under mutex_).
+  std::atomic<int64_t> catalog_sessions_evicted_{0};
+  std::atomic<int64_t> catalog_defects_evicted_{0};
+  std::atomic<int64_t> trackers_evicted_{0};
+  void NoteCatalogEvictions();
   static constexpr size_t kMaxLiveSessions = 16;
   // Frames up to this many pixels are kept for alignment (2048², 16 MiB of
   // float32: at most kMaxLiveSessions of them are held).

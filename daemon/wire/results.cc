@@ -313,6 +313,9 @@ v1::Status MakeStatus(const DaemonCounters& counters, int64_t time_unix_ns) {
   out.set_frames_no_lattice(counters.frames_no_lattice);
   out.set_frames_internal_error(counters.frames_internal_error);
   out.set_reorder_skipped(counters.reorder_skipped);
+  out.set_catalog_sessions_evicted(counters.catalog_sessions_evicted);
+  out.set_catalog_defects_evicted(counters.catalog_defects_evicted);
+  out.set_trackers_evicted(counters.trackers_evicted);
   for (const StageStatsView& s : counters.stages) {
     v1::StageStats* stage = out.add_stages();
     stage->set_name(s.name);

@@ -100,6 +100,9 @@ struct DaemonCounters {
   uint64_t frames_no_lattice = 0;
   uint64_t frames_internal_error = 0;
   uint64_t reorder_skipped = 0;
+  uint64_t catalog_sessions_evicted = 0;
+  uint64_t catalog_defects_evicted = 0;
+  uint64_t trackers_evicted = 0;
   std::vector<StageStatsView> stages;  // in pipeline order
 };
 

@@ -216,6 +216,45 @@ TEST_CASE(
   CHECK(health->frames_dropped() == 0);  // block drops nothing itself
 }
 
+// The catalog's global bounds and the live-tracker bound evict whole
+// sessions; an operator must see that happen (status and metrics), not
+// discover it when a session's defects are gone.
+TEST_CASE("catalog and tracker evictions are counted in status and metrics" *
+          doctest::timeout(120)) {
+  constexpr int kMaxSessions = 3;
+  constexpr int kSessions = 19;  // the daemon keeps 16 trackers in memory
+  RunningDaemon d([](daemon::DaemonConfig& c) {
+    c.catalog.options.max_sessions = kMaxSessions;
+  });
+  REQUIRE_DAEMON(d);
+  const Frame frame = MakeTruthScan(11).frame;
+  // One frame at a time: the ingest queue's overflow policy is not what
+  // this test is about.
+  for (int k = 0; k < kSessions; ++k) {
+    v1::Frame m = ToMessage(frame, 100 + k);
+    m.set_session("evict-" + std::to_string(k));
+    REQUIRE(d.client.Send(m.SerializeAsString()));
+    const auto results = d.client.CollectRegistrations(1, Millis(20000));
+    REQUIRE(results.size() == 1);
+    REQUIRE(StatusName(results[0].status()) == "ok");
+  }
+  // Results are published after their commit: the counters are final.
+  const auto health = d.client.Health();
+  REQUIRE(health.has_value());
+  CHECK(health->catalog_sessions_evicted() == kSessions - kMaxSessions);
+  CHECK(health->trackers_evicted() == kSessions - 16);
+  const std::string metrics = HttpGet(PortOf(d.config.endpoints.http_metrics));
+  CHECK(metrics.find("\nanchord_catalog_sessions_evicted_total " +
+                     std::to_string(kSessions - kMaxSessions) + "\n") !=
+        std::string::npos);
+  CHECK(metrics.find("\nanchord_trackers_evicted_total " +
+                     std::to_string(kSessions - 16) + "\n") !=
+        std::string::npos);
+  CHECK(metrics.find("\nanchord_catalog_defects_evicted_total " +
+                     std::to_string(health->catalog_defects_evicted()) +
+                     "\n") != std::string::npos);
+}
+
 TEST_CASE("a session name cannot forge log lines" * doctest::timeout(60)) {
   RunningDaemon d;
   REQUIRE_DAEMON(d);
