@@ -167,6 +167,12 @@ v1::RegistrationResult MakeRegistrationResult(const InboundFrame& in,
   out.set_candidates(static_cast<uint32_t>(std::max(0, result->candidates)));
   out.set_voted_candidates(
       static_cast<uint32_t>(std::max(0, result->voted_candidates)));
+  if (result->scanned_row_end > result->scanned_row_begin) {
+    out.set_scanned_row_begin(
+        static_cast<uint32_t>(std::max(0, result->scanned_row_begin)));
+    out.set_scanned_row_end(static_cast<uint32_t>(result->scanned_row_end));
+    out.set_scanned_fraction(result->scanned_fraction);
+  }
   if (result->status.ok()) SetGeometry(in.frame, *result, model, &out);
   SetTiming(result->timing_ms, &out);
   return out;

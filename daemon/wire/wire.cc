@@ -1,6 +1,7 @@
 #include "daemon/wire/wire.h"
 
 #include "anchord/util/check.h"
+#include "anchord/util/frame.h"
 #include "anchord/util/validation.h"
 
 #include "daemon/common/session_name.h"
@@ -217,22 +218,34 @@ void CheckByteCount(const v1::Frame& msg,
             std::to_string(msg.pixels().size()) + " bytes", constraint.c_str());
 }
 
-// The NaN/Inf share of a converted image against the limit.
+// The NaN/Inf share of a converted image within its scanned rows
+// (anchord::ScannedRows) against the limit: the unscanned rows of a frame
+// stopped early are not counted; a frame without a scanned row is refused.
 void CheckNonFinite(const cv::Mat1f& image,
                     const FrameLimits& limits,
                     Violations& v) {
+  const auto [begin, end] = ScannedRows(image);
+  std::ostringstream constraint;
+  constraint << "<= " << limits.max_nonfinite_fraction
+             << " within the scanned rows (from the first to the last row "
+                "with at least half its pixels finite)";
+  if (begin == end) {
+    v.Require(false, "nonfinite_fraction",
+              "1 (no row has half its pixels finite)",
+              constraint.str().c_str());
+    return;
+  }
   size_t bad = 0;
-  for (int r = 0; r < image.rows; ++r) {
+  for (int r = begin; r < end; ++r) {
     const float* row = image.ptr<float>(r);
     for (int c = 0; c < image.cols; ++c) bad += !std::isfinite(row[c]);
   }
-  const double share =
-      static_cast<double>(bad) / static_cast<double>(image.total());
+  const size_t scanned = static_cast<size_t>(end - begin) * image.cols;
+  const double share = static_cast<double>(bad) / static_cast<double>(scanned);
   std::ostringstream value;
-  value << share << " (" << bad << " of " << image.total()
-        << " pixels NaN or Inf)";
-  std::ostringstream constraint;
-  constraint << "<= " << limits.max_nonfinite_fraction;
+  value << share << " (" << bad << " of " << scanned
+        << " pixels NaN or Inf in rows " << begin << "–" << end << " of "
+        << image.rows << ")";
   v.Require(share <= limits.max_nonfinite_fraction, "nonfinite_fraction",
             value.str(), constraint.str().c_str());
 }

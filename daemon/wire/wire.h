@@ -40,7 +40,10 @@ struct FrameLimits {
   // 1e3; 0 < min_pixel_nm < max_pixel_nm <= 1e4.
   double min_pixel_nm = 1e-4;
   double max_pixel_nm = 1e3;
-  // Largest accepted share of NaN/Inf pixels, in [0, 1]. Default 0.5.
+  // Largest accepted share of NaN/Inf pixels within the scanned rows
+  // (anchord::ScannedRows: the unscanned rows of a frame stopped early do
+  // not count; a frame without a scanned row is refused), in [0, 1].
+  // Default 0.5.
   double max_nonfinite_fraction = 0.5;
 
   // kOk, or kInvalidInput listing every violation, one per line, each
@@ -107,8 +110,9 @@ struct InboundFrame {
 // offsets, line time, bias and drift compensation within FrameRanges; the
 // session a valid name, daemon/common/session_name.h, where "" is read as
 // "default"; then the byte count against width × height × bytes per
-// pixel with both numbers; then the NaN/Inf share against
-// limits.max_nonfinite_fraction, with the counts). kInternal when memory
+// pixel with both numbers; then the NaN/Inf share within the
+// scanned rows against limits.max_nonfinite_fraction, with the counts and
+// the rows). kInternal when memory
 // runs out.
 // Whenever the message parsed, out->frame_id, instrument, session and
 // acquired_unix_ns are filled even if validation fails, so the frame can

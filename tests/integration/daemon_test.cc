@@ -16,7 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <string>
 #include <thread>
@@ -276,6 +278,79 @@ TEST_CASE("a frame without a lattice is answered no_lattice" *
   const std::optional<v1::Status> health = d.client.Health();
   REQUIRE(health);
   CHECK(health->frames_no_lattice() == 1);
+}
+
+TEST_CASE(
+    "a scan stopped early (40-70 % of the rows NaN) is registered on its "
+    "scanned rows and says which they were" *
+    doctest::timeout(60)) {
+  // 512 px: the decode limit (limits.max_nonfinite_fraction = 0.5) counts
+  // NaN within the scanned rows only, so 60 % NaN rows are not refused.
+  constexpr int kSize = 512;
+  struct Case {
+    uint64_t id;
+    int begin, end;  // the scanned rows
+  };
+  const std::vector<Case> cases = {
+      {21, 307, kSize},  // 60 % NaN at the top (an up scan stopped early)
+      {22, 0, 282},      // 45 % at the bottom
+      {23, 0, 154},      // 70 % at the bottom
+  };
+  std::vector<SyntheticScan> truth;
+  RunningDaemon d;
+  REQUIRE_DAEMON(d);
+  for (const Case& c : cases) {
+    truth.push_back(MakeTruthScan(200 + c.id, kSize));
+    Frame f = truth.back().frame;
+    f.image = f.image.clone();
+    for (int y = 0; y < kSize; ++y) {
+      if (y < c.begin || y >= c.end) f.image.row(y).setTo(kNaN);
+    }
+    REQUIRE(d.client.Send(Encode(f, c.id)));
+  }
+  const std::vector<v1::RegistrationResult> results =
+      d.client.CollectRegistrations(cases.size(), Millis(30000));
+  REQUIRE(results.size() == cases.size());
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const v1::RegistrationResult& r = results[k];
+    const Case& c = cases[k];
+    CAPTURE(r.frame_id());
+    REQUIRE_MESSAGE(r.status() == v1::RESULT_STATUS_OK, r.message());
+    CHECK(r.height() == kSize);
+    CHECK(r.scanned_row_begin() == static_cast<uint32_t>(c.begin));
+    CHECK(r.scanned_row_end() == static_cast<uint32_t>(c.end));
+    CHECK(r.scanned_fraction() ==
+          doctest::Approx(double(c.end - c.begin) / kSize));
+    // H in the full frame's pixels: the holes reported lie in the scanned
+    // rows and on the true holes.
+    const auto h = [&](int i) { return r.image_from_model(i); };
+    REQUIRE(r.image_from_model_size() == 9);
+    int checked = 0;
+    for (const v1::CornerHole& hole : r.corner_holes()) {
+      const double x = hole.x_nm(), y = hole.y_nm();
+      const double w = h(6) * x + h(7) * y + h(8);
+      const double px = (h(0) * x + h(1) * y + h(2)) / w;
+      const double py = (h(3) * x + h(4) * y + h(5)) / w;
+      CHECK(py >= c.begin - 1.0);
+      CHECK(py <= c.end);
+      if (py < c.begin + 16 || py > c.end - 16 || px < 16 || px > kSize - 16) {
+        continue;  // the last cell row at the edge of the scanned part
+      }
+      double nearest = std::numeric_limits<double>::infinity();
+      for (const TruthCornerHole& t : truth[k].corner_holes) {
+        nearest =
+            std::min(nearest, std::hypot(t.p_px.x() - px, t.p_px.y() - py));
+      }
+      CHECK(nearest < 0.3);
+      ++checked;
+    }
+    CHECK(checked >= 15);
+  }
+  CHECK(d.client.DrainRegistrations(Millis(300)).empty());
+  CHECK(d.client.topic_counts().at("sites") == cases.size());
+  const std::optional<v1::Status> health = d.client.Health();
+  REQUIRE(health);
+  CHECK(health->frames_invalid() == 0);
 }
 
 TEST_CASE(

@@ -147,21 +147,6 @@ void RunOnErrorSignal(const Frame& frame,
   }
 }
 
-// The first and one past the last row with at least half its pixels
-// finite; [0, 0) when there is none.
-std::pair<int, int> ScannedRows(const cv::Mat1f& image) {
-  const auto scanned = [&](int y) {
-    int n = 0;
-    const float* row = image[y];
-    for (int x = 0; x < image.cols; ++x) n += std::isfinite(row[x]);
-    return 2 * n >= image.cols;
-  };
-  int begin = 0, end = image.rows;
-  while (begin < end && !scanned(begin)) ++begin;
-  while (end > begin && !scanned(end - 1)) --end;
-  return {begin, end};
-}
-
 // Moves a result computed on rows [dy, dy + rows) of a frame into that
 // frame's pixels: H and every position shift by dy rows, the levelled
 // and smoothed frames are padded with NaN to `full_rows`.

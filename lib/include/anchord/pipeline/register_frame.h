@@ -83,8 +83,8 @@ CornerHoleRegistration RegisterCornerHoles(
 
 // Runs level → detect → lattice → vote → register → sites → features →
 // correct on one frame. Never throws: OpenCV failures become kInternal results.
-// Partial frames (issue 13, item 5): rows above the first and below the
-// last row with at least half its pixels finite are not scanned; the
+// Partial frames (issue 13, item 5): rows outside ScannedRows
+// (anchord/util/frame.h) are not scanned; the
 // stages run on the scanned rows only (with their line times) and every
 // pixel position and H are reported in the full frame's pixels. A scanned
 // part of fewer than 16 rows or of less than two cells' height ends as
@@ -94,8 +94,8 @@ CornerHoleRegistration RegisterCornerHoles(
 // than half finite pixels are masked, and a frame with too many masked
 // rows is invalid input).
 // Bounding their share is the caller's, where the frame enters: the daemon
-// refuses frames above its limits.max_nonfinite_fraction at decode, so a
-// frame is not counted twice.
+// refuses frames above its limits.max_nonfinite_fraction within the
+// scanned rows at decode, so a frame is not counted twice.
 FrameResult RegisterFrame(const Frame& frame,
                           const LatticeModel& model,
                           const PipelineOptions& options);

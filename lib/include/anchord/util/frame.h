@@ -5,6 +5,7 @@
 #include <opencv2/core.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace anchord {
@@ -57,5 +58,13 @@ struct Frame {
   // ("2016-01-07T12:54:04"); empty when unknown.
   std::string acquired_at;
 };
+
+// The scanned part of a frame (issue 13, item 5: a scan stopped early
+// leaves whole rows NaN, above or below what was scanned): the first and
+// one past the last row with at least half its pixels finite, [0, 0) when
+// there is none. Rows between them count as scanned whatever their
+// content. Registration runs on these rows only; the daemon bounds the
+// NaN/Inf share within them.
+std::pair<int, int> ScannedRows(const cv::Mat1f& image);
 
 }  // namespace anchord

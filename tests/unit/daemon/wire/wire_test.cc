@@ -221,18 +221,22 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("the NaN/Inf share is checked against the limit and named") {
+TEST_CASE("the NaN/Inf share within the scanned rows is checked and named") {
   std::vector<float> v = Ramp<float>(0, 1);
-  for (int k = 0; k < 128; ++k) v[k] = kNaN;  // exactly 0.5
+  // Every other pixel NaN: each row keeps half its pixels, so all 16 rows
+  // are scanned and the share is exactly 0.5.
+  for (int k = 0; k < 256; ++k) {
+    if ((k + k / 16) % 2 == 0) v[k] = kNaN;
+  }
   InboundFrame in;
   CHECK(Decode(MakeMessage(v1::PIXEL_TYPE_FLOAT32, v), &in).ok());
 
-  v[128] = std::numeric_limits<float>::infinity();  // 129 / 256
+  v[5 * 16] = std::numeric_limits<float>::infinity();  // 129 / 256
   const Status s = Decode(MakeMessage(v1::PIXEL_TYPE_FLOAT32, v), &in);
   CHECK(s.code() == StatusCode::kInvalidInput);
   CHECK(Contains(s.message(), "frame.nonfinite_fraction = 0.503906"));
-  CHECK(Contains(s.message(), "129 of 256 pixels NaN or Inf"));
-  CHECK(Contains(s.message(), "<= 0.5"));
+  CHECK(Contains(s.message(), "129 of 256 pixels NaN or Inf in rows 0–16"));
+  CHECK(Contains(s.message(), "<= 0.5 within the scanned rows"));
   CHECK(in.frame_id == 42);
   CHECK(in.frame.image.empty());
 
@@ -242,6 +246,49 @@ TEST_CASE("the NaN/Inf share is checked against the limit and named") {
   d[0] = 1e300;  // beyond float32: Inf after conversion
   CHECK(Decode(MakeMessage(v1::PIXEL_TYPE_FLOAT64, d), &in, strict).code() ==
         StatusCode::kInvalidInput);
+}
+
+TEST_CASE("the NaN rows of a scan stopped early are not counted") {
+  FrameLimits strict;
+  strict.max_nonfinite_fraction = 0.0;
+  InboundFrame in;
+  SUBCASE("stopped after 6 of 16 rows (62.5 % NaN, bottom)") {
+    std::vector<float> v = Ramp<float>(0, 1);
+    for (int k = 6 * 16; k < 256; ++k) v[k] = kNaN;
+    REQUIRE(Decode(MakeMessage(v1::PIXEL_TYPE_FLOAT32, v), &in, strict).ok());
+    CHECK(std::isnan(in.frame.image(6, 0)));
+    CHECK(in.frame.image(5, 15) == 95.0f);
+    // A NaN inside the scanned rows still counts.
+    v[3 * 16 + 4] = kNaN;
+    const Status s =
+        Decode(MakeMessage(v1::PIXEL_TYPE_FLOAT32, v), &in, strict);
+    CHECK(s.code() == StatusCode::kInvalidInput);
+    CHECK(Contains(s.message(), "1 of 96 pixels NaN or Inf in rows 0–6"));
+  }
+  SUBCASE("the first 11 rows unscanned (top), the last row half scanned") {
+    std::vector<float> v = Ramp<float>(0, 1);
+    for (int k = 0; k < 11 * 16; ++k) v[k] = kNaN;
+    for (int k = 15 * 16; k < 15 * 16 + 8; ++k) v[k] = kNaN;
+    strict.max_nonfinite_fraction = 0.1;  // 8 of 80
+    CHECK(Decode(MakeMessage(v1::PIXEL_TYPE_FLOAT32, v), &in, strict).ok());
+    strict.max_nonfinite_fraction = 0.09;
+    const Status s =
+        Decode(MakeMessage(v1::PIXEL_TYPE_FLOAT32, v), &in, strict);
+    CHECK(Contains(s.message(), "8 of 80 pixels NaN or Inf in rows 11–16"));
+  }
+  SUBCASE("no row with half its pixels finite is refused") {
+    std::vector<float> v = Ramp<float>(0, 1);
+    for (int k = 0; k < 256; ++k) {
+      if (k % 16 < 9) v[k] = kNaN;  // 9 of 16 in every row
+    }
+    FrameLimits any;
+    any.max_nonfinite_fraction = 1;
+    const Status s = Decode(MakeMessage(v1::PIXEL_TYPE_FLOAT32, v), &in, any);
+    CHECK(s.code() == StatusCode::kInvalidInput);
+    CHECK(Contains(s.message(),
+                   "frame.nonfinite_fraction = 1 (no row has half its pixels "
+                   "finite)"));
+  }
 }
 
 TEST_CASE("a byte count that does not match names both numbers") {
@@ -519,6 +566,9 @@ TEST_CASE("the registration result carries H, figures and counts") {
   CHECK(r.frame_id() == 1001);
   CHECK(r.width() == 320);
   CHECK(r.height() == 288);
+  CHECK(r.scanned_row_begin() == 0);  // a complete frame
+  CHECK(r.scanned_row_end() == 288);
+  CHECK(r.scanned_fraction() == 1.0);
   REQUIRE(r.image_from_model_size() == 9);
   for (int k = 0; k < 9; ++k) {
     CHECK(r.image_from_model(k) == fr.image_from_model(k / 3, k % 3));
