@@ -16,9 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <limits>
 #include <string>
 #include <thread>
@@ -325,28 +323,15 @@ TEST_CASE(
     CHECK(r.scanned_fraction() ==
           doctest::Approx(double(c.end - c.begin) / kSize));
     // H in the full frame's pixels: the holes reported lie in the scanned
-    // rows and on the true holes.
-    const auto h = [&](int i) { return r.image_from_model(i); };
+    // rows and, 16 px inside them (past the last cell row at their edge),
+    // on the true holes.
     REQUIRE(r.image_from_model_size() == 9);
-    int checked = 0;
-    for (const v1::CornerHole& hole : r.corner_holes()) {
-      const double x = hole.x_nm(), y = hole.y_nm();
-      const double w = h(6) * x + h(7) * y + h(8);
-      const double px = (h(0) * x + h(1) * y + h(2)) / w;
-      const double py = (h(3) * x + h(4) * y + h(5)) / w;
-      CHECK(py >= c.begin - 1.0);
-      CHECK(py <= c.end);
-      if (py < c.begin + 16 || py > c.end - 16 || px < 16 || px > kSize - 16) {
-        continue;  // the last cell row at the edge of the scanned part
-      }
-      double nearest = std::numeric_limits<double>::infinity();
-      for (const TruthCornerHole& t : truth[k].corner_holes) {
-        nearest =
-            std::min(nearest, std::hypot(t.p_px.x() - px, t.p_px.y() - py));
-      }
-      CHECK(nearest < 0.3);
-      ++checked;
+    for (const Vec2& p : CornerHolesPx(r)) {
+      CHECK(p.y() >= c.begin - 1.0);
+      CHECK(p.y() <= c.end);
     }
+    int checked = 0;
+    CHECK(MaxHoleErrorPx(r, truth[k], 16.0, &checked, c.begin, c.end) < 0.3);
     CHECK(checked >= 15);
   }
   CHECK(d.client.DrainRegistrations(Millis(300)).empty());

@@ -456,26 +456,37 @@ std::string Encode(const Frame& frame,
   return ToMessage(frame, frame_id, acquired_unix_ns).SerializeAsString();
 }
 
+std::vector<Vec2> CornerHolesPx(const v1::RegistrationResult& result) {
+  std::vector<Vec2> out;
+  if (result.image_from_model_size() != 9) return out;
+  const auto h = [&](int r, int c) {
+    return result.image_from_model(3 * r + c);
+  };
+  for (const v1::CornerHole& hole : result.corner_holes()) {
+    const double x = hole.x_nm(), y = hole.y_nm();
+    const double w = h(2, 0) * x + h(2, 1) * y + h(2, 2);
+    out.emplace_back((h(0, 0) * x + h(0, 1) * y + h(0, 2)) / w,
+                     (h(1, 0) * x + h(1, 1) * y + h(1, 2)) / w);
+  }
+  return out;
+}
+
 double MaxHoleErrorPx(const v1::RegistrationResult& result,
                       const SyntheticScan& truth,
                       double margin_px,
-                      int* checked) {
+                      int* checked,
+                      int row_begin,
+                      int row_end) {
   *checked = 0;
   if (result.image_from_model_size() != 9) {
     return std::numeric_limits<double>::infinity();
   }
-  const auto h = [&](int r, int c) {
-    return result.image_from_model(3 * r + c);
-  };
+  if (row_end < 0) row_end = static_cast<int>(result.height());
   double worst = 0;
-  for (const v1::CornerHole& hole : result.corner_holes()) {
-    const double x = hole.x_nm(), y = hole.y_nm();
-    const double w = h(2, 0) * x + h(2, 1) * y + h(2, 2);
-    const double px = (h(0, 0) * x + h(0, 1) * y + h(0, 2)) / w;
-    const double py = (h(1, 0) * x + h(1, 1) * y + h(1, 2)) / w;
-    if (px < margin_px || py < margin_px ||
-        px > result.width() - 1 - margin_px ||
-        py > result.height() - 1 - margin_px) {
+  for (const Vec2& p : CornerHolesPx(result)) {
+    const double px = p.x(), py = p.y();
+    if (px < margin_px || py < row_begin + margin_px ||
+        px > result.width() - 1 - margin_px || py > row_end - 1 - margin_px) {
       continue;
     }
     double nearest = std::numeric_limits<double>::infinity();

@@ -243,14 +243,21 @@ std::string Encode(const Frame& frame,
                    uint64_t frame_id,
                    int64_t acquired_unix_ns = 0);
 
+// The published corner holes' positions predicted by the result's
+// image_from_model, px; empty when H is missing.
+std::vector<Vec2> CornerHolesPx(const v1::RegistrationResult& result);
+
 // The largest distance, px, between a published corner hole's position
-// predicted by the result's image_from_model and the nearest true corner
-// hole; only holes at least `margin_px` inside the frame count. `checked`
+// (CornerHolesPx) and the nearest true corner hole; only holes at least
+// `margin_px` inside the frame's rows [row_begin, row_end) count (-1: the
+// frame's height), e.g. the scanned rows of a partial frame. `checked`
 // receives their number. Infinity when H is missing.
 double MaxHoleErrorPx(const v1::RegistrationResult& result,
                       const SyntheticScan& truth,
                       double margin_px,
-                      int* checked);
+                      int* checked,
+                      int row_begin = 0,
+                      int row_end = -1);
 
 // The status name ("ok", "invalid_input", …) of a result.
 std::string StatusName(v1::ResultStatus status);
