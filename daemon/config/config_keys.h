@@ -70,6 +70,7 @@ template <typename Options, typename Visitor>
 void ForEachRegistrationKey(Options& r, Visitor& visit) {
   visit("registration", "make_corrected", r.make_corrected);
   visit("registration", "min_cell_px", r.min_cell_px);
+  visit("registration", "relevel_axis_angle_deg", r.relevel_axis_angle_deg);
 
   auto& lv = r.level;
   visit("registration.level", "remove_plane", lv.remove_plane);

@@ -42,12 +42,12 @@ constexpr int kPhaseCorrelateCalls = 20;
 
 // Moderately distorted synthetic frame `index` of a size; every frame has
 // its own seed.
-Frame MakeBenchFrame(int size_px, int index) {
+Frame MakeBenchFrame(int size_px, int index, double rotation_deg) {
   SyntheticScanOptions o;
   o.width_px = size_px;
   o.height_px = size_px;
   o.field_of_view_nm = size_px * kPixelSizeNm;
-  o.rotation_deg = 23;
+  o.rotation_deg = rotation_deg;
   o.scale_error_x = 0.1;
   o.scale_error_y = -0.08;
   o.shear = 0.08;
@@ -422,8 +422,10 @@ Status ApplyOption(const std::string& name,
                              : a.warmup) = n;
     return Status::Ok();
   }
-  if (name == "--seconds") {
-    return ParseNumber(value, a.seconds) ? Status::Ok() : bad("a number");
+  if (name == "--seconds" || name == "--rotation-deg") {
+    return ParseNumber(value, name == "--seconds" ? a.seconds : a.rotation_deg)
+               ? Status::Ok()
+               : bad("a number");
   }
   if (name == "--csv") {
     a.csv_path = value;
@@ -454,6 +456,7 @@ Status BenchArgs::Validate() const {
   v.Require(frames >= max_threads, "frames", frames,
             ">= the largest worker count");
   ANCHORD_OPTION_GT(v, seconds, 0.0);
+  ANCHORD_OPTION_IN_CLOSED(v, rotation_deg, -360.0, 360.0);
   ANCHORD_OPTION_GE(v, min_calls, 1);
   ANCHORD_OPTION_GE(v, warmup, 0);
   return v.ToStatus();
@@ -463,7 +466,7 @@ Status ParseBenchArgs(const std::vector<std::string>& args, BenchArgs& a) {
   const Status s = ApplyOptions(
       args, {"--no-corrected"},
       {"--sizes", "--detectors", "--threads", "--frames", "--seconds",
-       "--min-calls", "--warmup", "--csv"},
+       "--min-calls", "--warmup", "--rotation-deg", "--csv"},
       [&a](const std::string& name, const std::string& value) {
         if (name != "--no-corrected") return ApplyOption(name, value, a);
         a.make_corrected = false;
@@ -492,6 +495,8 @@ Options:
   --min-calls N        timed calls per worker at least (default 6)
   --warmup W           untimed calls per worker first (default 1)
   --no-corrected       skip the corrected frame (make_corrected = false)
+  --rotation-deg R     lattice rotation of the frames, degrees (default 23;
+                       within 4 of 0 or 60 the second levelling runs)
   --csv FILE           size,detector,threads,stage,median_ms,p99_ms,n,
                        throughput_fps
   -h, --help           show this help
@@ -516,9 +521,10 @@ int RunBenchCommand(const std::vector<std::string>& args) {
       "anchord bench: OpenCV %s, parallel framework '%s', "
       "cv::setNumThreads(0); %.3f nm/px, %d frames per size, budget %.1f s "
       "per configuration, >= %d calls per worker, warm-up %d, "
-      "make_corrected=%s\n",
+      "make_corrected=%s, rotation %g deg\n",
       CV_VERSION, ParallelFramework().c_str(), kPixelSizeNm, a.frames,
-      a.seconds, a.min_calls, a.warmup, a.make_corrected ? "on" : "off");
+      a.seconds, a.min_calls, a.warmup, a.make_corrected ? "on" : "off",
+      a.rotation_deg);
 #ifndef NDEBUG
   std::printf("WARNING: assertions are on; timings are not representative\n");
 #endif
@@ -531,7 +537,7 @@ int RunBenchCommand(const std::vector<std::string>& args) {
   for (int size : a.sizes) {
     std::vector<Frame> frames;
     for (int k = 0; k < a.frames; ++k)
-      frames.push_back(MakeBenchFrame(size, k));
+      frames.push_back(MakeBenchFrame(size, k, a.rotation_deg));
     phase[size] = TimePhaseCorrelate(frames, a.warmup);
     for (const std::string& det : a.detectors) {
       for (int t : a.threads) {

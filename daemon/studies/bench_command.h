@@ -45,7 +45,11 @@ struct BenchArgs {
   int min_calls = 6;           // timed calls per thread at least; >= 1
   int warmup = 1;              // untimed calls per thread first; >= 0
   bool make_corrected = true;  // PipelineOptions::make_corrected
-  std::string csv_path;        // empty: no CSV
+  // Lattice rotation of the frames, degrees; default 23 (no hole row near
+  // a scan axis); within 4° of 0 or 60 the frames pay the second
+  // levelling (PipelineOptions::relevel_axis_angle_deg). In [-360, 360].
+  double rotation_deg = 23.0;
+  std::string csv_path;  // empty: no CSV
   bool help = false;
 
   // Every violated constraint, listed.

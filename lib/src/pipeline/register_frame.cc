@@ -1,5 +1,6 @@
 #include "anchord/pipeline/register_frame.h"
 
+#include "anchord/correct/unit_cell.h"
 #include "anchord/preprocess/integrate.h"
 #include "anchord/util/stopwatch.h"
 #include "anchord/util/validation.h"
@@ -45,6 +46,94 @@ Status ValidateFrame(const Frame& f) {
   return Status::Ok();
 }
 
+// Detect → lattice → vote → register on a levelled frame, into r (the
+// candidates, lattice, registration, status). `lap` is called after
+// each stage with its name.
+template <typename Lap>
+void LocateLattice(const cv::Mat1f& levelled,
+                   double cell_px,
+                   const LatticeModel& model,
+                   const PipelineOptions& o,
+                   FrameResult& r,
+                   Lap&& lap) {
+  const DetectResult det = DetectCornerHoles(levelled, cell_px, o.detect);
+  r.candidates = static_cast<int>(det.candidates.size());
+  lap("detect");
+  if (!det.status.ok()) {
+    r.status = det.status;
+    return;
+  }
+  r.lattice = EstimateLattice(det.candidates, cell_px, o.lattice);
+  lap("lattice");
+  if (!r.lattice.status.ok()) {
+    r.status = r.lattice.status;
+    return;
+  }
+  CornerHoleRegistration reg =
+      RegisterCornerHoles(det.candidates, r.lattice, model, levelled.size(), o);
+  r.lattice = reg.lattice;
+  r.voted_candidates = reg.voted_candidates;
+  r.registration = std::move(reg.registration);
+  lap("register");
+  r.status = r.registration.status;
+}
+
+// Whether a row of corner holes runs within `max_deg` of the fast scan
+// axis (image x) at the frame centre: a nearest-neighbour row (along a1,
+// a2, a2 − a1) within max_deg, or a √3 row (a1 + a2, 2a2 − a1, a2 − 2a1;
+// half the row spacing, a weaker and narrower bias) within max_deg / 2.
+bool HoleRowNearFastAxis(const Mat3& image_from_model,
+                         const LatticeModel& model,
+                         cv::Size size,
+                         double max_deg) {
+  const Vec2 centre_px(0.5 * (size.width - 1), 0.5 * (size.height - 1));
+  const Mat2 j =
+      Jacobian(image_from_model, Apply(image_from_model.inverse(), centre_px));
+  const auto axis_deg = [&](const Vec2& a) {
+    const Vec2 d = j * a;
+    return std::atan2(std::abs(d.y()), std::abs(d.x())) * 180.0 / M_PI;
+  };
+  const Vec2& a1 = model.a1_nm;
+  const Vec2& a2 = model.a2_nm;
+  for (const Vec2& a : {a1, a2, Vec2(a2 - a1)}) {
+    if (axis_deg(a) < max_deg) return true;
+  }
+  for (const Vec2& a : {Vec2(a1 + a2), Vec2(2 * a2 - a1), Vec2(a2 - 2 * a1)}) {
+    if (axis_deg(a) < 0.5 * max_deg) return true;
+  }
+  return false;
+}
+
+// The second levelling (PipelineOptions::relevel_axis_angle_deg): the
+// plane-levelled frame folded into its mean cell through the first
+// registration, the row offsets estimated against that cell, the lattice
+// located again. `level` and `r` are replaced only when the second pass
+// registers; otherwise the first stands.
+void RelevelAgainstCell(const Frame& frame,
+                        double cell_px,
+                        const LatticeModel& model,
+                        const PipelineOptions& o,
+                        LevelResult& level,
+                        FrameResult& r) {
+  const Mat3& h = r.registration.image_from_model;
+  const int bins = std::clamp(static_cast<int>(std::ceil(cell_px)), 8, 64);
+  const UnitCellMean cell =
+      FoldIntoUnitCell(level.plane_removed, level.row_ok, h, model, bins);
+  if (!cell.status.ok()) return;
+  const cv::Mat1f signal =
+      RenderUnitCell(cell, level.plane_removed.size(), h, model);
+  LevelResult second = Level(frame.image, o.level, signal);
+  if (!second.status.ok()) return;
+  FrameResult trial;
+  LocateLattice(second.image, cell_px, model, o, trial, [](const char*) {});
+  if (!trial.status.ok()) return;
+  level = std::move(second);
+  r.candidates = trial.candidates;
+  r.lattice = std::move(trial.lattice);
+  r.voted_candidates = trial.voted_candidates;
+  r.registration = std::move(trial.registration);
+}
+
 void RunStages(const Frame& frame,
                const LatticeModel& model,
                const PipelineOptions& o,
@@ -69,30 +158,15 @@ void RunStages(const Frame& frame,
     r.status = level.status;
     return;
   }
+  LocateLattice(level.image, cell_px, model, o, r, lap);
+  if (!r.status.ok()) return;
+  if (o.level.level_lines && o.relevel_axis_angle_deg > 0 &&
+      HoleRowNearFastAxis(r.registration.image_from_model, model,
+                          level.image.size(), o.relevel_axis_angle_deg)) {
+    RelevelAgainstCell(frame, cell_px, model, o, level, r);
+    lap("relevel");
+  }
   r.levelled = level.image;
-  const DetectResult det = DetectCornerHoles(level.image, cell_px, o.detect);
-  r.candidates = static_cast<int>(det.candidates.size());
-  lap("detect");
-  if (!det.status.ok()) {
-    r.status = det.status;
-    return;
-  }
-  r.lattice = EstimateLattice(det.candidates, cell_px, o.lattice);
-  lap("lattice");
-  if (!r.lattice.status.ok()) {
-    r.status = r.lattice.status;
-    return;
-  }
-  CornerHoleRegistration reg = RegisterCornerHoles(
-      det.candidates, r.lattice, model, level.image.size(), o);
-  r.lattice = reg.lattice;
-  r.voted_candidates = reg.voted_candidates;
-  r.registration = std::move(reg.registration);
-  lap("register");
-  if (!r.registration.status.ok()) {
-    r.status = r.registration.status;
-    return;
-  }
   r.sites = LocateSites(level.image, model, r.registration, o.sites);
   r.image_from_model = r.sites.image_from_model;
   lap("sites");
@@ -273,6 +347,7 @@ Status PipelineOptions::Validate() const {
   v.Merge(off_lattice.Validate());
   v.Merge(correct.Validate());
   ANCHORD_OPTION_GE(v, min_cell_px, 3.0);
+  ANCHORD_OPTION_IN_CLOSED(v, relevel_axis_angle_deg, 0.0, 30.0);
   return v.ToStatus();
 }
 

@@ -108,11 +108,21 @@ float ClippedMean(const float* row, int n) {
   return ref + mean;
 }
 
-// Subtracts each row's robust offset (per-line levelling).
-void SubtractRowOffsets(cv::Mat1f& img) {
+// Subtracts each row's robust offset (per-line levelling), estimated on
+// the row minus `signal` when that has the image's size.
+void SubtractRowOffsets(cv::Mat1f& img, const cv::Mat1f& signal) {
+  const bool with_signal = signal.size() == img.size();
+  std::vector<float> residual(with_signal ? img.cols : 0);
   for (int y = 0; y < img.rows; ++y) {
     float* row = img[y];
-    const float m = ClippedMean(row, img.cols);
+    float m = 0;
+    if (with_signal) {
+      const float* s = signal[y];
+      for (int x = 0; x < img.cols; ++x) residual[x] = row[x] - s[x];
+      m = ClippedMean(residual.data(), img.cols);
+    } else {
+      m = ClippedMean(row, img.cols);
+    }
     for (int x = 0; x < img.cols; ++x) row[x] -= m;
   }
 }
@@ -182,7 +192,9 @@ Status LevelOptions::Validate() const {
   return v.ToStatus();
 }
 
-LevelResult Level(const cv::Mat1f& raw, const LevelOptions& options) {
+LevelResult Level(const cv::Mat1f& raw,
+                  const LevelOptions& options,
+                  const cv::Mat1f& lattice_signal) {
   LevelResult result;
   if (raw.empty()) {
     result.status = Status::InvalidInput("level: empty image");
@@ -197,7 +209,10 @@ LevelResult Level(const cv::Mat1f& raw, const LevelOptions& options) {
   }
   FillMaskedRows(img, result.row_ok);
   if (options.remove_plane) RemovePlane(img, result.row_ok);
-  if (options.level_lines) SubtractRowOffsets(img);
+  if (options.level_lines) {
+    result.plane_removed = img.clone();
+    SubtractRowOffsets(img, lattice_signal);
+  }
   if (options.mask_glitches) {
     // Refilled rows interpolate levelled neighbours: no second levelling.
     masked += MaskGlitchRows(img, result.row_ok, options.glitch_threshold);

@@ -318,5 +318,54 @@ TEST_CASE("a pure tilted plane is flat once the plane is removed") {
   CHECK_FALSE(r.status.ok());
 }
 
+// Std of the row means of image − truth (both in raw units): for a
+// levelled frame, what per-line levelling left of the line offsets and
+// took from the lattice.
+double RowMeanSpread(const cv::Mat1f& image, const cv::Mat1f& truth) {
+  std::vector<double> means;
+  for (int y = 0; y < truth.rows; ++y) {
+    double sum = 0;
+    for (int x = 0; x < truth.cols; ++x) sum += image(y, x) - truth(y, x);
+    means.push_back(sum / truth.cols);
+  }
+  double m = 0, sq = 0;
+  for (double v : means) m += v;
+  m /= means.size();
+  for (double v : means) sq += (v - m) * (v - m);
+  return std::sqrt(sq / means.size());
+}
+
+TEST_CASE(
+    "against the lattice's own signal, a lattice row along the fast "
+    "axis is not taken for a line offset") {
+  SyntheticScanOptions o = BaseOptions();
+  o.rotation_deg = 0.5;  // corner-hole rows almost along x
+  o.noise = 0;
+  const cv::Mat1f truth = MakeSyntheticScan(o).frame.image;
+  const cv::Mat1f raw = AddPlaneAndLineOffsets(truth, 0, 0, 0.3, 5);
+  cv::Mat1f signal = truth - cv::mean(truth)[0];
+  const LevelResult plain = Level(raw, LevelOptions{});
+  const LevelResult aware = Level(raw, LevelOptions{}, signal);
+  REQUIRE(plain.status.ok());
+  REQUIRE(aware.status.ok());
+  // The plain row mean removes the offsets (std 0.3) but also the
+  // lattice's row profile; against the signal only the offsets go.
+  const double plain_spread = RowMeanSpread(plain.image * plain.scale, truth);
+  const double aware_spread = RowMeanSpread(aware.image * aware.scale, truth);
+  CHECK(plain_spread > 0.05);
+  CHECK(aware_spread < 0.01);
+  // The plane-levelled frame, offsets still in, is kept for the second
+  // levelling.
+  REQUIRE(plain.plane_removed.size() == raw.size());
+  CHECK(RowMeanSpread(plain.plane_removed, truth) > 0.2);
+  // A signal of another size is ignored.
+  const LevelResult other = Level(raw, LevelOptions{}, cv::Mat1f(8, 8, 1.0f));
+  CHECK(RowMeanSpread(other.image * other.scale, truth) ==
+        doctest::Approx(plain_spread));
+  LevelOptions no_lines;
+  no_lines.level_lines = false;
+  CHECK(Level(raw, no_lines).plane_removed.empty());
+}
+
 }  // namespace
 }  // namespace anchord

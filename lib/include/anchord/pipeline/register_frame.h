@@ -36,6 +36,18 @@ struct PipelineOptions {
   // Frames whose prior cell length is below this many pixels cannot show
   // a 7×7 lattice and end as no_lattice at once. Default 6; >= 3.
   double min_cell_px = 6.0;
+  // When, after a first registration, a row of corner holes (along a1,
+  // a2 or a2 − a1) lies within this angle of the fast scan axis, or a √3
+  // row (a1 + a2, ...) within half of it, the per-line levelling is
+  // redone against the frame's own mean unit cell (Level's
+  // lattice_signal, anchord/correct/unit_cell.h) and the lattice located
+  // again: near the axis a plain row mean holds the lattice's row profile
+  // and moves the holes (by up to 1.2 px at 1°, RMS 0.7 px; 0.17 px RMS
+  // at 3°, none left at 4°: bench/level_bias_probe.cc). Costs a fold, a
+  // render, a second level → detect → lattice → register, timed as stage
+  // "relevel". Needs level.level_lines; 0 = never. Degrees; default 4;
+  // in [0, 30].
+  double relevel_axis_angle_deg = 4.0;
 
   Status Validate() const;
 };

@@ -37,11 +37,27 @@ struct LevelResult {
   std::vector<bool> row_ok;  // false for masked rows
   int masked_rows = 0;
   double scale = 1.0;  // raw units per levelled unit
+  // The frame after filling and plane removal, before per-line levelling
+  // and glitch masking, raw units (what a second, lattice-aware levelling
+  // folds into the mean cell). Empty when level_lines is off.
+  cv::Mat1f plane_removed;
 };
 
 // Plane removal, per-line levelling and glitch masking. Never throws; an
 // empty or all-NaN frame gives kInvalidInput, a frame without contrast
 // beyond a plane gives kNoLattice.
-LevelResult Level(const cv::Mat1f& raw, const LevelOptions& options);
+//
+// lattice_signal (optional; raw units, the size of `raw`): the lattice's
+// own height after plane removal, e.g. the frame's mean unit cell
+// rendered through a first registration (anchord/correct/unit_cell.h).
+// When given, each row's offset is the clipped mean of the row minus
+// this signal: a row of the lattice running along the fast axis then
+// does not pass for a line offset (a plain row mean holds the lattice's
+// row profile; subtracting it moves the corner holes by up to a pixel
+// when a lattice row is within ~2° of the fast axis). A signal of
+// another size is ignored.
+LevelResult Level(const cv::Mat1f& raw,
+                  const LevelOptions& options,
+                  const cv::Mat1f& lattice_signal = cv::Mat1f());
 
 }  // namespace anchord

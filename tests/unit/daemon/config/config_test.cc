@@ -87,6 +87,7 @@ void CheckSameRegistration(const PipelineOptions& a, const PipelineOptions& b) {
   CHECK_SAME(correct.max_output_px);
   CHECK_SAME(make_corrected);
   CHECK_SAME(min_cell_px);
+  CHECK_SAME(relevel_axis_angle_deg);
 #undef CHECK_SAME
 }
 
@@ -146,7 +147,7 @@ TEST_CASE("the shipped config lists every key, and only those") {
   REQUIRE(loaded.status.ok());
   CHECK(AssignedKeys(loaded.source_text) ==
         AssignedKeys(ToToml(DaemonConfig{})));
-  CHECK(AssignedKeys(loaded.source_text).size() == 91);
+  CHECK(AssignedKeys(loaded.source_text).size() == 92);
 }
 
 TEST_CASE("track and catalog violations name their full keys") {
