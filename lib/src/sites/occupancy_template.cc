@@ -98,21 +98,32 @@ struct Patch {
 };
 
 // The patch points of site s in image px relative to its position, one
-// per active grid point (the map applied once per site).
-std::vector<Vec2> PixelOffsets(const TemplateSite& s, const PatchGrid& grid) {
-  std::vector<Vec2> out;
-  out.reserve(grid.active.size());
+// per active grid point (the map applied once per site), and their
+// bounding box.
+struct PatchOffsets {
+  std::vector<Vec2> px;
+  Vec2 lo = Vec2::Zero(), hi = Vec2::Zero();
+};
+
+PatchOffsets PixelOffsets(const TemplateSite& s, const PatchGrid& grid) {
+  PatchOffsets out;
+  out.px.reserve(grid.active.size());
   for (const int m : grid.active) {
-    out.push_back(s.image_from_site * grid.offset_nm[m]);
+    out.px.push_back(s.image_from_site * grid.offset_nm[m]);
+  }
+  if (!out.px.empty()) out.lo = out.hi = out.px.front();
+  for (const Vec2& d : out.px) {
+    out.lo = out.lo.cwiseMin(d);
+    out.hi = out.hi.cwiseMax(d);
   }
   return out;
 }
 
 // Samples site s's patch at `shift_nm` into p (its buffers reused);
-// `px` = PixelOffsets(s, grid).
+// `offsets` = PixelOffsets(s, grid).
 void SamplePatchInto(const cv::Mat1f& img,
                      const TemplateSite& s,
-                     const std::vector<Vec2>& px,
+                     const PatchOffsets& offsets,
                      const Vec2& shift_nm,
                      const PatchGrid& grid,
                      Patch& p) {
@@ -126,7 +137,7 @@ void SamplePatchInto(const cv::Mat1f& img,
   const double x_max = img.cols - 1, y_max = img.rows - 1;
   for (size_t a = 0; a < grid.active.size(); ++a) {
     const int m = grid.active[a];
-    const Vec2 q = base + px[a];
+    const Vec2 q = base + offsets.px[a];
     const bool inside =
         q.x() >= 0 && q.y() >= 0 && q.x() <= x_max && q.y() <= y_max;
     if (!inside) {
@@ -206,13 +217,22 @@ struct Templates {
   // grid point in grid order, the patch's four left 0: a patch inside the
   // frame starts from these (ProjectAt).
   ProjectionSums complete;
+  // Weight, occupied and vacant value per active grid point, in the
+  // order of grid.active (ProjectAt's inner loop reads them in a row).
+  std::vector<double> active_weight, active_occupied, active_vacant;
 };
 
-// Fills t.complete from t.occupied and t.vacant.
+// Fills t.complete and the active arrays from t.occupied and t.vacant.
 void CompleteSums(const PatchGrid& grid, Templates& t) {
   t.complete = ProjectionSums{};
+  t.active_weight.clear();
+  t.active_occupied.clear();
+  t.active_vacant.clear();
   for (const int m : grid.active) {
     t.complete.Add(grid.weight[m], 0.0, t.occupied[m], t.vacant[m]);
+    t.active_weight.push_back(grid.weight[m]);
+    t.active_occupied.push_back(t.occupied[m]);
+    t.active_vacant.push_back(t.vacant[m]);
   }
   t.complete.sc = t.complete.scc = t.complete.sct = t.complete.scv = 0;
 }
@@ -242,37 +262,40 @@ struct Aligned {
 // The sums of the projection of site s's patch at `shift_nm` onto t,
 // sampled and summed in one pass without storing the patch: the
 // alignment search's inner loop. The same terms in the same order as
-// sampling the patch and summing over it, so the same result.
+// sampling the patch and summing over it, so the same result. A patch
+// inside the frame (nearly all; its bounding box tells, rounding being
+// monotone) is summed without a per-point test.
 Projection ProjectAt(const cv::Mat1f& img,
                      const TemplateSite& s,
-                     const std::vector<Vec2>& px,
+                     const PatchOffsets& offsets,
                      const Vec2& shift_nm,
                      const Templates& t,
                      const PatchGrid& grid) {
   const Vec2 base = s.p_px + s.image_from_site * shift_nm;
   const double x_max = img.cols - 1, y_max = img.rows - 1;
+  const Vec2 lo = base + offsets.lo, hi = base + offsets.hi;
+  const std::vector<Vec2>& px = offsets.px;
+  if (lo.x() >= 0 && lo.y() >= 0 && hi.x() <= x_max && hi.y() <= y_max) {
+    // The template's sums are t.complete; only the patch's four are
+    // accumulated.
+    ProjectionSums z = t.complete;
+    const double* w = t.active_weight.data();
+    const double* to = t.active_occupied.data();
+    const double* tv = t.active_vacant.data();
+    for (size_t a = 0; a < px.size(); ++a) {
+      const double c = BilinearInside(img, base + px[a]);
+      const double wc = w[a] * c;
+      z.sc += wc;
+      z.scc += wc * c;
+      z.sct += wc * to[a];
+      z.scv += wc * tv[a];
+    }
+    return z.Solve();
+  }
   const auto inside = [&](const Vec2& q) {
     return q.x() >= 0 && q.y() >= 0 && q.x() <= x_max && q.y() <= y_max;
   };
-  // A patch inside the frame (nearly all): the template's sums are
-  // t.complete; only the patch's four are accumulated.
-  ProjectionSums z = t.complete;
-  bool complete = true;
-  for (size_t a = 0; a < grid.active.size(); ++a) {
-    const Vec2 q = base + px[a];
-    if (!inside(q)) {
-      complete = false;
-      break;
-    }
-    const int m = grid.active[a];
-    const double w = grid.weight[m], c = BilinearInside(img, q);
-    z.sc += w * c;
-    z.scc += w * c * c;
-    z.sct += w * c * t.occupied[m];
-    z.scv += w * c * t.vacant[m];
-  }
-  if (complete) return z.Solve();
-  z = ProjectionSums{};
+  ProjectionSums z;
   for (size_t a = 0; a < grid.active.size(); ++a) {
     const Vec2 q = base + px[a];
     if (!inside(q)) continue;
@@ -287,7 +310,7 @@ Projection ProjectAt(const cv::Mat1f& img,
 // calls and is sampled once, at the winning shift.
 void Align(const cv::Mat1f& img,
            const TemplateSite& s,
-           const std::vector<Vec2>& px,
+           const PatchOffsets& px,
            const Templates& t,
            const std::vector<Vec2>& shifts,
            const PatchGrid& grid,
@@ -401,7 +424,7 @@ OccupancyFit FitOccupancyTemplates(const cv::Mat1f& smooth,
     }
   }
   std::vector<Patch> patches(n);
-  std::vector<std::vector<Vec2>> px(n);
+  std::vector<PatchOffsets> px(n);
   for (size_t k = 0; k < n; ++k) {
     px[k] = PixelOffsets(sites[k], grid);
     SamplePatchInto(smooth, sites[k], px[k], Vec2::Zero(), grid, patches[k]);
