@@ -175,6 +175,10 @@ void RunStages(const Frame& frame,
         FindOffLatticeFeatures(level.image, r.sites, o.off_lattice);
     lap("features");
   }
+  if (o.quality.enabled) {
+    r.quality = AssessQuality(level.image, r.sites, model, px_nm, o.quality);
+    lap("quality");
+  }
   if (o.make_corrected) {
     // The levelled frame in the channel's physical unit.
     r.corrected = WarpToModel(level.image * level.scale, r.image_from_model,
@@ -235,6 +239,7 @@ void ShiftToFullFrame(int dy, int full_rows, FrameResult& r) {
   for (AdatomSite& a : r.sites.adatoms) a.p_px += d;
   for (CornerHoleSite& c : r.sites.corner_holes) c.p_px += d;
   for (OffLatticeFeature& f : r.sites.off_lattice) f.p_px += d;
+  for (Vec2& p : r.quality.maxima_px) p += d;
   const auto pad = [&](cv::Mat1f& m) {
     if (m.empty()) return;
     cv::Mat1f full(full_rows, m.cols, std::numeric_limits<float>::quiet_NaN());
@@ -346,6 +351,7 @@ Status PipelineOptions::Validate() const {
   v.Merge(sites.Validate());
   v.Merge(off_lattice.Validate());
   v.Merge(correct.Validate());
+  v.Merge(quality.Validate());
   ANCHORD_OPTION_GE(v, min_cell_px, 3.0);
   ANCHORD_OPTION_IN_CLOSED(v, relevel_axis_angle_deg, 0.0, 30.0);
   return v.ToStatus();

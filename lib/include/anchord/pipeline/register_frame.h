@@ -5,6 +5,7 @@
 #include "anchord/lattice/lattice_estimate.h"
 #include "anchord/model/lattice_model.h"
 #include "anchord/preprocess/level.h"
+#include "anchord/quality/image_quality.h"
 #include "anchord/register/lattice_registration.h"
 #include "anchord/sites/adatom_sites.h"
 #include "anchord/sites/off_lattice.h"
@@ -30,6 +31,9 @@ struct PipelineOptions {
   // after the sites; timed as stage "features" when enabled.
   OffLatticeOptions off_lattice;
   CorrectOptions correct;
+  // SSIM against the model, per cell, EMD of the maxima (FrameQuality);
+  // timed as stage "quality" when enabled.
+  QualityOptions quality;
   // Produce the corrected frame (the warp costs about a frame copy).
   // Default true.
   bool make_corrected = true;
@@ -65,6 +69,9 @@ struct FrameResult {
   RegisterResult registration;
   SitesResult sites;
   CorrectedFrame corrected;
+  // Image quality; computed when options.quality.enabled (otherwise left
+  // default-constructed: every figure 0).
+  FrameQuality quality;
   // The levelled frame, full size (rows outside the scanned part NaN).
   cv::Mat1f levelled;
   // The scanned part: rows [scanned_row_begin, scanned_row_end), from the
