@@ -139,6 +139,12 @@ void ForEachRegistrationKey(Options& r, Visitor& visit) {
   auto& co = r.correct;
   visit("registration.correct", "output_pixel_nm", co.output_pixel_nm);
   visit("registration.correct", "max_output_px", co.max_output_px);
+
+  auto& qu = r.quality;
+  visit("registration.quality", "enabled", qu.enabled);
+  visit("registration.quality", "ssim_window_nm", qu.ssim_window_nm);
+  visit("registration.quality", "low_cell_ssim", qu.low_cell_ssim);
+  visit("registration.quality", "emd_cap_nm", qu.emd_cap_nm);
 }
 
 // The keys of [track] and [track.drift].

@@ -108,6 +108,25 @@ void AddEmptyGeometry(Json& out) {
 
 // Where the corrected frame sits in the model plane: column u, row v show
 // model point (x0_nm + u·pixel_nm, y0_nm − v·pixel_nm).
+// The frame's quality (anchord/quality/image_quality.h), null unless the
+// frame registered and the quality was computed.
+Json QualityJson(const FrameResult& result) {
+  const FrameQuality& q = result.quality;
+  if (!result.status.ok() || !q.status.ok() || q.cells + q.model_sites == 0) {
+    return nullptr;
+  }
+  return {{"ssim", JsonNumber(q.ssim)},
+          {"cells", q.cells},
+          {"cell_ssim_median", JsonNumber(q.cell_ssim_median)},
+          {"cell_ssim_p10", JsonNumber(q.cell_ssim_p10)},
+          {"cell_ssim_min", JsonNumber(q.cell_ssim_min)},
+          {"low_cell_fraction", JsonNumber(q.low_cell_fraction)},
+          {"emd_nm", JsonNumber(q.emd_nm)},
+          {"maxima", q.maxima},
+          {"model_sites", q.model_sites},
+          {"emd_exact", q.emd_exact}};
+}
+
 Json CorrectedGridJson(const CorrectedFrame& c) {
   if (!c.status.ok() || c.image.empty()) return nullptr;
   Json out;
@@ -222,6 +241,7 @@ Json FrameResultToJson(const Frame& frame,
   } else {
     AddEmptyGeometry(out);
   }
+  out["quality"] = QualityJson(result);
   out["candidates"] = result.candidates;
   out["voted_candidates"] = result.voted_candidates;
   out["timing_ms"] = TimingJson(result.timing_ms);

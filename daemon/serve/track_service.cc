@@ -120,6 +120,10 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
     return out;
   }
   s.last_sequence = sequence;
+  const double ssim_reference = s.tip.reference();
+  const bool tip_change =
+      result != nullptr && result->status.ok() && result->quality.status.ok() &&
+      result->quality.cells > 0 && s.tip.Update(result->quality.ssim);
   TrackResult track =
       s.tracker->Track(in.frame, result ? *result : not_registered);
   s.state_dirty = true;
@@ -128,6 +132,8 @@ TrackOutcome TrackService::Process(const InboundFrame& in,
   if (!track.placement.placed) {
     AlignUnplaced(s, in, &track, &out.drift, sequence);
   }
+  out.drift.set_tip_change(tip_change);
+  out.drift.set_ssim_reference(ssim_reference);
   if (static_cast<int64_t>(in.frame.image.total()) <= kMaxAlignPixels) {
     s.previous = in.frame;
     s.previous_frame_id = in.frame_id;

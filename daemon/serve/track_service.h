@@ -1,5 +1,7 @@
 #pragma once
 
+#include "anchord/quality/image_quality.h"
+
 // Cross-frame state of the daemon: one SessionTracker per
 // session, the persistent defect catalog, and what queries need of them.
 //
@@ -118,6 +120,8 @@ class TrackService {
     // than kMaxAlignPixels.
     std::optional<Frame> previous;
     uint64_t previous_frame_id = 0;
+    // The SSIM of the session's recent registered frames (tip changes).
+    TipChangeMonitor tip;
   };
 
   explicit TrackService(std::unique_ptr<DefectCatalog> catalog);

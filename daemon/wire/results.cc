@@ -121,6 +121,19 @@ uint32_t ClampU32(size_t n) {
       std::min<size_t>(n, std::numeric_limits<uint32_t>::max()));
 }
 
+void SetQuality(const FrameQuality& q, v1::FrameQuality* out) {
+  out->set_ssim(q.ssim);
+  out->set_cells(static_cast<uint32_t>(std::max(0, q.cells)));
+  out->set_cell_ssim_median(q.cell_ssim_median);
+  out->set_cell_ssim_p10(q.cell_ssim_p10);
+  out->set_cell_ssim_min(q.cell_ssim_min);
+  out->set_low_cell_fraction(q.low_cell_fraction);
+  out->set_emd_nm(q.emd_nm);
+  out->set_maxima(static_cast<uint32_t>(std::max(0, q.maxima)));
+  out->set_model_sites(static_cast<uint32_t>(std::max(0, q.model_sites)));
+  out->set_emd_exact(q.emd_exact);
+}
+
 }  // namespace
 
 v1::ResultStatus ToProtoStatus(StatusCode code) {
@@ -174,6 +187,10 @@ v1::RegistrationResult MakeRegistrationResult(const InboundFrame& in,
     out.set_scanned_fraction(result->scanned_fraction);
   }
   if (result->status.ok()) SetGeometry(in.frame, *result, model, &out);
+  if (result->status.ok() && result->quality.status.ok() &&
+      result->quality.cells + result->quality.model_sites > 0) {
+    SetQuality(result->quality, out.mutable_quality());
+  }
   SetTiming(result->timing_ms, &out);
   return out;
 }

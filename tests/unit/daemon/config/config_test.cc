@@ -88,6 +88,10 @@ void CheckSameRegistration(const PipelineOptions& a, const PipelineOptions& b) {
   CHECK_SAME(make_corrected);
   CHECK_SAME(min_cell_px);
   CHECK_SAME(relevel_axis_angle_deg);
+  CHECK_SAME(quality.enabled);
+  CHECK_SAME(quality.ssim_window_nm);
+  CHECK_SAME(quality.low_cell_ssim);
+  CHECK_SAME(quality.emd_cap_nm);
 #undef CHECK_SAME
 }
 
@@ -147,7 +151,7 @@ TEST_CASE("the shipped config lists every key, and only those") {
   REQUIRE(loaded.status.ok());
   CHECK(AssignedKeys(loaded.source_text) ==
         AssignedKeys(ToToml(DaemonConfig{})));
-  CHECK(AssignedKeys(loaded.source_text).size() == 92);
+  CHECK(AssignedKeys(loaded.source_text).size() == 96);
 }
 
 TEST_CASE("track and catalog violations name their full keys") {

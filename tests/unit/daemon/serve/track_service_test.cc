@@ -11,6 +11,7 @@
 #include "support/legacy_tracker_state.h"
 #include "support/temp_dir.h"
 #include <doctest/doctest.h>
+#include <opencv2/imgproc.hpp>
 
 #include <cmath>
 
@@ -160,6 +161,42 @@ TEST_CASE(
   SessionTrackerState stored;
   REQUIRE(DecodeTrackerState(bytes, &stored).ok());
   CHECK(stored == straight.ExportState());
+}
+
+TEST_CASE("a tip change is flagged once in the session's drift estimate") {
+  testing::TempDir dir("anchord_track_service_tip");
+  DaemonConfig config;
+  config.catalog.options.path = dir / "catalog.sqlite";
+  Status status;
+  const auto service = TrackService::Open(config, &status);
+  REQUIRE_MESSAGE(service != nullptr, status.message());
+  const LatticeModel model = MakeSi7x7Model();
+  PipelineOptions popt;
+  popt.make_corrected = false;
+  SimulatedInstrument instrument(Instrument(31));
+  constexpr int kFrames = 16, kChangeAt = 10;
+  std::vector<int> flagged;
+  for (int k = 0; k < kFrames; ++k) {
+    const SimulatedFrame sf = instrument.ScanNextFrame();
+    InboundFrame in = SimulatedInbound(sf, "", "tip", k + 1);
+    if (k >= kChangeAt) {
+      // A double tip from here on: a 0.6× copy shifted by (6, 3) px.
+      cv::Mat1f ghost;
+      const cv::Mat t = (cv::Mat_<double>(2, 3) << 1, 0, 6, 0, 1, 3);
+      cv::warpAffine(in.frame.image, ghost, t, in.frame.image.size(),
+                     cv::INTER_LINEAR, cv::BORDER_REFLECT);
+      in.frame.image = in.frame.image + 0.6 * ghost;
+    }
+    const FrameResult r = RegisterFrame(in.frame, model, popt);
+    REQUIRE(r.status.ok());
+    const TrackOutcome o = service->Process(in, k, &r, config.track);
+    REQUIRE(o.status.ok());
+    if (o.drift.tip_change()) flagged.push_back(k);
+    if (k == 0) CHECK(o.drift.ssim_reference() == 0.0);
+    if (k > 0) CHECK(o.drift.ssim_reference() > 0.5);
+  }
+  REQUIRE(flagged.size() == 1);
+  CHECK(flagged.front() == kChangeAt);
 }
 
 }  // namespace

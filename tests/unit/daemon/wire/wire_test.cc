@@ -569,6 +569,16 @@ TEST_CASE("the registration result carries H, figures and counts") {
   CHECK(r.scanned_row_begin() == 0);  // a complete frame
   CHECK(r.scanned_row_end() == 288);
   CHECK(r.scanned_fraction() == 1.0);
+  // The frame's quality, as computed.
+  REQUIRE(r.has_quality());
+  CHECK(r.quality().ssim() == fr.quality.ssim);
+  CHECK(r.quality().ssim() > 0.5);
+  CHECK(r.quality().cells() == static_cast<uint32_t>(fr.quality.cells));
+  CHECK(r.quality().cells() > 10);
+  CHECK(r.quality().emd_nm() == fr.quality.emd_nm);
+  CHECK(r.quality().model_sites() ==
+        static_cast<uint32_t>(fr.quality.model_sites));
+  CHECK(r.quality().emd_exact());
   REQUIRE(r.image_from_model_size() == 9);
   for (int k = 0; k < 9; ++k) {
     CHECK(r.image_from_model(k) == fr.image_from_model(k / 3, k % 3));
