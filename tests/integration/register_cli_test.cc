@@ -157,6 +157,18 @@ void CheckRegistered(const json& r, double pixel_size_nm) {
   }
   CheckAdatoms(r["adatoms"]);
   CHECK(r["timing_ms"].contains("total"));
+  CHECK(r["timing_ms"].contains("quality"));
+  const json& q = r["quality"];
+  REQUIRE(q.is_object());
+  CheckHasKeys(
+      q, {"ssim", "cells", "cell_ssim_median", "cell_ssim_p10", "cell_ssim_min",
+          "low_cell_fraction", "emd_nm", "maxima", "model_sites", "emd_exact"});
+  // The synthetic frame is the model plus noise: high SSIM, maxima on the
+  // sites.
+  CHECK(q["ssim"].get<double>() > 0.6);
+  CHECK(q["ssim"].get<double>() <= 1.0);
+  CHECK(q["cells"].get<int>() > 10);
+  CHECK(q["emd_nm"].get<double>() < 0.1);
 }
 
 }  // namespace
@@ -311,6 +323,7 @@ TEST_CASE("a pure-noise frame ends as no_lattice with exit 0") {
   const std::vector<json> lines = JsonLines(run.out);
   REQUIRE(lines.size() == 1);
   CHECK(lines[0]["status"] == "no_lattice");
+  CHECK(lines[0]["quality"].is_null());
   CHECK(lines[0]["width"] == 256);
   CHECK(lines[0]["image_from_model"].is_null());
   CHECK(lines[0]["adatoms"].empty());
