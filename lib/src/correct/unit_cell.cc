@@ -94,23 +94,6 @@ void RowFractions(const RowMap& m,
 
 }  // namespace
 
-float UnitCellMean::At(double u, double v) const {
-  if (mean.empty() || !(std::abs(u) < 1e15 && std::abs(v) < 1e15)) {
-    return 0.0f;
-  }
-  // Bin centres at (k + 0.5) / bins; periodic.
-  const double su = (u - std::floor(u)) * bins - 0.5;
-  const double sv = (v - std::floor(v)) * bins - 0.5;
-  const int iu = su < 0 ? -1 : std::min(bins - 1, static_cast<int>(su));
-  const int iv = sv < 0 ? -1 : std::min(bins - 1, static_cast<int>(sv));
-  const double tu = su - iu, tv = sv - iv;
-  const int u0 = iu < 0 ? bins - 1 : iu, u1 = iu + 1 < bins ? iu + 1 : 0;
-  const int v0 = iv < 0 ? bins - 1 : iv, v1 = iv + 1 < bins ? iv + 1 : 0;
-  return static_cast<float>((1 - tv) *
-                                ((1 - tu) * mean(v0, u0) + tu * mean(v0, u1)) +
-                            tv * ((1 - tu) * mean(v1, u0) + tu * mean(v1, u1)));
-}
-
 UnitCellMean FoldIntoUnitCell(const cv::Mat1f& image,
                               const std::vector<bool>& row_ok,
                               const Mat3& image_from_model,

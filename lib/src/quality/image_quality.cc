@@ -362,15 +362,14 @@ FrameQuality AssessQuality(const cv::Mat1f& levelled,
     return q;
   }
   const cv::Mat1f map = SsimMap(levelled, model_image, window_px, f);
-  const cv::Mat1f& small = map;
   const double small_window = window_px / f;
   const int border = static_cast<int>(std::ceil(2 * small_window));
-  if (small.cols <= 2 * border || small.rows <= 2 * border) {
+  if (map.cols <= 2 * border || map.rows <= 2 * border) {
     q.status = Status::InvalidInput("quality: frame smaller than the window");
     return q;
   }
-  q.ssim = cv::mean(map(cv::Rect(border, border, small.cols - 2 * border,
-                                 small.rows - 2 * border)))[0];
+  q.ssim = cv::mean(map(cv::Rect(border, border, map.cols - 2 * border,
+                                 map.rows - 2 * border)))[0];
   // Per cell: the map averaged over a cell-sized box at each cell centre.
   const double cell_px = model.lattice_constant_nm() / (pixel_nm * f);
   const int box = std::clamp(static_cast<int>(std::lround(cell_px)), 3, 1024);
@@ -383,8 +382,7 @@ FrameQuality AssessQuality(const cv::Mat1f& levelled,
     const Vec2 centre =
         Apply(small_h, model.ModelFromLattice(c.i + 0.5, c.j + 0.5));
     if (!(centre.x() >= margin && centre.y() >= margin &&
-          centre.x() < small.cols - margin &&
-          centre.y() < small.rows - margin)) {
+          centre.x() < map.cols - margin && centre.y() < map.rows - margin)) {
       continue;
     }
     cells.push_back(

@@ -21,9 +21,6 @@ struct UnitCellMean {
   cv::Mat1f mean;  // bins × bins: row = v bin, column = u bin; zero mean
                    // over the bins
   double filled_fraction = 0;  // share of bins that received a pixel
-
-  // Bilinear, periodic in u and v; 0 for a non-finite coordinate.
-  float At(double u, double v) const;
 };
 
 // Folds `image` (finite where row_ok) into the mean cell. Rows with
